@@ -1,0 +1,185 @@
+"""The local Apache Kafka broker: KRaft combined mode, one node, loopback only.
+
+Runs straight from the official jars (resolved by Maven from
+`deploy/maven/kafka-pom.xml`) with `java -cp libs/* kafka.Kafka`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import shutil
+import subprocess
+import uuid
+from dataclasses import dataclass
+from importlib.resources import as_file, files
+from pathlib import Path
+
+from deploy.engines.errors import EngineError
+from deploy.engines.maven import copy_dependencies
+from deploy.engines.process import PidFile
+from schemas.settings import EngineSettings
+
+MAIN_CLASS = "kafka.Kafka"
+
+
+@dataclass(frozen=True)
+class KafkaLayout:
+    """Where the broker's jars, config, data, log and pid file live in the cache."""
+
+    libs: Path
+    config: Path
+    data: Path
+    log: Path
+    pid_file: PidFile
+
+    @classmethod
+    def of(cls, engines: EngineSettings) -> KafkaLayout:
+        home = engines.cache_dir / "kafka"
+        config = home / "config"
+        return cls(
+            libs=engines.cache_dir / f"kafka-{engines.kafka_version}" / "libs",
+            config=config,
+            data=home / "data",
+            log=home / "logs" / "kafka.log",
+            pid_file=PidFile(home / "kafka.pid", marker=str(config / "server.properties")),
+        )
+
+
+def render_server_properties(engines: EngineSettings, data_dir: Path) -> str:
+    """A single-node KRaft broker+controller bound to 127.0.0.1, replication 1 everywhere."""
+    port, controller = engines.kafka_port, engines.kafka_controller_port
+    lines = {
+        "process.roles": "broker,controller",
+        "node.id": "1",
+        "controller.quorum.bootstrap.servers": f"127.0.0.1:{controller}",
+        "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}",
+        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "log.dirs": str(data_dir),
+        "num.partitions": "1",
+        "offsets.topic.replication.factor": "1",
+        "offsets.topic.num.partitions": "10",
+        "transaction.state.log.replication.factor": "1",
+        "transaction.state.log.min.isr": "1",
+        "share.coordinator.state.topic.replication.factor": "1",
+        "share.coordinator.state.topic.min.isr": "1",
+        "group.initial.rebalance.delay.ms": "0",
+        "auto.create.topics.enable": "true",
+    }
+    return "".join(f"{key}={value}\n" for key, value in lines.items())
+
+
+LOG4J2_PROPERTIES = """\
+status = warn
+appender.console.type = Console
+appender.console.name = STDOUT
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.stdout.ref = STDOUT
+logger.kafka.name = kafka
+logger.kafka.level = INFO
+logger.state.name = state.change.logger
+logger.state.level = WARN
+"""
+
+
+def new_cluster_id() -> str:
+    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+
+
+def fetch(engines: EngineSettings, layout: KafkaLayout) -> None:
+    """Resolve the broker's jars into the cache unless they are there already."""
+    if layout.libs.is_dir() and any(layout.libs.glob("kafka_2.13-*.jar")):
+        return
+    print(f"fetching Apache Kafka {engines.kafka_version} jars (about 45 MB, first run only)")
+    staging = layout.libs.with_name("libs.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    with as_file(files("deploy") / "maven" / "kafka-pom.xml") as pom:
+        local_pom = layout.libs.parent / "pom.xml"
+        local_pom.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(pom, local_pom)
+    copy_dependencies(
+        local_pom,
+        dest=staging,
+        cache_dir=engines.cache_dir,
+        properties={"kafka.version": engines.kafka_version},
+    )
+    staging.rename(layout.libs)
+
+
+def configure(engines: EngineSettings, layout: KafkaLayout, java_home: Path) -> None:
+    """Write the config and format the storage on first start."""
+    layout.config.mkdir(parents=True, exist_ok=True)
+    (layout.config / "server.properties").write_text(render_server_properties(engines, layout.data))
+    (layout.config / "log4j2.properties").write_text(LOG4J2_PROPERTIES)
+    if (layout.data / "meta.properties").exists():
+        return
+    layout.data.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        [
+            str(java_home / "bin" / "java"),
+            f"-Dlog4j2.configurationFile={layout.config / 'log4j2.properties'}",
+            "-cp",
+            f"{layout.libs}/*",
+            "kafka.tools.StorageTool",
+            "format",
+            "--cluster-id",
+            new_cluster_id(),
+            "--config",
+            str(layout.config / "server.properties"),
+            "--standalone",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise EngineError(f"formatting Kafka storage failed:\n{done.stdout}{done.stderr}")
+
+
+def command(engines: EngineSettings, layout: KafkaLayout, java_home: Path) -> list[str]:
+    return [
+        str(java_home / "bin" / "java"),
+        f"-Xms{engines.kafka_heap}",
+        f"-Xmx{engines.kafka_heap}",
+        "-XX:+UseG1GC",
+        "-Djava.awt.headless=true",
+        f"-Dlog4j2.configurationFile={layout.config / 'log4j2.properties'}",
+        "-cp",
+        f"{layout.libs}/*",
+        MAIN_CLASS,
+        str(layout.config / "server.properties"),
+    ]
+
+
+async def _answers(bootstrap: str) -> bool:
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.errors import KafkaError
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+    try:
+        await admin.start()
+        await admin.list_topics()
+        return True
+    except (KafkaError, OSError):
+        return False
+    finally:
+        await admin.close()
+
+
+def is_healthy(engines: EngineSettings) -> bool:
+    """True when the broker answers a real metadata request."""
+    # aiokafka logs every refused connection; while polling a starting broker that is noise.
+    client_log = logging.getLogger("aiokafka")
+    level = client_log.level
+    client_log.setLevel(logging.CRITICAL)
+    try:
+        return asyncio.run(_answers(f"127.0.0.1:{engines.kafka_port}"))
+    finally:
+        client_log.setLevel(level)
