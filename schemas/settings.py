@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -40,6 +41,15 @@ class ElasticsearchSettings(BaseModel):
     password: SecretStr | None = None
     ca_certs: Path | None = None
     request_timeout: float = 30.0
+
+    def client_options(self) -> dict[str, Any]:
+        """Keyword arguments for `AsyncElasticsearch(...)`, the one way clients are built."""
+        options: dict[str, Any] = {"hosts": [self.url], "request_timeout": self.request_timeout}
+        if self.password is not None:
+            options["basic_auth"] = (self.username, self.password.get_secret_value())
+        if self.ca_certs is not None:
+            options["ca_certs"] = str(self.ca_certs)
+        return options
 
 
 class IndexSettings(BaseModel):
