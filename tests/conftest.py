@@ -35,7 +35,7 @@ def _docker_answers() -> bool:
 
 
 @pytest.fixture(scope="session")
-def settings() -> Iterator[Settings]:
+def settings(pytestconfig: pytest.Config) -> Iterator[Settings]:
     """Settings pointing at real engines, whichever way they are provided."""
     given = _endpoints_from_environment()
     if given is not None:
@@ -44,7 +44,15 @@ def settings() -> Iterator[Settings]:
     if _docker_answers():
         yield from _containers()
         return
-    yield from _local_engines()
+    # Let the engines' download and start-up progress reach the terminal.
+    capture = pytestconfig.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled():
+        print()
+        engines = _local_engines()
+        first = next(engines)
+    yield first
+    with capture.global_and_fixture_disabled():
+        next(engines, None)
 
 
 def _containers() -> Iterator[Settings]:
