@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 
 from deploy import engines
-from schemas.settings import get_settings
+from schemas.settings import Settings, get_settings
 
 
 def _engines(args: argparse.Namespace) -> int:
@@ -31,16 +32,78 @@ def _engines(args: argparse.Namespace) -> int:
     return 0 if all(row.healthy for row in rows) else 3
 
 
+def _serve_api(settings: Settings) -> None:
+    import uvicorn
+
+    from query_api.app import create_app
+
+    uvicorn.run(create_app(settings), host=settings.api.host, port=settings.api.port)
+
+
+def _api(args: argparse.Namespace) -> int:
+    _serve_api(get_settings())
+    return 0
+
+
 def _up(args: argparse.Namespace) -> int:
-    """The local run: engines first, then the services that exist."""
+    """The local run: engines first, then the services, in the foreground until Ctrl-C."""
     settings = get_settings()
     engines.up(settings.engines)
+    settings = Settings()  # `up` may have generated the Elasticsearch password just now
     print()
     print(f"Kafka:          {settings.kafka.bootstrap_servers}")
     print(f"Elasticsearch:  {settings.elasticsearch.url} (user {settings.elasticsearch.username},"
           f" password in {settings.engines.elastic_password_file})")  # fmt: skip
-    print("Stop the engines with: eventpipe engines down")
+    print(f"Event API:      http://{settings.api.host}:{settings.api.port} (docs at /docs)")
+    print("Create an API key:  .venv/bin/eventpipe apikey create --admin")
+    print("Ctrl-C stops the services; `eventpipe engines down` stops the engines.")
+    print()
+    _serve_api(settings)
     return 0
+
+
+def _apikey(args: argparse.Namespace) -> int:
+    return asyncio.run(_apikey_async(args))
+
+
+async def _apikey_async(args: argparse.Namespace) -> int:
+    from elasticsearch import AsyncElasticsearch
+
+    from query_api.apikeys import ApiKeyStore
+
+    settings = get_settings()
+    es = AsyncElasticsearch(**settings.elasticsearch.client_options())
+    store = ApiKeyStore(es, settings.indices.apikeys)
+    try:
+        if args.action == "create":
+            if args.admin == bool(args.domain):
+                print("eventpipe: give exactly one of --domain D or --admin", file=sys.stderr)
+                return 2
+            key, info = await store.create(None if args.admin else args.domain)
+            if args.json:
+                print(json.dumps({"api_key": key, **info.model_dump(mode="json")}))
+            else:
+                scope = "every domain" if info.admin else f"domain {info.domain_id}"
+                print(f"API key for {scope} (shown once, keep it):\n{key}")
+        elif args.action == "list":
+            rows = [row.model_dump(mode="json") for row in await store.list()]
+            if args.json:
+                print(json.dumps(rows, indent=2))
+            for row in [] if args.json else rows:
+                scope = "admin" if row["admin"] else row["domain_id"]
+                state = "revoked" if row["revoked"] else "active"
+                print(f"{row['key_id']}  {state:<7}  {scope:<20}  {row['created_at']}")
+        else:
+            if not args.key_id:
+                print("eventpipe: apikey revoke needs KEY_ID", file=sys.stderr)
+                return 2
+            if not await store.revoke(args.key_id):
+                print(f"eventpipe: no API key {args.key_id}", file=sys.stderr)
+                return 1
+            print(f"revoked {args.key_id}")
+        return 0
+    finally:
+        await es.close()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,6 +112,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     up = commands.add_parser("up", help="run the whole pipeline locally")
     up.set_defaults(func=_up)
+
+    api = commands.add_parser("api", help="run the query API (get, list, stat)")
+    api.set_defaults(func=_api)
+
+    keys = commands.add_parser("apikey", help="create, list and revoke API keys")
+    keys.add_argument("action", choices=["create", "list", "revoke"])
+    keys.add_argument("key_id", nargs="?", help="the key to revoke")
+    keys.add_argument("--domain", help="create: a key for this domain only")
+    keys.add_argument("--admin", action="store_true", help="create: a key for every domain")
+    keys.add_argument("--json", action="store_true", help="print JSON")
+    keys.set_defaults(func=_apikey)
 
     eng = commands.add_parser("engines", help="the local Kafka broker and Elasticsearch node")
     eng.add_argument("action", choices=["up", "down", "status"])

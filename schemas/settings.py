@@ -57,12 +57,16 @@ class IndexSettings(BaseModel):
 
     events: str = "eventpipe-events"
     alerts: str = "eventpipe-alerts"
+    apikeys: str = "eventpipe-apikeys"
+    webhooks: str = "eventpipe-webhooks"
     retention_days: int = Field(default=30, ge=1)
 
 
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8000
+    # The address senders reach the service at; webhook URLs are built on it.
+    public_url: str = "http://127.0.0.1:8000"
 
 
 class EngineSettings(BaseModel):

@@ -1,0 +1,145 @@
+"""API keys, stored hashed in an Elasticsearch index.
+
+A key reads `ep_<key_id>_<secret>`: the id finds the record, the secret is
+compared (in constant time) with the stored SHA-256, which suffices for a
+256-bit random secret. The plain key is returned once, at creation. Lookups are
+cached for `CACHE_SECONDS` so a busy API does not read the store on every call;
+a revocation therefore applies everywhere within that time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import time
+from datetime import UTC, datetime
+
+from elasticsearch import AsyncElasticsearch, NotFoundError
+
+from schemas.apikey import ApiKeyInfo, ApiKeyRecord, Caller
+
+KEY_PATTERN = re.compile(r"^ep_([0-9a-f]{12})_([A-Za-z0-9_-]{20,})$")
+CACHE_SECONDS = 5.0
+APIKEY_MAPPINGS = {
+    "dynamic": "strict",
+    "properties": {
+        "key_id": {"type": "keyword"},
+        "secret_sha256": {"type": "keyword", "index": False},
+        "domain_id": {"type": "keyword"},
+        "created_at": {"type": "date"},
+        "revoked": {"type": "boolean"},
+    },
+}
+
+
+def new_key() -> tuple[str, str, str]:
+    """A fresh key: (plain key, key_id, secret)."""
+    key_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
+    return f"ep_{key_id}_{secret}", key_id, secret
+
+
+def split_key(key: str) -> tuple[str, str] | None:
+    """(key_id, secret) of a well-formed key, else None."""
+    match = KEY_PATTERN.match(key.strip())
+    return (match.group(1), match.group(2)) if match else None
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def secret_matches(secret: str, record: ApiKeyRecord) -> bool:
+    return hmac.compare_digest(hash_secret(secret), record.secret_sha256)
+
+
+class ApiKeyStore:
+    """Create, list, revoke and check API keys in the `apikeys` index."""
+
+    def __init__(self, es: AsyncElasticsearch, index: str) -> None:
+        self._es = es
+        self._index = index
+        self._cache: dict[str, tuple[float, ApiKeyRecord | None]] = {}
+
+    async def ensure_index(self) -> None:
+        if not await self._es.indices.exists(index=self._index):
+            try:
+                await self._es.indices.create(
+                    index=self._index,
+                    mappings=APIKEY_MAPPINGS,
+                    settings={"number_of_shards": 1, "number_of_replicas": 0},
+                )
+            except Exception as error:  # created meanwhile by another process
+                if "resource_already_exists_exception" not in str(error):
+                    raise
+
+    async def create(self, domain_id: str | None) -> tuple[str, ApiKeyInfo]:
+        """Store a new key for one domain (None: admin); the plain key is returned only here."""
+        await self.ensure_index()
+        plain, key_id, secret = new_key()
+        record = ApiKeyRecord(
+            key_id=key_id,
+            secret_sha256=hash_secret(secret),
+            domain_id=domain_id,
+            created_at=datetime.now(UTC),
+        )
+        await self._es.index(
+            index=self._index,
+            id=key_id,
+            document=record.model_dump(mode="json"),
+            op_type="create",
+            refresh="wait_for",
+        )
+        return plain, _info(record)
+
+    async def list(self) -> list[ApiKeyInfo]:
+        await self.ensure_index()
+        found = await self._es.search(
+            index=self._index, size=10_000, sort=[{"created_at": "asc"}, {"key_id": "asc"}]
+        )
+        return [_info(ApiKeyRecord(**hit["_source"])) for hit in found["hits"]["hits"]]
+
+    async def revoke(self, key_id: str) -> bool:
+        """Mark a key revoked; False when there is no such key."""
+        try:
+            await self._es.update(
+                index=self._index, id=key_id, doc={"revoked": True}, refresh="wait_for"
+            )
+        except NotFoundError:
+            return False
+        self._cache.pop(key_id, None)
+        return True
+
+    async def authenticate(self, key: str) -> Caller | None:
+        """The caller a presented key stands for, or None when it is unknown, wrong or revoked."""
+        parts = split_key(key)
+        if parts is None:
+            return None
+        key_id, secret = parts
+        record = await self._lookup(key_id)
+        if record is None or record.revoked or not secret_matches(secret, record):
+            return None
+        return Caller(key_id=key_id, domain_id=record.domain_id)
+
+    async def _lookup(self, key_id: str) -> ApiKeyRecord | None:
+        cached = self._cache.get(key_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        try:
+            found = await self._es.get(index=self._index, id=key_id)
+            record: ApiKeyRecord | None = ApiKeyRecord(**found["_source"])
+        except NotFoundError:
+            record = None
+        self._cache[key_id] = (time.monotonic() + CACHE_SECONDS, record)
+        return record
+
+
+def _info(record: ApiKeyRecord) -> ApiKeyInfo:
+    return ApiKeyInfo(
+        key_id=record.key_id,
+        domain_id=record.domain_id,
+        admin=record.is_admin,
+        created_at=record.created_at,
+        revoked=record.revoked,
+    )

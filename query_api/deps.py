@@ -1,0 +1,59 @@
+"""Request dependencies: settings, the Elasticsearch client, the key store and the caller.
+
+Handlers declare what they need with the `Annotated` aliases at the bottom.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from elasticsearch import AsyncElasticsearch
+from fastapi import Depends, Request
+
+from query_api.apikeys import ApiKeyStore
+from query_api.errors import ApiError
+from schemas.apikey import Caller
+from schemas.settings import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_es(request: Request) -> AsyncElasticsearch:
+    return request.app.state.es
+
+
+def get_keys(request: Request) -> ApiKeyStore:
+    return request.app.state.keys
+
+
+async def get_caller(request: Request, keys: Annotated[ApiKeyStore, Depends(get_keys)]) -> Caller:
+    """The caller from `Authorization: Bearer <key>`; 401 without a valid key."""
+    scheme, _, key = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise ApiError(401, "ERROR_AUTHENTICATE_FAILURE", "send `Authorization: Bearer <api key>`")
+    caller = await keys.authenticate(key)
+    if caller is None:
+        raise ApiError(401, "ERROR_AUTHENTICATE_FAILURE", "the API key is unknown or revoked")
+    return caller
+
+
+def domain_scope(caller: Caller, requested: str | None) -> str | None:
+    """The one domain a request may see: the key's own; an admin key's choice or all (None).
+
+    A domain key naming another domain is refused (403), whatever the body says.
+    """
+    if caller.is_admin:
+        return requested or None
+    if requested and requested != caller.domain_id:
+        raise ApiError(
+            403, "ERROR_PERMISSION_DENIED", f"this API key may not read domain {requested!r}"
+        )
+    return caller.domain_id
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+EsDep = Annotated[AsyncElasticsearch, Depends(get_es)]
+KeysDep = Annotated[ApiKeyStore, Depends(get_keys)]
+CallerDep = Annotated[Caller, Depends(get_caller)]

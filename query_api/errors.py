@@ -1,0 +1,101 @@
+"""Every failure becomes `{"error": {"code": "ERROR_…", "message": "…"}}`, never a stack trace.
+
+Bad input is 4xx with the code SPEC §5 names; an unreachable Elasticsearch is 503
+so callers retry; anything unexpected is logged here and answered 500 without
+details.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from elasticsearch import ApiError as EsApiError
+from elasticsearch import BadRequestError as EsBadRequest
+from elasticsearch import ConnectionError as EsConnectionError
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from schemas.query import QueryError
+
+log = logging.getLogger("eventpipe.api")
+
+HTTP_CODES = {
+    400: "ERROR_INVALID_ARGUMENT",
+    401: "ERROR_AUTHENTICATE_FAILURE",
+    403: "ERROR_PERMISSION_DENIED",
+    404: "ERROR_NOT_FOUND",
+    405: "ERROR_METHOD_NOT_ALLOWED",
+    413: "ERROR_REQUEST_TOO_LARGE",
+    415: "ERROR_UNSUPPORTED_MEDIA_TYPE",
+}
+
+
+class ApiError(Exception):
+    """An error the API answers as is: HTTP status, ERROR_* code, message."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def error_response(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def describe_validation(error: RequestValidationError) -> str:
+    """One readable line per problem: where in the body, and what is wrong."""
+    lines = []
+    for item in error.errors()[:5]:
+        where = ".".join(str(part) for part in item.get("loc", ()) if part != "body")
+        message = str(item.get("msg", "invalid"))
+        lines.append(f"{where}: {message}" if where else message)
+    return "; ".join(lines) or "invalid request"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api(_: Request, error: ApiError) -> JSONResponse:
+        return error_response(error.status, error.code, error.message)
+
+    @app.exception_handler(QueryError)
+    async def _query(_: Request, error: QueryError) -> JSONResponse:
+        return error_response(400, error.code, error.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, error: RequestValidationError) -> JSONResponse:
+        return error_response(400, "ERROR_INVALID_ARGUMENT", describe_validation(error))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        code = HTTP_CODES.get(error.status_code, "ERROR_REQUEST")
+        return error_response(error.status_code, code, str(error.detail))
+
+    @app.exception_handler(EsConnectionError)
+    async def _unreachable(_: Request, error: EsConnectionError) -> JSONResponse:
+        log.warning("elasticsearch unreachable: %s", error)
+        return error_response(503, "ERROR_UNAVAILABLE", "Elasticsearch is unreachable; retry")
+
+    @app.exception_handler(EsBadRequest)
+    async def _es_bad_request(_: Request, error: EsBadRequest) -> JSONResponse:
+        return error_response(400, "ERROR_DB_QUERY", _es_reason(error))
+
+    @app.exception_handler(EsApiError)
+    async def _es_error(_: Request, error: EsApiError) -> JSONResponse:
+        log.error("elasticsearch error %s: %s", error.meta.status, _es_reason(error))
+        return error_response(502, "ERROR_DB", "Elasticsearch could not answer the request")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, error: Exception) -> JSONResponse:
+        log.exception("unexpected error", exc_info=error)
+        return error_response(500, "ERROR_INTERNAL", "internal error")
+
+
+def _es_reason(error: EsApiError) -> str:
+    body = error.body if isinstance(error.body, dict) else {}
+    cause = body.get("error", {})
+    if isinstance(cause, dict):
+        root = (cause.get("root_cause") or [cause])[0]
+        return str(root.get("reason", error.message))
+    return str(error.message)
