@@ -1,0 +1,48 @@
+"""Alerts: what correlation (SPEC §4.5) makes of events that share an event key."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from schemas.event import OptionalTimestamp, Timestamp
+
+
+class AlertState(StrEnum):
+    TRIGGERED = "TRIGGERED"
+    ERROR = "ERROR"
+    RESOLVED = "RESOLVED"
+
+
+class Urgency(StrEnum):
+    HIGH = "HIGH"
+    LOW = "LOW"
+
+
+class Alert(BaseModel):
+    """An alert as indexed in the alerts index, for analysis."""
+
+    alert_id: str
+    event_key: str
+    project_id: str
+    domain_id: str
+    state: AlertState
+    urgency: Urgency
+    first_event_at: Timestamp
+    last_event_at: Timestamp
+    resolved_at: OptionalTimestamp = None
+    event_count: int = 1
+
+
+class KeyState(BaseModel):
+    """Correlation state of one (domain, project, event_key), kept in the processor's table.
+
+    `decisions` remembers the alert given to the latest events, so a replayed record
+    (after a crash, before its offset was committed) gets the same answer again.
+    """
+
+    alert: Alert | None = None
+    # created_at of the newest event that was not a RECOVERY
+    last_trigger_at: OptionalTimestamp = None
+    decisions: dict[str, str] = Field(default_factory=dict)
