@@ -69,8 +69,8 @@ def test_event_ids_are_deterministic_per_position_and_index() -> None:
 def test_to_events_stamps_webhook_payload_and_time() -> None:
     created = datetime(2024, 5, 1, tzinfo=UTC)
     parsed = [ParsedEvent(event_key="a", title=" A "), ParsedEvent(event_key="b")]
-    events = to_events(parsed, payload={"x": 1}, position=POSITION, created_at=created,
-                       webhook_id="webhook-1", project_id="project-1", domain_id="domain-1")  # fmt: skip
+    stamp = {"webhook_id": "webhook-1", "project_id": "project-1", "domain_id": "domain-1"}
+    events = to_events(parsed, payload={"x": 1}, position=POSITION, created_at=created, **stamp)
     assert [e.event_id for e in events] == [event_id_for(POSITION, 0), event_id_for(POSITION, 1)]
     assert all(e.raw_data == {"x": 1} and e.domain_id == "domain-1" for e in events)
     assert events[0].title == "A" and events[0].created_at == created
