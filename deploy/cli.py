@@ -8,6 +8,7 @@ import json
 import sys
 
 from deploy import engines
+from deploy.cli_webhook import add_webhook_commands
 from schemas.settings import Settings, get_settings
 
 
@@ -59,6 +60,13 @@ def _up(args: argparse.Namespace) -> int:
     print("Ctrl-C stops the services; `eventpipe engines down` stops the engines.")
     print()
     _serve_api(settings)
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from ingest.worker import run
+
+    run(get_settings())
     return 0
 
 
@@ -116,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
     api = commands.add_parser("api", help="run the query API (get, list, stat)")
     api.set_defaults(func=_api)
 
+    worker = commands.add_parser("worker", help="run the stream processor (faust worker)")
+    worker.set_defaults(func=_worker)
+
     keys = commands.add_parser("apikey", help="create, list and revoke API keys")
     keys.add_argument("action", choices=["create", "list", "revoke"])
     keys.add_argument("key_id", nargs="?", help="the key to revoke")
@@ -123,6 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     keys.add_argument("--admin", action="store_true", help="create: a key for every domain")
     keys.add_argument("--json", action="store_true", help="print JSON")
     keys.set_defaults(func=_apikey)
+
+    add_webhook_commands(commands)
 
     eng = commands.add_parser("engines", help="the local Kafka broker and Elasticsearch node")
     eng.add_argument("action", choices=["up", "down", "status"])

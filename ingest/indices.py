@@ -11,9 +11,9 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 
-from elasticsearch import AsyncElasticsearch
+from elasticsearch import AsyncElasticsearch, BadRequestError
 
-from schemas.index import events_index_pattern, events_template
+from schemas.index import ALERT_MAPPINGS, events_index_pattern, events_template
 
 
 async def ensure_events_template(es: AsyncElasticsearch, prefix: str) -> None:
@@ -53,3 +53,18 @@ async def delete_expired(
     for name in doomed:
         await es.indices.delete(index=name, ignore_unavailable=True)
     return doomed
+
+
+async def ensure_alerts_index(es: AsyncElasticsearch, index: str) -> None:
+    """Create the alerts index once; its documents are rewritten as alerts change."""
+    if await es.indices.exists(index=index):
+        return
+    try:
+        await es.indices.create(
+            index=index,
+            mappings=ALERT_MAPPINGS,
+            settings={"number_of_shards": 1, "number_of_replicas": 0},
+        )
+    except BadRequestError as error:
+        if error.error != "resource_already_exists_exception":
+            raise

@@ -84,6 +84,11 @@ def decode_record(value: bytes | None, headers: Mapping[str, bytes]) -> Submissi
     )
 
 
+def signing_input(webhook_id: str, body: bytes) -> bytes:
+    """What the intake signs: the webhook id and the body, so neither can be swapped."""
+    return webhook_id.encode() + b"\n" + body
+
+
 def event_id_for(position: Position, index: int) -> str:
     """`event-` + 24 hex of the record's position: the same record always gives the same ids."""
     text = f"{position.topic}:{position.partition}:{position.offset}:{index}"

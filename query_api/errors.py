@@ -48,6 +48,12 @@ def describe_validation(error: RequestValidationError) -> str:
     """One readable line per problem: where in the body, and what is wrong."""
     lines = []
     for item in error.errors()[:5]:
+        if tuple(item.get("loc", ())) == ("body",) and item.get("type") in (
+            "model_attributes_type",
+            "dict_type",
+            "json_invalid",
+        ):
+            return "the body must be a JSON object, sent with Content-Type: application/json"
         where = ".".join(str(part) for part in item.get("loc", ()) if part != "body")
         message = str(item.get("msg", "invalid"))
         lines.append(f"{where}: {message}" if where else message)
@@ -83,6 +89,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(EsApiError)
     async def _es_error(_: Request, error: EsApiError) -> JSONResponse:
+        if error.meta.status in (429, 503):  # busy, or a new index's shards not ready yet
+            return error_response(503, "ERROR_UNAVAILABLE", "Elasticsearch is busy; retry")
         log.error("elasticsearch error %s: %s", error.meta.status, _es_reason(error))
         return error_response(502, "ERROR_DB", "Elasticsearch could not answer the request")
 

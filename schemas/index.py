@@ -103,3 +103,20 @@ def events_template(prefix: str, *, shards: int = 1, replicas: int = 0) -> dict[
         "priority": 200,
         "_meta": {"managed_by": "eventpipe"},
     }
+
+
+ALERT_MAPPINGS: dict[str, Any] = {
+    "dynamic": "strict",
+    "properties": {
+        "alert_id": KEYWORD,
+        "event_key": KEYWORD,
+        "project_id": KEYWORD,
+        "domain_id": KEYWORD,
+        "state": KEYWORD,
+        "urgency": KEYWORD,
+        "first_event_at": DATE,
+        "last_event_at": DATE,
+        "resolved_at": DATE,
+        "event_count": {"type": "long"},
+    },
+}

@@ -62,6 +62,23 @@ class IndexSettings(BaseModel):
     retention_days: int = Field(default=30, ge=1)
 
 
+class IngestSettings(BaseModel):
+    """The HTTP intake and the stream processor (`eventpipe worker`)."""
+
+    # Signs records the intake already checked; None: one generated into the cache dir.
+    # Every intake and worker must share it: set it when they run on several hosts.
+    signing_secret: SecretStr | None = None
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    dedup_window_seconds: float = Field(default=600.0, gt=0)
+    # The faust app id: also the consumer group and the prefix of the table's changelog.
+    worker_group: str = "eventpipe-worker"
+    batch_size: int = Field(default=1000, ge=1)
+    batch_seconds: float = Field(default=0.1, gt=0)
+    # On SIGTERM, time a batch in flight gets to finish before the worker exits without it.
+    shutdown_grace_seconds: float = Field(default=6.0, gt=0)
+    worker_metrics_port: int = 8001
+
+
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8000
@@ -91,6 +108,10 @@ class EngineSettings(BaseModel):
     def elastic_password_file(self) -> Path:
         return self.cache_dir / "elasticsearch" / "elastic-password"
 
+    @property
+    def signing_secret_file(self) -> Path:
+        return self.cache_dir / "ingest" / "signing-secret"
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -102,6 +123,7 @@ class Settings(BaseSettings):
     elasticsearch: ElasticsearchSettings = ElasticsearchSettings()
     indices: IndexSettings = IndexSettings()
     api: ApiSettings = ApiSettings()
+    ingest: IngestSettings = IngestSettings()
     engines: EngineSettings = Field(default_factory=EngineSettings)
 
     @model_validator(mode="after")

@@ -1,0 +1,131 @@
+"""Stage 2 of the processor: correlate a batch of events, then index events and alerts.
+
+Correlation state lives in a mapping (the worker's faust Table) keyed like the
+`events.normalized` topic. Indexing waits until Elasticsearch has acknowledged
+every event of the batch — retrying 429, 5xx and unreachable with backoff — so
+the caller may ack the batch afterwards and only then; mapping errors come back
+as dead letters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from elasticsearch import ApiError as EsApiError
+from elasticsearch import AsyncElasticsearch, TransportError
+
+from ingest.bulk import classify_bulk_response, to_bulk_body
+from ingest.correlate import correlate, correlation_key
+from schemas.alert import Alert, KeyState
+from schemas.event import EventInfo
+
+log = logging.getLogger("eventpipe.index")
+
+MAX_BACKOFF_SECONDS = 5.0
+
+
+class Stopping(Exception):
+    """The worker is stopping while Elasticsearch still refuses the batch: do not ack it."""
+
+
+@dataclass
+class IndexResult:
+    indexed: int = 0
+    duplicates: int = 0
+    retried: int = 0
+    orphan_recoveries: int = 0
+    dead: list[tuple[EventInfo, str]] = field(default_factory=list)
+
+
+def correlate_batch(
+    events: Sequence[EventInfo], table: MutableMapping[Any, Any], window: timedelta
+) -> tuple[list[EventInfo], dict[str, Alert], int]:
+    """Give each event its alert, in order, updating the table; return events, alerts, orphans."""
+    alerts: dict[str, Alert] = {}
+    out: list[EventInfo] = []
+    orphans = 0
+    for event in events:
+        key = correlation_key(event).encode()
+        stored = table.get(key)
+        state = KeyState.model_validate(stored) if stored else None
+        result = correlate(state, event, window)
+        table[key] = result.state.model_dump(mode="json")
+        out.append(event.model_copy(update={"alert_id": result.alert_id}))
+        if result.alert is not None:
+            alerts[result.alert.alert_id] = result.alert
+        orphans += result.orphan_recovery
+    return out, alerts, orphans
+
+
+async def index_events(
+    es: AsyncElasticsearch,
+    events: Sequence[EventInfo],
+    prefix: str,
+    stopping: Callable[[], bool],
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> IndexResult:
+    """Bulk-create the events until each is acknowledged or dead; retries only what failed."""
+    result = IndexResult()
+    pending = list(events)
+    backoff = 0.1
+    while pending:
+        try:
+            response = await es.bulk(operations=to_bulk_body(pending, prefix))
+        except (TransportError, EsApiError) as error:
+            if (
+                isinstance(error, EsApiError)
+                and error.meta.status not in (429,)
+                and (error.meta.status < 500)
+            ):
+                raise
+            log.warning("bulk request failed (%s); retrying in %.1f s", error, backoff)
+        else:
+            outcome = classify_bulk_response(response)
+            result.indexed += len(outcome.done) - outcome.duplicates
+            result.duplicates += outcome.duplicates
+            result.dead += [(pending[i], reason) for i, reason in outcome.dead]
+            result.retried += len(outcome.retry)
+            pending = [pending[i] for i in outcome.retry]
+            if not pending:
+                break
+        if stopping():
+            raise Stopping(f"{len(pending)} events not indexed at shutdown")
+        await sleep(backoff)
+        backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+    return result
+
+
+async def index_alerts(
+    es: AsyncElasticsearch,
+    alerts: dict[str, Alert],
+    index: str,
+    stopping: Callable[[], bool],
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> None:
+    """Write each alert's latest state (whole documents: a replay rewrites the same state)."""
+    operations: list[dict[str, Any]] = []
+    for alert in alerts.values():
+        operations.append({"index": {"_index": index, "_id": alert.alert_id}})
+        operations.append(alert.model_dump(mode="json"))
+    backoff = 0.1
+    while operations:
+        try:
+            response = await es.bulk(operations=operations)
+        except (TransportError, EsApiError) as error:
+            log.warning("alerts bulk failed (%s); retrying in %.1f s", error, backoff)
+        else:
+            outcome = classify_bulk_response(response)
+            for _, reason in outcome.dead:
+                log.error("alert not indexed: %s", reason)
+            operations = [line for i in outcome.retry for line in operations[2 * i : 2 * i + 2]]
+            if not operations:
+                return
+        if stopping():
+            raise Stopping("alerts not indexed at shutdown")
+        await sleep(backoff)
+        backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)

@@ -1,0 +1,1 @@
+"""Webhooks: their store, the registry that authenticates senders, and signed envelopes."""

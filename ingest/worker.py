@@ -1,0 +1,258 @@
+"""The stream processor (`eventpipe worker`): a faust-streaming app with two agents.
+
+    events.raw ──parse──▶ events.normalized ──correlate + index──▶ Elasticsearch
+         └──────────────▶ events.dlq ◀─────────────┘
+
+Both agents take batches with `take_events()`, which acks a batch when the loop
+body returns *or raises* (faust's ack trap). So a body never raises for a bad
+record (those go to the dead-letter topic) and never returns before its output
+is safe: the parse agent waits for Kafka to acknowledge what it produced, the
+index agent for Elasticsearch to acknowledge every event. When the worker is
+stopped mid-batch, the batch gets `shutdown_grace_seconds` to finish; if it
+cannot, the process exits at once, without acking, and the records are read
+again after a restart, where deterministic ids make the replay harmless.
+More workers share the work through the consumer group: partitions decide the
+parallelism.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import faust
+from elasticsearch import AsyncElasticsearch
+from pydantic import ValidationError
+
+from ingest.correlate import correlation_key
+from ingest.index_stage import Stopping, correlate_batch, index_alerts, index_events
+from ingest.indices import ensure_alerts_index, ensure_events_template
+from ingest.normalize import Position
+from ingest.parse_stage import DeadLetter, RawRecord, parse_record
+from ingest.secrets import signing_secret
+from ingest.webhooks.registry import WebhookRegistry
+from ingest.webhooks.store import WebhookStore
+from schemas.event import EventInfo
+from schemas.settings import Settings
+
+log = logging.getLogger("eventpipe.worker")
+
+EXIT_UNACKED = 75  # EX_TEMPFAIL: stopped with a batch not done; it will be read again
+
+
+def faust_broker(bootstrap_servers: str) -> str:
+    """`host1:9092,host2:9092` -> faust's `kafka://host1:9092;kafka://host2:9092`."""
+    return ";".join(f"kafka://{host.strip()}" for host in bootstrap_servers.split(",") if host)
+
+
+def _headers(message: Any) -> dict[str, bytes]:
+    headers = message.headers or {}
+    items = headers.items() if isinstance(headers, dict) else headers
+    return {str(k): bytes(v) for k, v in items if v is not None}
+
+
+def raw_record(message: Any) -> RawRecord:
+    return RawRecord(
+        position=Position(message.topic, message.partition, message.offset),
+        timestamp=datetime.fromtimestamp(message.timestamp, UTC),
+        value=message.value,
+        headers=_headers(message),
+    )
+
+
+def dead_letter_headers(letter: DeadLetter) -> list[tuple[str, bytes]]:
+    return [
+        ("eventpipe-error-code", letter.code.encode()),
+        ("eventpipe-error-reason", letter.reason.encode()[:4096]),
+        ("eventpipe-source-topic", letter.position.topic.encode()),
+        ("eventpipe-source-partition", str(letter.position.partition).encode()),
+        ("eventpipe-source-offset", str(letter.position.offset).encode()),
+    ]
+
+
+class Worker:
+    """The agents' shared resources and batch bodies; `build_app` wires them into faust."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.stopping = False
+        self._es: AsyncElasticsearch | None = None
+        self._registry: WebhookRegistry | None = None
+        self._secret = signing_secret(settings)
+        self._ready = asyncio.Lock()
+
+    async def resources(self) -> tuple[AsyncElasticsearch, WebhookRegistry]:
+        async with self._ready:
+            if self._es is None or self._registry is None:
+                es = AsyncElasticsearch(**self.settings.elasticsearch.client_options())
+                await self._retry(lambda: self._prepare(es), "preparing Elasticsearch")
+                self._es = es
+                self._registry = WebhookRegistry(WebhookStore(es, self.settings.indices.webhooks))
+        return self._es, self._registry
+
+    async def _prepare(self, es: AsyncElasticsearch) -> None:
+        await ensure_events_template(es, self.settings.indices.events)
+        await ensure_alerts_index(es, self.settings.indices.alerts)
+
+    async def _retry(self, attempt: Callable[[], Awaitable[Any]], what: str) -> Any:
+        """Retry a transient failure with backoff until it works or the worker stops."""
+        backoff = 0.1
+        while True:
+            try:
+                return await attempt()
+            except (Stopping, asyncio.CancelledError):
+                raise
+            except Exception as error:
+                if self.stopping:
+                    raise Stopping(f"{what} failed at shutdown: {error}") from error
+                log.warning("%s failed (%s); retrying in %.1f s", what, error, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def parse_batch(self, events: Sequence[Any], normalized: Any, dlq: Any) -> None:
+        """Parse every record; return once Kafka has acknowledged all that it produced."""
+        _, registry = await self.resources()
+        records = [raw_record(event.message) for event in events]
+        outcomes = []
+        for record in records:
+            outcomes.append(
+                await self._retry(
+                    lambda record=record: parse_record(record, registry, self._secret),
+                    "reading the webhook store",
+                )
+            )
+
+        async def produce() -> None:
+            pending = []
+            for event, outcome in zip(events, outcomes, strict=True):
+                if isinstance(outcome, DeadLetter):
+                    pending.append(
+                        await dlq.send(
+                            key=event.message.key,
+                            value=outcome.value or b"",
+                            headers=dead_letter_headers(outcome),
+                        )
+                    )
+                    continue
+                for parsed in outcome:
+                    pending.append(
+                        await normalized.send(
+                            key=correlation_key(parsed).encode(),
+                            value=parsed.model_dump_json().encode(),
+                        )
+                    )
+            await asyncio.gather(*pending)
+
+        await self._retry(produce, "producing parsed events")
+
+    async def index_batch(self, events: Sequence[Any], table: Any, dlq: Any) -> None:
+        """Correlate and index; return once Elasticsearch has acknowledged every event."""
+        es, _ = await self.resources()
+        docs: list[EventInfo] = []
+        letters: list[tuple[Any, DeadLetter]] = []
+        for event in events:
+            try:
+                docs.append(EventInfo.model_validate_json(event.message.value))
+            except ValidationError as error:
+                letter = DeadLetter(
+                    raw_record(event.message).position, event.message.value,
+                    "ERROR_INVALID_EVENT", f"not an EventInfo: {error.errors()[:2]}",
+                )  # fmt: skip
+                letters.append((event.message.key, letter))
+        window = timedelta(seconds=self.settings.ingest.dedup_window_seconds)
+        correlated, alerts, _ = correlate_batch(docs, table, window)
+        prefix = self.settings.indices.events
+        result = await index_events(es, correlated, prefix, lambda: self.stopping)
+        for doc, reason in result.dead:
+            position = Position(self.settings.topics.normalized, -1, -1)
+            letter = DeadLetter(position, doc.model_dump_json().encode(), "ERROR_INDEX", reason)
+            letters.append((correlation_key(doc).encode(), letter))
+        await index_alerts(es, alerts, self.settings.indices.alerts, lambda: self.stopping)
+
+        async def produce() -> None:
+            pending = [
+                await dlq.send(key=key, value=letter.value or b"",
+                               headers=dead_letter_headers(letter))
+                for key, letter in letters
+            ]  # fmt: skip
+            await asyncio.gather(*pending)
+
+        if letters:
+            await self._retry(produce, "producing dead letters")
+
+    async def finish(self, body: Coroutine[Any, Any, None]) -> None:
+        """Run a batch body to the end; when stopped mid-way, finish it or exit without ack."""
+        task = asyncio.ensure_future(body)
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            self.stopping = True
+            grace = self.settings.ingest.shutdown_grace_seconds
+            try:
+                await asyncio.wait_for(asyncio.shield(task), grace)
+            except BaseException as error:
+                log.error("stopping with a batch not done (%r): exiting without ack", error)
+                os._exit(EXIT_UNACKED)
+            raise
+        except BaseException as error:
+            # Not a record's fault (those are dead letters): acking now would lose the batch.
+            log.exception("batch failed: exiting without ack", exc_info=error)
+            os._exit(EXIT_UNACKED)
+
+
+def build_app(settings: Settings) -> faust.App:
+    """The faust app: topics, the correlation table and the two agents."""
+    partitions = settings.topics.partitions
+    datadir = settings.engines.cache_dir / "faust" / settings.ingest.worker_group
+    datadir.mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        settings.ingest.worker_group,
+        broker=faust_broker(settings.kafka.bootstrap_servers),
+        store="memory://",
+        datadir=str(datadir),
+        topic_partitions=partitions,
+        producer_acks=-1,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=1.0,
+        web_enabled=False,
+    )
+    worker = Worker(settings)
+    raw = app.topic(settings.topics.raw, key_serializer="raw", value_serializer="raw")
+    normalized = app.topic(settings.topics.normalized, key_serializer="raw", value_serializer="raw")
+    dlq = app.topic(settings.topics.dlq, key_serializer="raw", value_serializer="raw")
+    # Keyed and partitioned like events.normalized, so each key's state sits with its events.
+    table = app.Table(
+        "alert-state",
+        partitions=partitions,
+        key_type=bytes,  # raw keys, the same bytes as the topic's; values are JSON
+        use_partitioner=True,
+    )
+    batch, within = settings.ingest.batch_size, settings.ingest.batch_seconds
+
+    @app.agent(raw, name="parse")
+    async def parse(stream: faust.StreamT[bytes]) -> None:
+        async for events in stream.take_events(batch, within=within):
+            await worker.finish(worker.parse_batch(events, normalized, dlq))
+
+    @app.agent(normalized, name="correlate-and-index")
+    async def correlate_and_index(stream: faust.StreamT[bytes]) -> None:
+        async for events in stream.take_events(batch, within=within):
+            await worker.finish(worker.index_batch(events, table, dlq))
+
+    app.eventpipe_worker = worker  # type: ignore[attr-defined]
+    return app
+
+
+def run(settings: Settings) -> None:
+    """Create the topics, then run the faust worker until SIGTERM/SIGINT."""
+    from faust.worker import Worker as FaustWorker
+
+    from ingest.topics import ensure_topics
+
+    asyncio.run(ensure_topics(settings))
+    app = build_app(settings)
+    FaustWorker(app, loglevel="INFO", quiet=True).execute_from_commandline()

@@ -1,0 +1,94 @@
+"""The HTTP service (`eventpipe api`): intake, webhooks, and get/list/stat over Elasticsearch."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from elasticsearch import AsyncElasticsearch
+from elasticsearch import ConnectionError as EsConnectionError
+from fastapi import FastAPI
+
+from ingest import intake
+from ingest.indices import delete_expired, ensure_events_template
+from ingest.secrets import signing_secret
+from ingest.webhooks.registry import WebhookRegistry
+from ingest.webhooks.store import WebhookStore
+from query_api import routes_events, routes_webhooks
+from query_api.apikeys import ApiKeyStore
+from query_api.deps import EsDep
+from query_api.errors import error_response, install_error_handlers
+from schemas.settings import Settings, get_settings
+
+log = logging.getLogger("eventpipe.api")
+RETENTION_EVERY_SECONDS = 3600
+
+
+async def _retention_loop(es: AsyncElasticsearch, settings: Settings) -> None:
+    """Delete expired daily indices now and then every hour."""
+    while True:
+        try:
+            deleted = await delete_expired(
+                es, settings.indices.events, settings.indices.retention_days
+            )
+            if deleted:
+                log.info("retention deleted %s", ", ".join(deleted))
+        except Exception as error:  # keep serving; retry at the next round
+            log.warning("retention failed: %s", error)
+        await asyncio.sleep(RETENTION_EVERY_SECONDS)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        es = AsyncElasticsearch(**settings.elasticsearch.client_options())
+        app.state.settings = settings
+        app.state.es = es
+        app.state.keys = ApiKeyStore(es, settings.indices.apikeys)
+        app.state.webhooks = WebhookStore(es, settings.indices.webhooks)
+        app.state.registry = WebhookRegistry(app.state.webhooks)
+        app.state.signing_secret = signing_secret(settings)
+        app.state.raw_producer = intake.RawProducer(settings)
+        try:
+            await ensure_events_template(es, settings.indices.events)
+            await app.state.keys.ensure_index()
+            await app.state.webhooks.ensure_index()
+        except EsConnectionError as error:
+            log.warning("Elasticsearch not reachable at start-up (%s); /readyz says so", error)
+        retention = asyncio.create_task(_retention_loop(es, settings))
+        try:
+            yield
+        finally:
+            retention.cancel()
+            await app.state.raw_producer.stop()
+            await es.close()
+
+    app = FastAPI(
+        title="eventpipe",
+        description="The Event API of Cloudforet's monitoring service, over Elasticsearch.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(routes_events.router)
+    app.include_router(routes_webhooks.router)
+    app.include_router(intake.router)
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], response_model=None)
+    async def readyz(es: EsDep) -> object:
+        """Ready when Elasticsearch answers."""
+        try:
+            await es.cluster.health(timeout="2s")
+        except Exception as error:
+            return error_response(503, "ERROR_UNAVAILABLE", f"Elasticsearch unreachable: {error}")
+        return {"status": "ready"}
+
+    return app

@@ -1,0 +1,166 @@
+"""`POST /monitoring/v1/webhook/create | get | list | update | enable | disable | delete |
+rotate_key`: manage webhooks, confined to the caller's domain as events are.
+
+A domain API key sees and changes only its own domain's webhooks. Naming another
+domain in the body is refused (403, as for events); a webhook id that belongs to
+another domain answers 404, exactly as an id that does not exist, so ids of other
+domains cannot be probed. The access key appears only in the answers of create
+and rotate_key (with the webhook URL built from it), never in any read.
+The store is `request.app.state.webhooks` (a WebhookStore); a registry at
+`request.app.state.registry`, when there is one, forgets a webhook the moment it changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+
+from ingest.webhooks.registry import WebhookRegistry
+from ingest.webhooks.store import WebhookStore
+from query_api.deps import CallerDep, SettingsDep, domain_scope
+from query_api.errors import ApiError
+from schemas.apikey import Caller
+from schemas.messages import ErrorResponse
+from schemas.webhook import (
+    WebhookCreate,
+    WebhookCreated,
+    WebhookError,
+    WebhookInfo,
+    WebhookQuery,
+    WebhookRequest,
+    WebhooksInfo,
+    WebhookUpdate,
+    public_base_url,
+)
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse} for status in (400, 401, 403, 404, 503)
+}
+router = APIRouter(prefix="/monitoring/v1/webhook", tags=["webhook"], responses=ERRORS)
+
+
+def get_webhooks(request: Request) -> WebhookStore:
+    return request.app.state.webhooks
+
+
+def get_registry(request: Request) -> WebhookRegistry | None:
+    """This process's registry (the intake's), if it has one: told of changes at once."""
+    return getattr(request.app.state, "registry", None)
+
+
+WebhooksDep = Annotated[WebhookStore, Depends(get_webhooks)]
+RegistryDep = Annotated[WebhookRegistry | None, Depends(get_registry)]
+
+
+def forget(registry: WebhookRegistry | None, webhook_id: str) -> None:
+    """Same-process readers see a change at once; others within the registry's TTL."""
+    if registry is not None:
+        registry.forget(webhook_id)
+
+
+@contextmanager
+def webhook_errors() -> Iterator[None]:
+    """The store's typed errors answered with their own status and code."""
+    try:
+        yield
+    except WebhookError as error:
+        raise ApiError(error.status, error.code, error.message) from error
+
+
+def creating_domain(caller: Caller, requested: str | None) -> str:
+    """A domain key creates in its domain; an admin key must say which domain."""
+    domain = domain_scope(caller, requested)
+    if domain is None:
+        raise ApiError(400, "ERROR_INVALID_ARGUMENT", "domain_id is required with an admin key")
+    return domain
+
+
+@router.post("/create")
+async def create(
+    request: WebhookCreate, caller: CallerDep, store: WebhooksDep, settings: SettingsDep
+) -> WebhookCreated:
+    """A new, enabled webhook; its access key and URL are in this answer only."""
+    domain = creating_domain(caller, request.domain_id)
+    with webhook_errors():
+        webhook, key = await store.create(request.model_copy(update={"domain_id": domain}))
+    return WebhookCreated.of(webhook, key, public_base_url(settings))
+
+
+@router.post("/get")
+async def get(request: WebhookRequest, caller: CallerDep, store: WebhooksDep) -> WebhookInfo:
+    domain = domain_scope(caller, request.domain_id)
+    with webhook_errors():
+        return (await store.get(request.webhook_id, domain)).info()
+
+
+@router.post("/list")
+async def list_(request: WebhookQuery, caller: CallerDep, store: WebhooksDep) -> WebhooksInfo:
+    """Webhooks matching a Query and the exact-match filters: `{results, total_count}`."""
+    domain = domain_scope(caller, request.domain_id)
+    results, total = await store.list(request.query, request.exact_filters(), domain)
+    return WebhooksInfo(results=results, total_count=total)
+
+
+@router.post("/update")
+async def update(
+    request: WebhookUpdate, caller: CallerDep, store: WebhooksDep, registry: RegistryDep
+) -> WebhookInfo:
+    """Replace the name, the parser options and/or the tags (each whole)."""
+    domain = domain_scope(caller, request.domain_id)
+    with webhook_errors():
+        webhook = await store.update(request, domain)
+    forget(registry, webhook.webhook_id)
+    return webhook.info()
+
+
+@router.post("/enable")
+async def enable(
+    request: WebhookRequest, caller: CallerDep, store: WebhooksDep, registry: RegistryDep
+) -> WebhookInfo:
+    domain = domain_scope(caller, request.domain_id)
+    with webhook_errors():
+        webhook = await store.enable(request.webhook_id, domain)
+    forget(registry, webhook.webhook_id)
+    return webhook.info()
+
+
+@router.post("/disable")
+async def disable(
+    request: WebhookRequest, caller: CallerDep, store: WebhooksDep, registry: RegistryDep
+) -> WebhookInfo:
+    """Its events are refused everywhere within seconds (see WebhookRegistry)."""
+    domain = domain_scope(caller, request.domain_id)
+    with webhook_errors():
+        webhook = await store.disable(request.webhook_id, domain)
+    forget(registry, webhook.webhook_id)
+    return webhook.info()
+
+
+@router.post("/delete")
+async def delete(
+    request: WebhookRequest, caller: CallerDep, store: WebhooksDep, registry: RegistryDep
+) -> dict[str, Any]:
+    domain = domain_scope(caller, request.domain_id)
+    with webhook_errors():
+        await store.delete(request.webhook_id, domain)
+    forget(registry, request.webhook_id)
+    return {}
+
+
+@router.post("/rotate_key")
+async def rotate_key(
+    request: WebhookRequest,
+    caller: CallerDep,
+    store: WebhooksDep,
+    registry: RegistryDep,
+    settings: SettingsDep,
+) -> WebhookCreated:
+    """A new access key and URL, shown this once; the old key stops working within seconds."""
+    domain = domain_scope(caller, request.domain_id)
+    with webhook_errors():
+        webhook, key = await store.rotate_key(request.webhook_id, domain)
+    forget(registry, webhook.webhook_id)
+    return WebhookCreated.of(webhook, key, public_base_url(settings))

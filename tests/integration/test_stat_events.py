@@ -1,0 +1,492 @@
+"""Event stat against the real Elasticsearch node, checked against the reference of SPEC §6.
+
+One seeded set of events (several years, months and days, two domains, missing
+keys, lists and numbers in additional_info) is written straight into daily
+indices behind the read alias; every case compares `run_stat` with
+`tests/reference/stat_eval.py` exactly (floats within a tolerance).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+from unittest import mock
+
+import pytest
+from elasticsearch import AsyncElasticsearch
+from elasticsearch.helpers import async_bulk
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+from query_api import stat_search
+from query_api.stat_search import run_stat
+from schemas.event import format_timestamp
+from schemas.index import events_index_for, events_template
+from schemas.query import QueryError, StatisticsQuery
+from schemas.settings import Settings
+from tests.reference.stat_eval import evaluate_stat
+
+NOW = datetime(2024, 5, 3, 12, tzinfo=UTC)
+PLUS_TWO = timezone(timedelta(hours=2))
+MS = timedelta(milliseconds=1)
+DOMAIN = "domain-1"
+OTHER = "domain-2"
+DAYS = [
+    datetime(2022, 12, 31, tzinfo=UTC), datetime(2023, 1, 1, tzinfo=UTC),
+    datetime(2023, 6, 15, tzinfo=UTC), datetime(2024, 2, 29, tzinfo=UTC),
+    datetime(2024, 5, 1, tzinfo=UTC), datetime(2024, 5, 2, tzinfo=UTC),
+    datetime(2024, 5, 3, tzinfo=UTC),
+]  # fmt: skip
+SEVERITIES = ["CRITICAL", "ERROR", "WARNING", "INFO", "NOT_AVAILABLE", "NONE"]
+TITLES = ["CPU high on web-1", "Disk full on db-2", "Memory pressure", "Pod crash loop"]
+
+
+def seed_events(count: int = 300) -> list[dict[str, Any]]:
+    """Events as they are indexed, with every shape a group stage must handle."""
+    rng = random.Random(20240501)
+    events: list[dict[str, Any]] = []
+    for i in range(count):
+        day = rng.choice(DAYS)
+        if i % 6 == 5 and events:  # same created_at as the previous: ties go by event_id
+            created = events[-1]["created_at"]
+        elif i % 4 == 1:  # the first and last instants of a day are crowded, for first/last
+            created = format_timestamp(day + rng.choice([timedelta(0), timedelta(days=1) - MS]))
+        else:
+            created = format_timestamp(day + rng.randrange(86_400_000) * MS)
+        event: dict[str, Any] = {
+            "event_id": f"event-{rng.getrandbits(48):012x}",
+            "event_key": f"key-{i % 17}",
+            "event_type": rng.choice(["ALERT", "ALERT", "RECOVERY", "ERROR"]),
+            "title": rng.choice(TITLES),
+            "description": rng.choice(["", "load above 90%", "node not ready"]),
+            "domain_id": OTHER if i % 5 == 4 else DOMAIN,
+            "project_id": f"project-{i % 3}",
+            "created_at": created,
+        }
+        if rng.random() < 0.9:
+            event["severity"] = rng.choice(SEVERITIES)
+        if rng.random() < 0.1:
+            event["rule"] = rng.choice(["cpu", "disk"])
+        if rng.random() < 0.85:
+            event["provider"] = rng.choice(["aws", "azure", "google_cloud", ""])
+        if rng.random() < 0.6:
+            offset = timedelta(minutes=-rng.randrange(600))
+            occurred = datetime.fromisoformat(created.replace("Z", "+00:00")) + offset
+            # EventInfo form, another zone (the instant is what counts), or null.
+            event["occurred_at"] = rng.choice(
+                [format_timestamp(occurred), occurred.astimezone(PLUS_TWO).isoformat(), None]
+            )
+        if rng.random() < 0.8:
+            resource = {"resource_id": f"res-{i % 7}", "name": f"host-{i % 4}"}
+            if rng.random() < 0.7:
+                resource["resource_type"] = rng.choice(["instance", "pod", "container"])
+            event["resource"] = resource
+        info: dict[str, Any] = {}
+        if rng.random() < 0.7:
+            info["env"] = rng.choice(["prod", "dev", "staging"])
+        if rng.random() < 0.75:
+            info["n"] = rng.choice([rng.randrange(-5, 40), str(rng.randrange(0, 12)), "n/a"])
+        if rng.random() < 0.5:
+            info["score"] = rng.choice([0.5, 1.25, 2.75, -1.5, 3])
+        if rng.random() < 0.6:
+            info["tags"] = rng.sample(["a", "b", "c"], rng.randrange(0, 4))
+        if rng.random() < 0.3:
+            info["flag"] = rng.choice([True, False])
+        if rng.random() < 0.4:
+            info["labels"] = {"team": rng.choice(["ops", "db"]), "tier": rng.randrange(1, 3)}
+        if info or rng.random() < 0.5:
+            event["additional_info"] = info
+        events.append(event)
+    return events
+
+
+@dataclass(frozen=True)
+class Seeded:
+    es: AsyncElasticsearch
+    index: str
+    docs: list[dict[str, Any]]
+
+
+@pytest.fixture(scope="module")
+async def seeded(settings: Settings) -> AsyncIterator[Seeded]:
+    es = AsyncElasticsearch(**settings.elasticsearch.client_options())
+    prefix = f"test-{uuid.uuid4().hex[:12]}"
+    docs = seed_events()
+    await es.indices.put_index_template(name=prefix, **events_template(prefix))
+    try:
+        actions = [
+            {"_index": events_index_for(prefix, datetime.fromisoformat(d["created_at"])),
+             "_id": d["event_id"], "_source": d}
+            for d in docs
+        ]  # fmt: skip
+        assert await async_bulk(es, actions, refresh="wait_for") == (len(docs), [])
+        yield Seeded(es, prefix, docs)
+    finally:
+        names = await es.options(ignore_status=404).indices.get(index=f"{prefix}-*")
+        if names.body:
+            await es.indices.delete(index=",".join(names.body))
+        await es.indices.delete_index_template(name=prefix)
+        await es.close()
+
+
+async def check(seeded: Seeded, raw: dict[str, Any], domain: str | None = DOMAIN) -> dict[str, Any]:
+    """Run a stat for real and against the reference; they must agree. Returns the result."""
+    query = StatisticsQuery.model_validate(raw)
+    actual = await run_stat(seeded.es, seeded.index, query, domain, now=NOW)
+    expected = evaluate_stat(seeded.docs, query, domain, NOW)
+    assert_same(actual, expected)
+    return actual
+
+
+def assert_same(actual: Any, expected: Any, where: str = "") -> None:
+    if isinstance(expected, float) or isinstance(actual, float):
+        assert isinstance(actual, int | float) and isinstance(expected, int | float), where
+        assert math.isclose(actual, expected, rel_tol=1e-9, abs_tol=1e-9), (where, actual)
+    elif isinstance(expected, dict):
+        assert isinstance(actual, dict) and list(actual) == list(expected), (where, actual)
+        for key in expected:
+            assert_same(actual[key], expected[key], f"{where}.{key}")
+    elif isinstance(expected, list):
+        assert isinstance(actual, list) and len(actual) == len(expected), (where, actual)
+        for i, (a, e) in enumerate(zip(actual, expected, strict=True)):
+            assert_same(a, e, f"{where}[{i}]")
+    else:
+        assert type(actual) is type(expected) and actual == expected, (where, actual, expected)
+
+
+def in_domain(seeded: Seeded) -> list[dict[str, Any]]:
+    return [d for d in seeded.docs if d["domain_id"] == DOMAIN]
+
+
+# ---- explicit cases ------------------------------------------------------------------------
+
+
+async def test_spec_example(seeded: Seeded) -> None:
+    result = await check(seeded, {
+        "filter": [], "filter_or": [], "keyword": "",
+        "aggregate": [
+            {"group": {"keys": [{"key": "severity", "name": "severity"},
+                                {"key": "created_at", "name": "day", "date_format": "%Y-%m-%d"}],
+                       "fields": [{"operator": "count", "name": "total"},
+                                  {"operator": "add_to_set", "key": "provider",
+                                   "name": "providers"}]}},
+            {"sort": {"key": "total", "desc": True}},
+            {"limit": 10}],
+        "page": {"start": 1, "limit": 0}})  # fmt: skip
+    rows = result["results"]
+    assert len(rows) == 10 and "total_count" not in result
+    assert [r["total"] for r in rows] == sorted((r["total"] for r in rows), reverse=True)
+    assert all(list(r) == ["severity", "day", "total", "providers"] for r in rows)
+    assert all(r["providers"] == sorted(set(r["providers"])) for r in rows)
+    # The biggest group, counted by hand.
+    top = rows[0]
+    by_hand = sum(
+        1
+        for d in in_domain(seeded)
+        if d.get("severity") == top["severity"] and d["created_at"][:10] == top["day"]
+    )
+    assert top["total"] == by_hand
+
+
+async def test_count_of_everything(seeded: Seeded) -> None:
+    result = await check(seeded, {"aggregate": [{"group": {"fields": [
+        {"operator": "count", "name": "n"}]}}]})  # fmt: skip
+    assert result == {"results": [{"n": len(in_domain(seeded))}]}
+    counted = await check(seeded, {"aggregate": [{"count": {"name": "n"}}]})
+    assert counted == result
+    none = await check(seeded, {"filter": [{"k": "severity", "v": "NOPE", "o": "eq"}],
+                                "aggregate": [{"group": {"fields": [
+                                    {"operator": "count", "name": "n"}]}}]})  # fmt: skip
+    assert none == {"results": []}
+
+
+async def test_sum_and_average_by_hand(seeded: Seeded) -> None:
+    result = await check(seeded, {"aggregate": [{"group": {"keys": [{"key": "additional_info.env",
+        "name": "env"}], "fields": [{"operator": "sum", "key": "additional_info.n", "name": "s"},
+        {"operator": "average", "key": "additional_info.score", "name": "a"}]}}]})  # fmt: skip
+    prod = next(r for r in result["results"] if r["env"] == "prod")
+    infos = [d["additional_info"] for d in in_domain(seeded)
+             if d.get("additional_info", {}).get("env") == "prod"]  # fmt: skip
+    numbers = [int(i["n"]) for i in infos if str(i.get("n", "x")).lstrip("-").isdigit()]
+    scores = [i["score"] for i in infos if "score" in i]
+    assert prod["s"] == sum(numbers) and isinstance(prod["s"], int)
+    assert math.isclose(prod["a"], sum(scores) / len(scores))
+    assert [r["env"] for r in result["results"]] == ["dev", "prod", "staging", None]
+
+
+# A severity is never a number, nor is a date: their sum is 0 and their average null.
+NEVER_NUMBERS = {("sum", "severity"), ("average", "created_at")}
+OPERATOR_FIELDS = [
+    ("count", None), ("sum", "additional_info.n"), ("sum", "severity"),
+    ("average", "additional_info.score"), ("average", "created_at"),
+    ("max", "additional_info.n"), ("max", "occurred_at"), ("min", "title"), ("min", "provider"),
+    ("first", "title"), ("first", "occurred_at"), ("last", "resource"), ("last", "created_at"),
+    ("first", "additional_info.tags"), ("push", "additional_info.n"), ("push", "occurred_at"),
+    ("add_to_set", "additional_info.tags"), ("add_to_set", "occurred_at"),
+    ("merge_objects", "resource"), ("merge_objects", "additional_info.labels"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("operator", "key"), OPERATOR_FIELDS)
+@pytest.mark.parametrize("group_key", ["severity", "additional_info.tags"])
+async def test_each_operator(
+    seeded: Seeded, operator: str, key: str | None, group_key: str
+) -> None:
+    field: dict[str, Any] = {"operator": operator, "name": "value"}
+    if key:
+        field["key"] = key
+    result = await check(seeded, {"aggregate": [{"group": {
+        "keys": [{"key": group_key, "name": "g"}], "fields": [field]}}]})  # fmt: skip
+    values = [row["value"] for row in result["results"]]
+    assert len(values) >= 4
+    if (operator, key) in NEVER_NUMBERS:
+        assert set(values) == {0 if operator == "sum" else None}
+    else:
+        assert any(value not in (None, [], {}, 0) for value in values)
+
+
+@pytest.mark.parametrize(
+    "date_format", [None, "year", "month", "day", "%Y-%m", "%H", "%a %H:%M", "%j", "%S", "%f",
+                    "%G-W%V", "no directive"],
+)  # fmt: skip
+@pytest.mark.parametrize("key", ["created_at", "occurred_at"])
+async def test_date_formats(seeded: Seeded, key: str, date_format: str | None) -> None:
+    group_key: dict[str, Any] = {"key": key, "name": "when"}
+    if date_format:
+        group_key["date_format"] = date_format
+    result = await check(seeded, {"aggregate": [{"group": {"keys": [group_key], "fields": [
+        {"operator": "count", "name": "n"},
+        {"operator": "first", "key": "event_id", "name": "first"}]}}]})  # fmt: skip
+    total = sum(row["n"] for row in result["results"])
+    assert total == len(in_domain(seeded))
+
+
+async def test_named_formats_read_as_the_spec_says(seeded: Seeded) -> None:
+    for date_format, example in [("year", "2024"), ("month", "2024-05"), ("day", "2024-05-01")]:
+        result = await check(seeded, {"aggregate": [{"group": {"keys": [
+            {"key": "created_at", "name": "when", "date_format": date_format}]}}]})  # fmt: skip
+        assert {"when": example} in result["results"]
+
+
+@pytest.mark.parametrize(
+    "stages",
+    [
+        [{"count": {"name": "groups"}}],
+        [{"sort": {"key": "n", "desc": True}}, {"limit": 3}],
+        [{"sort": {"keys": [{"key": "last", "desc": True}, {"key": "sev"}]}}],
+        [{"sort": [{"key": "provider"}, {"key": "n", "desc": True}]}, {"skip": 2}, {"limit": 4}],
+        [{"project": {"fields": [{"key": "sev", "name": "severity"}, "tags"]}},
+         {"unwind": {"path": "tags"}}, {"sort": {"key": "tags", "desc": True}}],
+        [{"unwind": {"path": "$tags"}}, {"count": {"name": "pairs"}}],
+        [{"project": {"exclude_keys": ["tags", "last"]}}, {"skip": 1}],
+        [{"limit": 5}, {"skip": 2}, {"sort": {"key": "n"}}],
+    ],
+)  # fmt: skip
+async def test_later_stages(seeded: Seeded, stages: list[dict[str, Any]]) -> None:
+    await check(seeded, {"aggregate": [{"group": {
+        "keys": [{"key": "severity", "name": "sev"}, {"key": "provider"}],
+        "fields": [{"operator": "count", "name": "n"},
+                   {"operator": "add_to_set", "key": "additional_info.tags", "name": "tags"},
+                   {"operator": "last", "key": "created_at", "name": "last"}]}},
+        *stages]})  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "field", ["severity", "title", "created_at", "occurred_at", "additional_info.tags",
+              "additional_info.n", "resource.resource_type"],
+)  # fmt: skip
+async def test_distinct(seeded: Seeded, field: str) -> None:
+    result = await check(seeded, {"distinct": field})
+    assert result["results"] == sorted(result["results"]) and result["results"]
+    paged = await check(seeded, {"distinct": field, "page": {"start": 2, "limit": 3}})
+    assert paged == {"results": result["results"][1:4], "total_count": len(result["results"])}
+
+
+@pytest.mark.parametrize(("start", "limit"), [(1, 5), (3, 4), (40, 10), (1000, 1)])
+async def test_page_and_total_count(seeded: Seeded, start: int, limit: int) -> None:
+    keys = [{"key": "title"}, {"key": "created_at", "name": "d", "date_format": "day"}]
+    everything = await check(seeded, {"aggregate": [{"group": {"keys": keys}}]})
+    page = {"start": start, "limit": limit}
+    paged = await check(seeded, {"aggregate": [{"group": {"keys": keys}}], "page": page})
+    rows = everything["results"]
+    assert paged == {"results": rows[start - 1 : start - 1 + limit], "total_count": len(rows)}
+
+
+async def test_filters_and_keyword(seeded: Seeded) -> None:
+    await check(seeded, {
+        "filter": [{"k": "created_at", "v": "2024-01-01T00:00:00Z", "o": "datetime_gte"}],
+        "filter_or": [{"k": "severity", "v": ["CRITICAL", "ERROR"], "o": "in"},
+                      {"k": "additional_info.env", "v": "prod", "o": "eq"}],
+        "keyword": "disk",
+        "aggregate": [{"group": {"keys": [{"key": "severity"}],
+                                 "fields": [{"operator": "count", "name": "n"}]}}]})  # fmt: skip
+
+
+async def test_small_pages_read_everything(seeded: Seeded) -> None:
+    """Composite pages and scan pages of a few items give the same exact rows."""
+    raw = {"aggregate": [{"group": {
+        "keys": [{"key": "additional_info.tags", "name": "t"},
+                 {"key": "created_at", "name": "h", "date_format": "%H"}],
+        "fields": [{"operator": "count", "name": "n"},
+                   {"operator": "first", "key": "title", "name": "f"}]}}]}  # fmt: skip
+    scanned = {"aggregate": [{"group": {**raw["aggregate"][0]["group"], "fields": [
+        {"operator": "count", "name": "n"},
+        {"operator": "push", "key": "event_id", "name": "ids"}]}}]}  # fmt: skip
+    with (mock.patch.object(stat_search, "COMPOSITE_PAGE_SIZE", 3),
+          mock.patch.object(stat_search, "SCAN_PAGE_SIZE", 7)):  # fmt: skip
+        small = await check(seeded, raw)
+        small_scan = await check(seeded, scanned)
+    assert small == await check(seeded, raw)
+    assert small_scan == await check(seeded, scanned)
+
+
+async def test_caps_refuse_rather_than_truncate(seeded: Seeded) -> None:
+    group = {"aggregate": [{"group": {"keys": [{"key": "event_id"}]}}]}
+    with mock.patch.object(stat_search, "MAX_GROUPS", 50), pytest.raises(QueryError) as error:
+        await run_stat(seeded.es, seeded.index, StatisticsQuery.model_validate(group), DOMAIN)
+    assert error.value.code == "ERROR_STAT_TOO_LARGE"
+    scan = {"aggregate": [{"group": {"fields": [
+        {"operator": "push", "key": "event_id", "name": "ids"}]}}]}  # fmt: skip
+    with (mock.patch.object(stat_search, "MAX_SCAN_DOCUMENTS", 50),
+          pytest.raises(QueryError) as error):  # fmt: skip
+        await run_stat(seeded.es, seeded.index, StatisticsQuery.model_validate(scan), DOMAIN)
+    assert error.value.code == "ERROR_STAT_TOO_LARGE"
+
+
+async def test_missing_index_reads_as_no_events(es: AsyncElasticsearch, unique_name: str) -> None:
+    for raw, expected in [
+        ({"aggregate": [{"group": {"keys": [{"key": "severity"}]}}]}, {"results": []}),
+        ({"distinct": "severity", "page": {"limit": 5}}, {"results": [], "total_count": 0}),
+        ({"aggregate": [{"group": {"fields": [{"operator": "push", "key": "title",
+                                               "name": "p"}]}}]}, {"results": []}),
+        ({"aggregate": [{"count": {"name": "n"}}]}, {"results": [{"n": 0}]}),
+    ]:  # fmt: skip
+        query = StatisticsQuery.model_validate(raw)
+        assert await run_stat(es, unique_name, query, DOMAIN) == expected
+
+
+# ---- domain confinement --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"aggregate": [{"group": {"keys": [{"key": "domain_id"}],
+                                  "fields": [{"operator": "count", "name": "n"}]}}]},
+        {"filter": [{"k": "domain_id", "v": OTHER, "o": "eq"}],
+         "aggregate": [{"group": {"fields": [{"operator": "count", "name": "n"}]}}]},
+        {"filter_or": [{"k": "domain_id", "v": [DOMAIN, OTHER], "o": "in"},
+                       {"k": "domain_id", "v": OTHER, "o": "not"}],
+         "aggregate": [{"group": {"fields": [{"operator": "push", "key": "domain_id",
+                                              "name": "d"}]}}]},
+        {"distinct": "domain_id"},
+        {"filter": [{"k": "domain_id", "v": OTHER, "o": "eq"}],
+         "aggregate": [{"count": {"name": "n"}}]},
+    ],
+)  # fmt: skip
+async def test_another_domain_is_never_counted(seeded: Seeded, raw: dict[str, Any]) -> None:
+    result = await check(seeded, raw)
+    assert OTHER not in str(result)
+    everyone = await check(seeded, raw, domain=None)
+    if "filter" not in raw:
+        assert OTHER in str(everyone)
+
+
+# ---- random pipelines ----------------------------------------------------------------------
+
+KEYS = ["severity", "provider", "event_type", "title", "resource.resource_type",
+        "additional_info.env", "additional_info.tags", "additional_info.n", "additional_info.flag",
+        "additional_info.labels.tier", "created_at", "occurred_at"]  # fmt: skip
+DATE_FORMATS = [None, "year", "month", "day", "%Y-%m", "%H", "%Y-%m-%d %H:00", "%a", "%j",
+                "%M:%S", "%Y week %W", "%f"]  # fmt: skip
+# (operator, key, whether the result is one comparable scalar that a sort may use)
+FIELDS = [
+    ("count", None, True), ("sum", "additional_info.n", True),
+    ("sum", "additional_info.score", True), ("average", "additional_info.score", True),
+    ("average", "additional_info.n", True), ("sum", "severity", True),
+    ("max", "provider", True), ("max", "created_at", True), ("min", "occurred_at", True),
+    ("min", "additional_info.n", True), ("max", "title", True),
+    ("first", "title", True), ("last", "provider", True), ("first", "created_at", True),
+    ("first", "event_id", True), ("last", "event_id", True), ("push", "event_id", False),
+    ("last", "occurred_at", False), ("first", "resource", False),
+    ("last", "additional_info.tags", False), ("push", "provider", False),
+    ("push", "additional_info.n", False), ("add_to_set", "additional_info.tags", False),
+    ("add_to_set", "occurred_at", False), ("add_to_set", "severity", False),
+    ("add_to_set", "rule", False), ("push", "rule", False),
+    ("merge_objects", "resource", False), ("merge_objects", "additional_info.labels", False),
+]  # fmt: skip
+CONDITIONS = [
+    {"k": "severity", "v": "CRITICAL", "o": "eq"},
+    {"k": "severity", "v": ["INFO", "WARNING"], "o": "in"},
+    {"k": "provider", "v": "aws", "o": "not"},
+    {"k": "additional_info.env", "v": True, "o": "exists"},
+    {"k": "additional_info.tags", "v": "b", "o": "eq"},
+    {"k": "created_at", "v": "2024-01-01T00:00:00Z", "o": "datetime_lt"},
+    {"k": "title", "v": "on", "o": "contain"},
+    {"k": "occurred_at", "v": "now/d-2d", "o": "timediff_gte"},
+]
+
+
+@st.composite
+def pipelines(draw: st.DrawFn) -> dict[str, Any]:
+    keys = []
+    for i, key in enumerate(draw(st.lists(st.sampled_from(KEYS), max_size=3))):
+        spec: dict[str, Any] = {"key": key, "name": f"k{i}"}
+        if key in ("created_at", "occurred_at") and (fmt := draw(st.sampled_from(DATE_FORMATS))):
+            spec["date_format"] = fmt
+        keys.append(spec)
+    chosen = draw(st.lists(st.sampled_from(FIELDS), min_size=1, max_size=3))
+    fields = [{"operator": op, "name": f"f{i}", **({"key": key} if key else {})}
+              for i, (op, key, _) in enumerate(chosen)]  # fmt: skip
+    scalars = [k["name"] for k in keys] + [f"f{i}" for i, c in enumerate(chosen) if c[2]]
+    lists = [f"f{i}" for i, (op, _, _) in enumerate(chosen) if op in ("push", "add_to_set")]
+    names = [k["name"] for k in keys] + [f["name"] for f in fields]
+    stages: list[dict[str, Any]] = [{"group": {"keys": keys, "fields": fields}}]
+    for _ in range(draw(st.integers(0, 4))):
+        kinds = ["sort", "sort", "limit", "skip", "count", "project", "unwind", "unwind"]
+        kind = draw(st.sampled_from(kinds))
+        if kind == "sort" and scalars:
+            picked = draw(st.lists(st.sampled_from(scalars), min_size=1, max_size=2, unique=True))
+            stages.append({"sort": [{"key": k, "desc": draw(st.booleans())} for k in picked]})
+        elif kind in ("limit", "skip"):
+            stages.append({kind: draw(st.integers(0, 30))})
+        elif kind == "count":
+            stages.append({"count": {"name": "c"}})
+            scalars, lists, names = ["c"], [], ["c"]
+        elif kind == "project" and names:
+            kept = draw(st.lists(st.sampled_from(names), min_size=1, unique=True))
+            if draw(st.booleans()):
+                stages.append({"project": {"fields": kept}})
+                names = kept
+            else:
+                stages.append({"project": {"exclude_keys": kept}})
+                names = [n for n in names if n not in kept]
+            scalars = [n for n in scalars if n in names]
+            lists = [n for n in lists if n in names]
+        elif kind == "unwind" and lists:
+            path = draw(st.sampled_from(lists))
+            stages.append({"unwind": {"path": path}})
+            lists = [n for n in lists if n != path]
+    query: dict[str, Any] = {"aggregate": stages}
+    query["filter"] = draw(st.lists(st.sampled_from(CONDITIONS), max_size=2))
+    query["filter_or"] = draw(st.lists(st.sampled_from(CONDITIONS), max_size=2))
+    if draw(st.booleans()):
+        query["page"] = {"start": draw(st.integers(1, 8)), "limit": draw(st.integers(0, 6))}
+    return query
+
+
+@hypothesis_settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(query=pipelines(), composite_page=st.sampled_from([4, 500]))
+async def test_random_pipelines_match_the_reference(
+    seeded: Seeded, query: dict[str, Any], composite_page: int
+) -> None:
+    with mock.patch.object(stat_search, "COMPOSITE_PAGE_SIZE", composite_page):
+        await check(seeded, query)

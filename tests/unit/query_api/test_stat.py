@@ -1,0 +1,458 @@
+"""Stat planning and post-processing (query_api.stat): dicts in, dicts out, no Elasticsearch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from query_api.stat import (
+    MAX_SET_VALUES,
+    GroupTable,
+    apply_stages,
+    composite_aggregations,
+    distinct_aggregations,
+    distinct_from_aggregations,
+    groups_from_aggregations,
+    groups_from_hits,
+    page_result,
+    pattern_granularity,
+    plan_group,
+    plan_stat,
+    read_number,
+    scan_request,
+)
+from schemas.query import Group, Page, QueryError, Stage, StatisticsQuery
+
+MAY_1 = 1714521600000  # 2024-05-01T00:00:00Z in epoch millis
+HOUR = 3_600_000
+
+
+def group(keys: list[dict[str, Any]], fields: list[dict[str, Any]]) -> Group:
+    return Group.model_validate({"keys": keys, "fields": fields})
+
+
+def stages(*raw: dict[str, Any]) -> list[Stage]:
+    return [Stage.model_validate(stage) for stage in raw]
+
+
+# ---- planning ------------------------------------------------------------------------------
+
+
+def test_spec_example_plans_one_composite() -> None:
+    plan = plan_group(
+        group(
+            [{"key": "severity"}, {"key": "created_at", "name": "day", "date_format": "day"}],
+            [{"operator": "count", "name": "total"},
+             {"operator": "add_to_set", "key": "provider", "name": "providers"}],
+        )
+    )  # fmt: skip
+    assert not plan.scan
+    assert composite_aggregations(plan, after={"k0": "INFO", "k1": "2024-05-01"}, size=7) == {
+        "groups": {
+            "composite": {
+                "size": 7,
+                "sources": [
+                    {"k0": {"terms": {"field": "severity", "missing_bucket": True}}},
+                    {"k1": {"date_histogram": {
+                        "field": "created_at", "missing_bucket": True, "calendar_interval": "day",
+                        "time_zone": "UTC", "format": "yyyy-MM-dd"}}},
+                ],
+                "after": {"k0": "INFO", "k1": "2024-05-01"},
+            },
+            "aggs": {"f1": {"terms": {"field": "provider", "size": MAX_SET_VALUES,
+                                      "order": {"_key": "asc"}}}},
+        }
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("key", "source"),
+    [
+        ({"key": "title"}, {"terms": {"field": "title.keyword", "missing_bucket": True}}),
+        ({"key": "additional_info.env"},
+         {"terms": {"field": "additional_info.env", "missing_bucket": True}}),
+        ({"key": "created_at"}, {"terms": {"field": "created_at", "missing_bucket": True}}),
+        ({"key": "created_at", "date_format": "year"},
+         {"date_histogram": {"field": "created_at", "missing_bucket": True,
+                             "calendar_interval": "year", "time_zone": "UTC", "format": "yyyy"}}),
+        ({"key": "occurred_at", "date_format": "month"},
+         {"date_histogram": {"field": "occurred_at", "missing_bucket": True,
+                             "calendar_interval": "month", "time_zone": "UTC",
+                             "format": "yyyy-MM"}}),
+        ({"key": "created_at", "date_format": "%H:%M"},
+         {"date_histogram": {"field": "created_at", "missing_bucket": True,
+                             "calendar_interval": "minute", "time_zone": "UTC"}}),
+        ({"key": "created_at", "date_format": "%f"},
+         {"terms": {"field": "created_at", "missing_bucket": True}}),
+    ],
+)  # fmt: skip
+def test_key_sources(key: dict[str, Any], source: dict[str, Any]) -> None:
+    plan = plan_group(group([key], []))
+    assert composite_aggregations(plan)["groups"]["composite"]["sources"] == [{"k0": source}]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "granularity"),
+    [
+        ("%Y", "year"), ("%y/%C", "year"), ("%Y-%m", "month"), ("%B %Y", "month"),
+        ("%Y-%m-%d", "day"), ("%a", "day"), ("%j", "day"), ("%G-W%V", "day"), ("%x", "day"),
+        ("%H", "hour"), ("%I %p", "hour"), ("%H:%M", "minute"), ("%R", "minute"),
+        ("%S", "second"), ("%c", "second"), ("%-d.%-m %X", "second"),
+        ("%f", "instant"), ("week", "year"), ("%Z %% %z", "year"),
+    ],
+)  # fmt: skip
+def test_pattern_granularity(pattern: str, granularity: str) -> None:
+    assert pattern_granularity(pattern) == granularity
+
+
+@pytest.mark.parametrize(
+    ("field", "agg"),
+    [
+        ({"operator": "count", "name": "x"}, None),
+        ({"operator": "sum", "key": "additional_info.n", "name": "x"},
+         {"terms": {"field": "additional_info.n", "size": MAX_SET_VALUES,
+                    "order": {"_key": "asc"}}}),
+        ({"operator": "average", "key": "created_at", "name": "x"}, None),
+        ({"operator": "max", "key": "created_at", "name": "x"},
+         {"max": {"field": "created_at"}}),
+        ({"operator": "min", "key": "title", "name": "x"},
+         {"terms": {"field": "title.keyword", "size": 1, "order": {"_key": "asc"}}}),
+        ({"operator": "max", "key": "provider", "name": "x"},
+         {"terms": {"field": "provider", "size": 1, "order": {"_key": "desc"}}}),
+        ({"operator": "first", "key": "resource", "name": "x"},
+         {"top_hits": {"size": 1, "_source": {"includes": ["resource"]},
+                       "sort": [{"created_at": "asc"}, {"event_id": "asc"}]}}),
+        ({"operator": "last", "key": "additional_info.env", "name": "x"},
+         {"top_hits": {"size": 1, "_source": {"includes": ["additional_info.env"]},
+                       "sort": [{"created_at": "desc"}, {"event_id": "desc"}]}}),
+    ],
+)  # fmt: skip
+def test_field_aggregations(field: dict[str, Any], agg: dict[str, Any] | None) -> None:
+    plan = plan_group(group([{"key": "severity"}], [field]))
+    assert not plan.scan
+    assert composite_aggregations(plan)["groups"].get("aggs", {}).get("f0") == agg
+
+
+def test_no_keys_is_one_bucket_of_everything() -> None:
+    plan = plan_group(group([], [{"operator": "count", "name": "n"}]))
+    assert composite_aggregations(plan) == {
+        "groups": {"filters": {"filters": {"all": {"match_all": {}}}}}
+    }
+    empty = {"groups": {"buckets": {"all": {"doc_count": 0}}}}
+    assert groups_from_aggregations(plan, empty) == ([], None)
+    full = {"groups": {"buckets": {"all": {"doc_count": 4}}}}
+    assert groups_from_aggregations(plan, full) == ([((), [4])], None)
+
+
+@pytest.mark.parametrize("operator", ["push", "merge_objects"])
+def test_push_and_merge_objects_scan(operator: str) -> None:
+    plan = plan_group(
+        group(
+            [{"key": "severity"}, {"key": "created_at", "date_format": "day"}],
+            [{"operator": operator, "key": "additional_info", "name": "a"},
+             {"operator": "max", "key": "occurred_at", "name": "b"},
+             {"operator": "first", "key": "title", "name": "c"}],
+        )
+    )  # fmt: skip
+    assert plan.scan
+    assert scan_request(plan) == {
+        "_source": {"includes": ["additional_info", "title"]},
+        "docvalue_fields": [
+            {"field": "created_at", "format": "epoch_millis"},
+            {"field": "occurred_at", "format": "epoch_millis"},
+            {"field": "severity"},
+        ],
+        "sort": [{"created_at": "asc"}, {"event_id": "asc"}],
+    }
+
+
+def test_plan_modes() -> None:
+    count = plan_stat(StatisticsQuery.model_validate(
+        {"aggregate": [{"count": {"name": "n"}}, {"project": {"fields": ["n"]}}]}))  # fmt: skip
+    assert count.mode == "count" and count.count_name == "n" and len(count.stages) == 1
+    distinct = plan_stat(StatisticsQuery.model_validate({"distinct": "title"}))
+    assert distinct.mode == "distinct" and distinct.distinct is not None
+    assert distinct_aggregations(distinct.distinct) == {
+        "values": {"composite": {"size": 1000, "sources": [
+            {"v": {"terms": {"field": "title.keyword"}}}]}}
+    }  # fmt: skip
+
+
+def test_distinct_dates_read_as_timestamps() -> None:
+    plan = plan_stat(StatisticsQuery.model_validate({"distinct": "created_at"}))
+    assert plan.distinct is not None
+    response = {"values": {"after_key": {"v": MAY_1}, "buckets": [{"key": {"v": MAY_1}}]}}
+    assert distinct_from_aggregations(plan.distinct, response) == (
+        ["2024-05-01T00:00:00.000Z"],
+        {"v": MAY_1},
+    )
+    assert distinct_from_aggregations(plan.distinct, {"values": {"buckets": []}}) == ([], None)
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ({"aggregate": [{"group": {"keys": [{"key": "nope"}]}}]}, "ERROR_INVALID_ARGUMENT"),
+        ({"aggregate": [{"group": {"keys": [{"key": "resource"}]}}]}, "ERROR_INVALID_ARGUMENT"),
+        ({"aggregate": [{"group": {"keys": [{"key": "additional_info"}]}}]},
+         "ERROR_INVALID_ARGUMENT"),
+        ({"aggregate": [{"group": {"keys": [{"key": "severity", "date_format": "day"}]}}]},
+         "ERROR_INVALID_ARGUMENT"),
+        ({"aggregate": [{"group": {"keys": [{"key": "created_at", "date_format": "%Q"}]}}]},
+         "ERROR_INVALID_ARGUMENT"),
+        ({"aggregate": [{"group": {"keys": [{"key": "created_at", "date_format": "%s"}]}}]},
+         "ERROR_INVALID_ARGUMENT"),
+        ({"aggregate": [{"group": {"keys": [{"key": "severity", "name": "x"}],
+                                   "fields": [{"operator": "count", "name": "x"}]}}]},
+         "ERROR_INVALID_ARGUMENT"),
+        ({"aggregate": [{"group": {"fields": [{"operator": "max", "key": "resource",
+                                               "name": "x"}]}}]}, "ERROR_INVALID_ARGUMENT"),
+        ({"aggregate": [{"group": {"fields": [{"operator": "push", "key": "nope",
+                                               "name": "x"}]}}]}, "ERROR_INVALID_ARGUMENT"),
+        ({"aggregate": [{"sort": {"key": "severity"}}]}, "ERROR_INVALID_ARGUMENT"),
+        ({"aggregate": [{"limit": 3}, {"group": {"keys": [{"key": "severity"}]}}]},
+         "ERROR_INVALID_ARGUMENT"),
+        ({"aggregate": [{"group": {"keys": [{"key": "severity"}]}},
+                        {"group": {"keys": [{"key": "severity"}]}}]}, "ERROR_INVALID_ARGUMENT"),
+        ({"aggregate": [{"count": {"name": "n"}}], "distinct": "severity"},
+         "ERROR_INVALID_ARGUMENT"),
+        ({"distinct": "resource"}, "ERROR_INVALID_ARGUMENT"),
+        ({"distinct": "nope"}, "ERROR_INVALID_ARGUMENT"),
+    ],
+)  # fmt: skip
+def test_refused(query: dict[str, Any], code: str) -> None:
+    with pytest.raises(QueryError) as error:
+        plan_stat(StatisticsQuery.model_validate(query))
+    assert error.value.code == code and error.value.message
+
+
+# ---- reading buckets and hits --------------------------------------------------------------
+
+
+def test_strftime_buckets_merge_exactly() -> None:
+    """Hour buckets of two days format alike under %H and merge, every operator exact."""
+    plan = plan_group(
+        group(
+            [{"key": "created_at", "name": "hour", "date_format": "%H"}],
+            [{"operator": "count", "name": "n"},
+             {"operator": "sum", "key": "additional_info.n", "name": "sum"},
+             {"operator": "average", "key": "additional_info.n", "name": "avg"},
+             {"operator": "max", "key": "provider", "name": "max"},
+             {"operator": "min", "key": "occurred_at", "name": "min"},
+             {"operator": "first", "key": "title", "name": "first"},
+             {"operator": "last", "key": "title", "name": "last"},
+             {"operator": "add_to_set", "key": "provider", "name": "set"}],
+        )
+    )  # fmt: skip
+
+    def bucket(
+        start: int,
+        n: int,
+        values: dict[str, int],
+        provider: str,
+        occurred: float | None,
+        first: tuple[int, str, str],
+        last: tuple[int, str, str],
+    ) -> dict[str, Any]:
+        def hit(sort: tuple[int, str, str]) -> dict[str, Any]:
+            return {"hits": {"hits": [{"sort": [sort[0], sort[1]], "_source": {"title": sort[2]}}]}}
+
+        terms = {
+            "sum_other_doc_count": 0,
+            "doc_count_error_upper_bound": 0,
+            "buckets": [{"key": k, "doc_count": c} for k, c in values.items()],
+        }
+        return {
+            "key": {"k0": start},
+            "doc_count": n,
+            "f1": terms,
+            "f2": terms,
+            "f3": {"sum_other_doc_count": 3, "buckets": [{"key": provider, "doc_count": 1}]},
+            "f4": {"value": occurred},
+            "f5": hit(first),
+            "f6": hit(last),
+            "f7": {"sum_other_doc_count": 0, "buckets": [{"key": provider, "doc_count": n}]},
+        }
+
+    day = 24 * HOUR
+    page = {"groups": {"after_key": {"k0": MAY_1 + day + 3 * HOUR}, "buckets": [
+        bucket(MAY_1 + 3 * HOUR, 2, {"5": 1, "x": 1}, "aws", None,
+               (MAY_1 + 3 * HOUR, "e1", "a"), (MAY_1 + 3 * HOUR + 5, "e2", "b")),
+        bucket(MAY_1 + 4 * HOUR, 1, {}, "gcp", MAY_1, (MAY_1 + 4 * HOUR, "e3", "c"),
+               (MAY_1 + 4 * HOUR, "e3", "c")),
+        bucket(MAY_1 + day + 3 * HOUR, 3, {"1.5": 2, "2": 1}, "azure", MAY_1 + HOUR,
+               (MAY_1 + day + 3 * HOUR, "e0", "d"), (MAY_1 + day + 3 * HOUR, "e9", "e")),
+    ]}}  # fmt: skip
+    groups, after = groups_from_aggregations(plan, page)
+    assert after == {"k0": MAY_1 + day + 3 * HOUR}
+    table = GroupTable(plan)
+    for key, states in groups:
+        table.add(key, states)
+    assert table.rows() == [
+        {"hour": "03", "n": 5, "sum": 10.0, "avg": 2.5, "max": "azure",
+         "min": "2024-05-01T01:00:00.000Z", "first": "a", "last": "e",
+         "set": ["aws", "azure"]},
+        {"hour": "04", "n": 1, "sum": 0, "avg": None, "max": "gcp",
+         "min": "2024-05-01T00:00:00.000Z", "first": "c", "last": "c", "set": ["gcp"]},
+    ]  # fmt: skip
+    assert isinstance(table.rows()[1]["sum"], int)
+
+
+def test_a_set_too_big_for_one_request_is_refused() -> None:
+    plan = plan_group(group([{"key": "severity"}],
+                            [{"operator": "add_to_set", "key": "title", "name": "s"}]))  # fmt: skip
+    page = {"groups": {"buckets": [{"key": {"k0": "INFO"}, "doc_count": 9,
+                                    "f0": {"sum_other_doc_count": 1, "buckets": []}}]}}  # fmt: skip
+    with pytest.raises(QueryError) as error:
+        groups_from_aggregations(plan, page)
+    assert error.value.code == "ERROR_STAT_TOO_LARGE"
+
+
+def test_scanned_events_group_like_buckets() -> None:
+    plan = plan_group(
+        group(
+            [{"key": "additional_info.tags", "name": "tag"}],
+            [{"operator": "count", "name": "n"},
+             {"operator": "push", "key": "additional_info.n", "name": "ns"},
+             {"operator": "merge_objects", "key": "resource", "name": "res"},
+             {"operator": "sum", "key": "additional_info.n", "name": "sum"},
+             {"operator": "last", "key": "created_at", "name": "last"}],
+        )
+    )  # fmt: skip
+    hits = [
+        {"sort": [MAY_1, "e1", 0], "fields": {"additional_info.tags": ["a", "b"],
+                                              "additional_info.n": ["2"]},
+         "_source": {"additional_info": {"n": 2}, "resource": {"name": "x", "resource_id": "1"},
+                     "created_at": "2024-05-01T00:00:00Z"}},
+        {"sort": [MAY_1 + 1, "e2", 1], "fields": {"additional_info.tags": ["b"]},
+         "_source": {"resource": {"name": "y"}, "created_at": "2024-05-01T00:00:00.001Z"}},
+        {"sort": [MAY_1 + 2, "e3", 2], "fields": {"additional_info.n": ["x"]},
+         "_source": {"additional_info": {"n": "x"}, "resource": "oops",
+                     "created_at": MAY_1 + 2}},
+    ]  # fmt: skip
+    table = GroupTable(plan)
+    for key, states in groups_from_hits(plan, hits):
+        table.add(key, states)
+    assert table.rows() == [
+        {"tag": "a", "n": 1, "ns": [2], "res": {"name": "x", "resource_id": "1"}, "sum": 2,
+         "last": "2024-05-01T00:00:00.000Z"},
+        {"tag": "b", "n": 2, "ns": [2], "res": {"name": "y", "resource_id": "1"}, "sum": 2,
+         "last": "2024-05-01T00:00:00.001Z"},
+        {"tag": None, "n": 1, "ns": ["x"], "res": {}, "sum": 0,
+         "last": "2024-05-01T00:00:00.002Z"},
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [("5", 5), ("-12", -12), ("1.5", 1.5), ("2e3", 2000.0), (".5", 0.5), ("7.", 7.0),
+     ("cpu", None), ("", None), ("1e999", None), ("true", None), ("0x1", None), (" 5", None)],
+)  # fmt: skip
+def test_read_number(text: str, number: float | None) -> None:
+    assert read_number(text) == number
+    assert type(read_number(text)) is type(number)
+
+
+# ---- later stages and paging ---------------------------------------------------------------
+
+ROWS: list[dict[str, Any]] = [
+    {"sev": "INFO", "n": 3, "tags": ["a", "b"], "obj": {"x": 2}},
+    {"sev": "CRITICAL", "n": 10, "tags": [], "obj": {"x": 1}},
+    {"sev": None, "n": 3, "tags": ["c"]},
+    {"sev": "ERROR", "n": 7, "tags": "solo", "obj": {"x": None}},
+]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ([{"count": {"name": "rows"}}], [{"rows": 4}]),
+        ([{"limit": 0}, {"count": {"name": "rows"}}], [{"rows": 0}]),
+        ([{"sort": {"key": "n"}}], [ROWS[0], ROWS[2], ROWS[3], ROWS[1]]),
+        ([{"sort": {"key": "n", "desc": True}}], [ROWS[1], ROWS[3], ROWS[0], ROWS[2]]),
+        ([{"sort": {"key": "sev"}}], [ROWS[1], ROWS[3], ROWS[0], ROWS[2]]),
+        ([{"sort": {"key": "sev", "desc": True}}], [ROWS[0], ROWS[3], ROWS[1], ROWS[2]]),
+        ([{"sort": {"keys": [{"key": "n"}, {"key": "sev", "desc": True}]}}],
+         [ROWS[0], ROWS[2], ROWS[3], ROWS[1]]),
+        ([{"sort": [{"key": "obj.x", "desc": True}]}], [ROWS[0], ROWS[1], ROWS[2], ROWS[3]]),
+        ([{"sort": [{"key": "obj.x"}]}], [ROWS[1], ROWS[0], ROWS[2], ROWS[3]]),
+        ([{"project": {"fields": [{"key": "n", "name": "count"}, "sev", {"key": "obj.x"}]}}],
+         [{"count": 3, "sev": "INFO", "obj.x": 2}, {"count": 10, "sev": "CRITICAL", "obj.x": 1},
+          {"count": 3, "sev": None}, {"count": 7, "sev": "ERROR", "obj.x": None}]),
+        ([{"project": {"exclude_keys": ["tags", "obj.x", "nope"]}}, {"limit": 2}],
+         [{"sev": "INFO", "n": 3, "obj": {}}, {"sev": "CRITICAL", "n": 10, "obj": {}}]),
+        ([{"unwind": {"path": "tags"}}, {"project": {"fields": ["tags"]}}],
+         [{"tags": "a"}, {"tags": "b"}, {"tags": "c"}, {"tags": "solo"}]),
+        ([{"unwind": {"path": "$obj.x"}}, {"project": {"fields": ["obj"]}}],
+         [{"obj": {"x": 2}}, {"obj": {"x": 1}}]),
+        ([{"skip": 1}, {"limit": 2}], ROWS[1:3]),
+        ([{"limit": 2}, {"skip": 1}], ROWS[1:2]),
+        ([{"skip": 9}], []),
+    ],
+)  # fmt: skip
+def test_later_stages(raw: list[dict[str, Any]], expected: list[dict[str, Any]]) -> None:
+    before = [dict(row) for row in ROWS]
+    assert apply_stages(list(ROWS), stages(*raw)) == expected
+    assert before == ROWS  # stages never change the rows they are given
+
+
+@pytest.mark.parametrize(
+    ("page", "expected"),
+    [
+        (Page(), {"results": [1, 2, 3, 4, 5]}),
+        (Page(start=1, limit=2), {"results": [1, 2], "total_count": 5}),
+        (Page(start=4, limit=2), {"results": [4, 5], "total_count": 5}),
+        (Page(start=5, limit=9), {"results": [5], "total_count": 5}),
+        (Page(start=6, limit=1), {"results": [], "total_count": 5}),
+        (Page(start=3, limit=0), {"results": [1, 2, 3, 4, 5]}),
+    ],
+)
+def test_page(page: Page, expected: dict[str, Any]) -> None:
+    assert page_result([1, 2, 3, 4, 5], page) == expected
+
+
+# ---- the I/O loop, with a stand-in client --------------------------------------------------
+
+
+class FakeElasticsearch:
+    """Answers composite pages from canned buckets; refuses pages bigger than `max_page`."""
+
+    def __init__(self, keys: list[str], max_page: int) -> None:
+        self.keys, self.max_page = keys, max_page
+        self.requests: list[dict[str, Any]] = []
+
+    async def search(self, **request: Any) -> dict[str, Any]:
+        from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
+        from elasticsearch import BadRequestError
+
+        self.requests.append(request)
+        composite = request["aggs"]["groups"]["composite"]
+        if composite["size"] > self.max_page:
+            meta = ApiResponseMeta(400, "1.1", HttpHeaders(), 0.0, NodeConfig("http", "x", 9200))
+            body = {"error": {"caused_by": {"type": "too_many_buckets_exception"}}}
+            raise BadRequestError("too many buckets", meta, body)
+        start = composite.get("after", {}).get("k0")
+        rest = [k for k in self.keys if start is None or k > start][: composite["size"]]
+        buckets = [{"key": {"k0": k}, "doc_count": 1} for k in rest]
+        after = {"after_key": {"k0": rest[-1]}} if rest else {}
+        return {"aggregations": {"groups": {"buckets": buckets, **after}}}
+
+
+async def test_too_many_buckets_asks_for_smaller_pages() -> None:
+    from query_api.stat_search import _group
+
+    plan = plan_group(group([{"key": "severity"}], [{"operator": "count", "name": "n"}]))
+    es = FakeElasticsearch([f"s{i:02d}" for i in range(40)], max_page=31)
+    rows = await _group(es, "events", {"match_all": {}}, plan)  # type: ignore[arg-type]
+    assert rows == [{"severity": f"s{i:02d}", "n": 1} for i in range(40)]
+    sizes = [r["aggs"]["groups"]["composite"]["size"] for r in es.requests]
+    assert sizes[:2] == [500, 125] and set(sizes[2:]) == {31}
+    assert all(r["query"] == {"match_all": {}} for r in es.requests)
+
+    hopeless = FakeElasticsearch(["a"], max_page=0)
+    with pytest.raises(QueryError) as error:
+        await _group(hopeless, "events", {"match_all": {}}, plan)  # type: ignore[arg-type]
+    assert error.value.code == "ERROR_STAT_TOO_LARGE"
+    assert [r["aggs"]["groups"]["composite"]["size"] for r in hopeless.requests] == [
+        500, 125, 31, 7, 1]  # fmt: skip
