@@ -36,9 +36,15 @@ def _engines(args: argparse.Namespace) -> int:
 def _serve_api(settings: Settings) -> None:
     import uvicorn
 
+    from deploy.logs import json_logging_config
     from query_api.app import create_app
 
-    uvicorn.run(create_app(settings), host=settings.api.host, port=settings.api.port)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.api.host,
+        port=settings.api.port,
+        log_config=json_logging_config(),
+    )
 
 
 def _api(args: argparse.Namespace) -> int:
@@ -47,26 +53,30 @@ def _api(args: argparse.Namespace) -> int:
 
 
 def _up(args: argparse.Namespace) -> int:
-    """The local run: engines first, then the services, in the foreground until Ctrl-C."""
+    """The local run: engines, worker and API, in the foreground until Ctrl-C."""
+    from deploy.local import run_local
+
+    return run_local(get_settings(), _serve_api)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from deploy.local import send_demo
+
     settings = get_settings()
-    engines.up(settings.engines)
-    settings = Settings()  # `up` may have generated the Elasticsearch password just now
-    print()
-    print(f"Kafka:          {settings.kafka.bootstrap_servers}")
-    print(f"Elasticsearch:  {settings.elasticsearch.url} (user {settings.elasticsearch.username},"
-          f" password in {settings.engines.elastic_password_file})")  # fmt: skip
-    print(f"Event API:      http://{settings.api.host}:{settings.api.port} (docs at /docs)")
-    print("Create an API key:  .venv/bin/eventpipe apikey create --admin")
-    print("Ctrl-C stops the services; `eventpipe engines down` stops the engines.")
-    print()
-    _serve_api(settings)
-    return 0
+    statuses = asyncio.run(send_demo(settings, args.count))
+    print("answers:", ", ".join(f"{code} x{n}" for code, n in sorted(statuses.items())))
+    print(
+        "List them: POST /monitoring/v1/event/list with the key in",
+        settings.engines.cache_dir / "demo.json",
+    )
+    return 0 if set(statuses) == {"200"} else 1
 
 
 def _worker(args: argparse.Namespace) -> int:
+    from deploy.logs import json_logging_config
     from ingest.worker import run
 
-    run(get_settings())
+    run(get_settings(), logging_config=json_logging_config())
     return 0
 
 
@@ -120,6 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     up = commands.add_parser("up", help="run the whole pipeline locally")
     up.set_defaults(func=_up)
+
+    demo = commands.add_parser("demo", help="send sample alerts of every source to the intake")
+    demo.add_argument("--count", type=int, default=120, help="how many payloads (default 120)")
+    demo.set_defaults(func=_demo)
 
     api = commands.add_parser("api", help="run the query API (get, list, stat)")
     api.set_defaults(func=_api)

@@ -21,6 +21,7 @@ from elasticsearch import AsyncElasticsearch, TransportError
 
 from ingest.bulk import classify_bulk_response, to_bulk_body
 from ingest.correlate import correlate, correlation_key
+from ingest.metrics import BULK_SECONDS
 from schemas.alert import Alert, KeyState
 from schemas.event import EventInfo
 
@@ -75,7 +76,8 @@ async def index_events(
     backoff = 0.1
     while pending:
         try:
-            response = await es.bulk(operations=to_bulk_body(pending, prefix))
+            with BULK_SECONDS.time():
+                response = await es.bulk(operations=to_bulk_body(pending, prefix))
         except (TransportError, EsApiError) as error:
             if (
                 isinstance(error, EsApiError)

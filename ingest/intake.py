@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Header, Request
 
+from ingest.metrics import INTAKE_PRODUCED, INTAKE_REQUESTS
 from ingest.normalize import HEADER_SIGNATURE, HEADER_WEBHOOK, signing_input
 from ingest.webhooks.envelope import sign_envelope
 from ingest.webhooks.registry import WebhookRegistry
@@ -67,6 +68,15 @@ class RawProducer:
             headers=[(HEADER_WEBHOOK, webhook_id.encode()), (HEADER_SIGNATURE, signature.encode())],
         )
 
+    async def reachable(self) -> bool:
+        """True when a broker answers a metadata request within a few seconds."""
+        try:
+            async with asyncio.timeout(3):
+                producer = await self._started()
+                return bool(await producer.client.fetch_all_metadata())
+        except Exception:
+            return False
+
     async def stop(self) -> None:
         if self._producer is not None:
             await self._producer.stop()
@@ -75,6 +85,22 @@ class RawProducer:
 
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refused with 413 past `limit` bytes without reading it all."""
+    try:
+        return await _read_body(request, limit)
+    except ApiError as error:
+        INTAKE_REQUESTS.labels(str(error.status)).inc()
+        raise
+
+
+def parse_json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        INTAKE_REQUESTS.labels("400").inc()
+        raise ApiError(400, "ERROR_INVALID_ARGUMENT", f"the body is not JSON: {error}") from None
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise ApiError(413, "ERROR_REQUEST_TOO_LARGE", f"the body exceeds {limit} bytes")
@@ -87,15 +113,21 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def parse_json(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ApiError(400, "ERROR_INVALID_ARGUMENT", f"the body is not JSON: {error}") from None
-
-
 async def accept(request: Request, webhook_id: str, access_key: str, body: bytes) -> dict[str, Any]:
     """Check the sender, then put the body on `events.raw`; `{}` once Kafka acknowledged it."""
+    try:
+        answer = await _accept(request, webhook_id, access_key, body)
+    except ApiError as error:
+        INTAKE_REQUESTS.labels(str(error.status)).inc()
+        raise
+    INTAKE_REQUESTS.labels("200").inc()
+    INTAKE_PRODUCED.inc()
+    return answer
+
+
+async def _accept(
+    request: Request, webhook_id: str, access_key: str, body: bytes
+) -> dict[str, Any]:
     state = request.app.state
     registry: WebhookRegistry = state.registry
     try:

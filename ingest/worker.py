@@ -31,6 +31,16 @@ from pydantic import ValidationError
 from ingest.correlate import correlation_key
 from ingest.index_stage import Stopping, correlate_batch, index_alerts, index_events
 from ingest.indices import ensure_alerts_index, ensure_events_template
+from ingest.metrics import (
+    CONSUMER_LAG,
+    DEAD_LETTERS,
+    EVENTS_DUPLICATE,
+    EVENTS_INDEXED,
+    EVENTS_PRODUCED,
+    EVENTS_RETRIED,
+    ORPHAN_RECOVERIES,
+    RECORDS_RECEIVED,
+)
 from ingest.normalize import Position
 from ingest.parse_stage import DeadLetter, RawRecord, parse_record
 from ingest.secrets import signing_secret
@@ -148,6 +158,12 @@ class Worker:
             await asyncio.gather(*pending)
 
         await self._retry(produce, "producing parsed events")
+        RECORDS_RECEIVED.inc(len(records))
+        for outcome in outcomes:
+            if isinstance(outcome, DeadLetter):
+                DEAD_LETTERS.labels(outcome.code).inc()
+            else:
+                EVENTS_PRODUCED.inc(len(outcome))
 
     async def index_batch(self, events: Sequence[Any], table: Any, dlq: Any) -> None:
         """Correlate and index; return once Elasticsearch has acknowledged every event."""
@@ -164,7 +180,7 @@ class Worker:
                 )  # fmt: skip
                 letters.append((event.message.key, letter))
         window = timedelta(seconds=self.settings.ingest.dedup_window_seconds)
-        correlated, alerts, _ = correlate_batch(docs, table, window)
+        correlated, alerts, orphans = correlate_batch(docs, table, window)
         prefix = self.settings.indices.events
         result = await index_events(es, correlated, prefix, lambda: self.stopping)
         for doc, reason in result.dead:
@@ -183,6 +199,12 @@ class Worker:
 
         if letters:
             await self._retry(produce, "producing dead letters")
+        EVENTS_INDEXED.inc(result.indexed)
+        EVENTS_DUPLICATE.inc(result.duplicates)
+        EVENTS_RETRIED.inc(result.retried)
+        ORPHAN_RECOVERIES.inc(orphans)
+        for _, letter in letters:
+            DEAD_LETTERS.labels(letter.code).inc()
 
     async def finish(self, body: Coroutine[Any, Any, None]) -> None:
         """Run a batch body to the end; when stopped mid-way, finish it or exit without ack."""
@@ -218,6 +240,9 @@ def build_app(settings: Settings) -> faust.App:
         producer_acks=-1,
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=1.0,
+        # A crashed worker's partitions move to the others after 10 s, not faust's 60 s.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=2.0,
         web_enabled=False,
     )
     worker = Worker(settings)
@@ -233,26 +258,41 @@ def build_app(settings: Settings) -> faust.App:
     )
     batch, within = settings.ingest.batch_size, settings.ingest.batch_seconds
 
+    def record_lag(events: Sequence[Any]) -> None:
+        last = {event.message.tp: event.message.offset for event in events}
+        for tp, offset in last.items():
+            highwater = app.consumer.highwater(tp)
+            if highwater is not None:
+                CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(highwater - offset - 1, 0))
+
     @app.agent(raw, name="parse")
     async def parse(stream: faust.StreamT[bytes]) -> None:
         async for events in stream.take_events(batch, within=within):
             await worker.finish(worker.parse_batch(events, normalized, dlq))
+            record_lag(events)
 
     @app.agent(normalized, name="correlate-and-index")
     async def correlate_and_index(stream: faust.StreamT[bytes]) -> None:
         async for events in stream.take_events(batch, within=within):
             await worker.finish(worker.index_batch(events, table, dlq))
+            record_lag(events)
 
     app.eventpipe_worker = worker  # type: ignore[attr-defined]
     return app
 
 
-def run(settings: Settings) -> None:
+def run(settings: Settings, logging_config: dict[str, Any] | None = None) -> None:
     """Create the topics, then run the faust worker until SIGTERM/SIGINT."""
     from faust.worker import Worker as FaustWorker
+    from prometheus_client import start_http_server
 
     from ingest.topics import ensure_topics
 
     asyncio.run(ensure_topics(settings))
     app = build_app(settings)
-    FaustWorker(app, loglevel="INFO", quiet=True).execute_from_commandline()
+    if settings.ingest.worker_metrics_port:
+        # A thread of prometheus_client's own: scraping never waits on the event loop.
+        start_http_server(settings.ingest.worker_metrics_port, addr="127.0.0.1")
+    FaustWorker(
+        app, loglevel="INFO", quiet=True, logging_config=logging_config
+    ).execute_from_commandline()

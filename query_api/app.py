@@ -9,7 +9,8 @@ from collections.abc import AsyncIterator
 
 from elasticsearch import AsyncElasticsearch
 from elasticsearch import ConnectionError as EsConnectionError
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from prometheus_client import make_asgi_app
 
 from ingest import intake
 from ingest.indices import delete_expired, ensure_events_template
@@ -83,12 +84,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["health"], response_model=None)
-    async def readyz(es: EsDep) -> object:
-        """Ready when Elasticsearch answers."""
+    async def readyz(request: Request, es: EsDep) -> object:
+        """Ready when Elasticsearch and Kafka both answer."""
         try:
             await es.cluster.health(timeout="2s")
         except Exception as error:
             return error_response(503, "ERROR_UNAVAILABLE", f"Elasticsearch unreachable: {error}")
+        if not await request.app.state.raw_producer.reachable():
+            return error_response(503, "ERROR_UNAVAILABLE", "Kafka unreachable")
         return {"status": "ready"}
+
+    # Prometheus text format, from prometheus_client's default registry.
+    app.mount("/metrics", make_asgi_app())
 
     return app
