@@ -37,4 +37,9 @@ def json_logging_config(level: str = "INFO") -> dict[str, Any]:
             }
         },
         "root": {"level": level, "handlers": ["stderr"]},
+        # One line per HTTP request (ours or to Elasticsearch) would drown the rest.
+        "loggers": {
+            "elastic_transport": {"level": "WARNING"},
+            "uvicorn.access": {"level": "WARNING"},
+        },
     }

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 
 from elasticsearch import AsyncElasticsearch
 from elasticsearch import ConnectionError as EsConnectionError
-from fastapi import FastAPI, Request
-from prometheus_client import make_asgi_app
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ingest import intake
 from ingest.indices import delete_expired, ensure_events_template
@@ -94,7 +94,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return error_response(503, "ERROR_UNAVAILABLE", "Kafka unreachable")
         return {"status": "ready"}
 
-    # Prometheus text format, from prometheus_client's default registry.
-    app.mount("/metrics", make_asgi_app())
+    @app.get("/metrics", tags=["health"], include_in_schema=False)
+    async def metrics() -> Response:
+        """Prometheus text format, from prometheus_client's default registry."""
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app
