@@ -48,10 +48,11 @@ def describe_validation(error: RequestValidationError) -> str:
     """One readable line per problem: where in the body, and what is wrong."""
     lines = []
     for item in error.errors()[:5]:
+        if item.get("type") == "json_invalid":
+            return f"the body is not valid JSON: {item.get('ctx', {}).get('error', 'invalid')}"
         if tuple(item.get("loc", ())) == ("body",) and item.get("type") in (
             "model_attributes_type",
             "dict_type",
-            "json_invalid",
         ):
             return "the body must be a JSON object, sent with Content-Type: application/json"
         where = ".".join(str(part) for part in item.get("loc", ()) if part != "body")

@@ -33,7 +33,7 @@ EXACT_FILTERS = (
 
 
 class EventQuery(BaseModel):
-    """list's request: a Query plus exact-match filters (resource_id -> resource.resource_id)."""
+    """list's request: a Query plus exact-match filters."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -51,10 +51,10 @@ class EventQuery(BaseModel):
     domain_id: str | None = None
 
     def exact_filters(self) -> dict[str, str]:
-        """The set exact-match filters by indexed field; domain_id is scoped separately."""
-        fields = {"resource_id": "resource.resource_id"}
+        """The exact-match filters that are set, by request name (the translator maps
+        `resource_id` to its field); domain_id is left out: it is scoped separately."""
         return {
-            fields.get(name, name): value
+            name: value
             for name in EXACT_FILTERS
             if name != "domain_id" and (value := getattr(self, name))
         }

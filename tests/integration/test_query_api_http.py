@@ -466,12 +466,26 @@ MALFORMED = [
     (STAT, {"query": {"aggregate": [{"sort": {"key": "n"}}]}}),
     (STAT, {"query": {"aggregate": [GROUP, GROUP]}}),
     (STAT, {"query": {"aggregate": [GROUP, {"limit": -1}]}}),
-    (STAT, {"query": {"aggregate": [{"group": {"keys": [{"key": "severity"}],
-                                               "fields": [{"operator": "median", "key": "x",
-                                                           "name": "m"}]}}]}}),  # fmt: skip
+    (
+        STAT,
+        {
+            "query": {
+                "aggregate": [
+                    {
+                        "group": {
+                            "keys": [{"key": "severity"}],
+                            "fields": [{"operator": "median", "key": "x", "name": "m"}],
+                        }
+                    }
+                ]
+            }
+        },
+    ),
     (STAT, {"query": {"aggregate": [{"group": {"keys": [{"key": "no_such_field"}]}}]}}),
-    (STAT, {"query": {"aggregate": [{"group": {"keys": [{"key": "severity",
-                                                          "date_format": "%Y"}]}}]}}),  # fmt: skip
+    (
+        STAT,
+        {"query": {"aggregate": [{"group": {"keys": [{"key": "severity", "date_format": "%Y"}]}}]}},
+    ),
     (STAT, {"query": {"aggregate": [GROUP], "distinct": "severity"}}),
 ]
 
@@ -491,8 +505,6 @@ async def test_non_json_bodies_are_invalid_arguments(
 ) -> None:
     headers = {**api.auth(A), "Content-Type": content_type}
     response = await api.http.post(path, headers=headers, content=content)
-    if content == "{}" and path == LIST and response.status_code == 200:
-        return  # an empty EventQuery is valid; FastAPI may accept it whatever the type
     assert_error(response, 400, "ERROR_INVALID_ARGUMENT")
 
 
@@ -640,7 +652,9 @@ async def test_stat_with_the_spec_example(api: Api) -> None:
         assert row == rows[(row["severity"], row["day"])]
     totals = [row["total"] for row in results]
     assert totals == sorted(totals, reverse=True)
-    assert Counter(totals) == Counter(sorted((r["total"] for r in rows.values()), reverse=True)[:10])
+    assert Counter(totals) == Counter(
+        sorted((r["total"] for r in rows.values()), reverse=True)[:10]
+    )
 
     # The same over both domains (admin) with paging: total_count counts every row.
     body["query"]["aggregate"] = body["query"]["aggregate"][:1]
@@ -728,8 +742,6 @@ def list_body(draw: st.DrawFn) -> dict[str, Any]:
                                   "event_key", "resource_id", "domain_id"]))  # fmt: skip
     if exact == "domain_id":
         body["domain_id"] = B
-    elif exact == "resource_id":
-        body["resource_id"] = draw(st.sampled_from(["res-1", "res-6"]))
     elif exact is not None:
         body[exact] = draw(st.sampled_from(FIELD_VALUES.get(exact, ["key-0", "key-3"])))
     return body

@@ -47,11 +47,11 @@ def test_malformed_queries_are_refused(bad: dict[str, object]) -> None:
         Query.model_validate(bad)
 
 
-def test_exact_filters_map_resource_id_and_skip_domain() -> None:
+def test_exact_filters_keep_set_ones_and_skip_domain() -> None:
     request = EventQuery.model_validate(
         {"resource_id": "i-1", "severity": "ERROR", "domain_id": "d", "provider": ""}
     )
-    assert request.exact_filters() == {"resource.resource_id": "i-1", "severity": "ERROR"}
+    assert request.exact_filters() == {"resource_id": "i-1", "severity": "ERROR"}
 
 
 def test_stat_stage_has_exactly_one_operation() -> None:
