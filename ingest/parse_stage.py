@@ -2,10 +2,11 @@
 
 Authenticates (a signed intake record by its signature, a direct record by its
 access key, both through the webhook registry), parses with the webhook's parser
-and stamps the events (SPEC §4 steps 1-4). Only one kind of failure escapes
-`parse_record`: the webhook store being unreachable, which the caller retries;
-everything a record itself gets wrong ends as a dead letter, so no record can
-block its partition.
+and stamps the events (SPEC §4 steps 1-4); `aws-sns` deliveries are screened by
+`ingest.sns` first (signature, subscription confirmation). Only one kind of
+failure escapes `parse_record`: the webhook store being unreachable, which the
+caller retries; everything a record itself gets wrong ends as a dead letter, so
+no record can block its partition.
 """
 
 from __future__ import annotations
@@ -23,6 +24,15 @@ from ingest.normalize import (
     to_events,
 )
 from ingest.parsers.registry import get_parser
+from ingest.sns import (
+    SIGNING_CERTIFICATES,
+    SNS_PLUGIN_ID,
+    BadSignature,
+    CertificateSource,
+    HttpGet,
+    admit_delivery,
+    get_from_aws,
+)
 from ingest.webhooks.envelope import verify_envelope
 from ingest.webhooks.registry import WebhookRegistry
 from schemas.event import EventInfo, ParsedEvent
@@ -51,9 +61,20 @@ class DeadLetter:
 
 
 async def parse_record(
-    record: RawRecord, registry: WebhookRegistry, secret: bytes
+    record: RawRecord,
+    registry: WebhookRegistry,
+    secret: bytes,
+    *,
+    http_get: HttpGet = get_from_aws,
+    certificates: CertificateSource = SIGNING_CERTIFICATES,
 ) -> list[EventInfo] | DeadLetter:
-    """The events of one raw record, or the dead letter it becomes."""
+    """The events of one raw record, or the dead letter it becomes.
+
+    `aws-sns` deliveries first pass `ingest.sns.admit_delivery` (its options
+    verify_signature and confirm_subscription): a bad signature is a dead letter, a
+    SubscriptionConfirmation makes no events. `http_get` and `certificates` are where
+    that reaches AWS.
+    """
     try:
         submission = decode_record(record.value, record.headers)
     except InvalidRecord as invalid:
@@ -74,6 +95,19 @@ async def parse_record(
     except WebhookError as refused:
         return DeadLetter(record.position, record.value, refused.code, refused.message)
 
+    if webhook.plugin_info.plugin_id == SNS_PLUGIN_ID:
+        try:
+            admitted = await admit_delivery(
+                webhook.webhook_id, webhook.plugin_info.options, submission.data,
+                http_get=http_get, certificates=certificates,
+            )  # fmt: skip
+        except BadSignature as bad:
+            return DeadLetter(
+                record.position, record.value, bad.code,
+                f"AWS SNS message signature not verified: {bad.reason}",
+            )  # fmt: skip
+        if not admitted:
+            return []
     parsed = run_parser(webhook, submission.data)
     return to_events(
         parsed,
