@@ -1,0 +1,47 @@
+"""Health, readiness and metrics of the HTTP service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from query_api.app import create_app
+from schemas.settings import Settings
+from tests.integration.pipeline import pipeline_settings, running_pipeline
+
+
+async def test_readyz_fails_without_kafka(settings: Settings, unique_name: str) -> None:
+    broken = pipeline_settings(settings, unique_name)
+    broken.kafka.bootstrap_servers = "127.0.0.1:1"  # nothing listens there
+    app = create_app(broken)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://eventpipe") as http:
+            assert (await http.get("/healthz")).status_code == 200
+            response = await http.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["error"] == {"code": "ERROR_UNAVAILABLE", "message": "Kafka unreachable"}
+
+
+async def test_readyz_and_intake_metrics(
+    settings: Settings, unique_name: str, tmp_path: Path
+) -> None:
+    async with running_pipeline(settings, unique_name, tmp_path, start_worker=False) as pipeline:
+        assert (await pipeline.http.get("/readyz")).json() == {"status": "ready"}
+
+        def accepted(text: str) -> float:
+            for line in text.splitlines():
+                if line.startswith('eventpipe_intake_requests_total{status="200"}'):
+                    return float(line.split()[-1])
+            return 0.0
+
+        before = accepted((await pipeline.http.get("/metrics")).text)
+        webhook = await pipeline.create_webhook("standard")
+        url = f"/monitoring/v1/webhook/{webhook['webhook_id']}/{webhook['access_key']}/events"
+        for _ in range(3):
+            response = await pipeline.http.post(url, json={"event_key": "k", "title": "t"})
+            assert response.status_code == 200
+        metrics = await pipeline.http.get("/metrics")
+        assert metrics.headers["content-type"].startswith("text/plain")
+        assert accepted(metrics.text) == before + 3
