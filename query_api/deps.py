@@ -1,6 +1,7 @@
 """Request dependencies: settings, the Elasticsearch client, the key store and the caller.
 
-Handlers declare what they need with the `Annotated` aliases at the bottom.
+Handlers declare what they need with the `Annotated` aliases at the bottom. The
+providers are `async def` so FastAPI calls them on the loop, not in a thread pool.
 """
 
 from __future__ import annotations
@@ -16,15 +17,15 @@ from schemas.apikey import Caller
 from schemas.settings import Settings
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_es(request: Request) -> AsyncElasticsearch:
+async def get_es(request: Request) -> AsyncElasticsearch:
     return request.app.state.es
 
 
-def get_keys(request: Request) -> ApiKeyStore:
+async def get_keys(request: Request) -> ApiKeyStore:
     return request.app.state.keys
 
 

@@ -106,7 +106,8 @@ async def _composite(
             raise too_large("groups", MAX_GROUPS)
         for key, states in groups:
             table.add(key, states)
-        if after is None:
+        # A page shorter than asked for is the last: no need to ask for an empty one.
+        if after is None or len(groups) < size:
             return
 
 
@@ -147,18 +148,21 @@ async def _scan(
         await es.options(ignore_status=404).close_point_in_time(id=pit_id)
 
 
+DISTINCT_PAGE_SIZE = 1_000
+
+
 async def _distinct(
     es: AsyncElasticsearch, index: str, query: dict[str, Any], plan: KeyPlan
 ) -> list[Any]:
     values: list[Any] = []
     after: dict[str, Any] | None = None
     while True:
-        aggs = distinct_aggregations(plan, after=after)
+        aggs = distinct_aggregations(plan, after=after, size=DISTINCT_PAGE_SIZE)
         response = await es.search(index=index, size=0, query=query, aggs=aggs,
                                    track_total_hits=False)  # fmt: skip
         page, after = distinct_from_aggregations(plan, response["aggregations"])
         values.extend(page)
         if len(values) > MAX_GROUPS:
             raise too_large("distinct values", MAX_GROUPS)
-        if after is None:
+        if after is None or len(page) < DISTINCT_PAGE_SIZE:
             return sorted(set(values))
