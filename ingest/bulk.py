@@ -8,6 +8,7 @@ topic, never retried.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,19 +27,16 @@ class BulkOutcome:
     duplicates: int = 0
 
 
-def to_bulk_body(events: Sequence[EventInfo], prefix: str) -> list[dict[str, Any]]:
-    """The NDJSON lines of one bulk request: a create action and the document per event."""
-    body: list[dict[str, Any]] = []
+def to_bulk_body(events: Sequence[EventInfo], prefix: str) -> list[str]:
+    """The NDJSON lines of one bulk request: a create action and the document per event.
+
+    Lines are serialized here, once, so the client sends them as they are.
+    """
+    body: list[str] = []
     for event in events:
-        body.append(
-            {
-                "create": {
-                    "_index": events_index_for(prefix, event.created_at),
-                    "_id": event.event_id,
-                }
-            }
-        )
-        body.append(event.model_dump(mode="json"))
+        index = events_index_for(prefix, event.created_at)
+        body.append(json.dumps({"create": {"_index": index, "_id": event.event_id}}))
+        body.append(event.model_dump_json())
     return body
 
 

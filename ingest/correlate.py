@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from schemas.alert import Alert, AlertState, KeyState, Urgency
 from schemas.event import EventInfo, EventType, Severity
@@ -89,3 +89,10 @@ def correlate(state: KeyState | None, event: EventInfo, window: timedelta) -> Co
         decisions=decisions,
     )
     return Correlated(new_state, alert_id, alert, orphan_recovery=is_recovery and alert is None)
+
+
+def is_quiet(state: KeyState, horizon: datetime) -> bool:
+    """True when nothing newer than `horizon` touched the key: no event can attach to its
+    alert any more, and no replay can ask for its decisions, so the state can go."""
+    last = [t for t in (state.last_trigger_at, state.alert and state.alert.last_event_at) if t]
+    return not last or max(last) < horizon

@@ -10,6 +10,7 @@ as dead letters.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ from schemas.event import EventInfo
 log = logging.getLogger("eventpipe.index")
 
 MAX_BACKOFF_SECONDS = 5.0
+# Only what classify_bulk_response reads: a smaller response to parse.
+BULK_FILTER = "errors,items.*.status,items.*.error"
 
 
 class Stopping(Exception):
@@ -46,20 +49,30 @@ class IndexResult:
 def correlate_batch(
     events: Sequence[EventInfo], table: MutableMapping[Any, Any], window: timedelta
 ) -> tuple[list[EventInfo], dict[str, Alert], int]:
-    """Give each event its alert, in order, updating the table; return events, alerts, orphans."""
+    """Give each event its alert, in order, updating the table; return events, alerts, orphans.
+
+    Each key's state is read from the table once and written back once per batch:
+    a table write is a changelog record.
+    """
     alerts: dict[str, Alert] = {}
     out: list[EventInfo] = []
     orphans = 0
+    states: dict[bytes, KeyState | None] = {}
     for event in events:
         key = correlation_key(event).encode()
-        stored = table.get(key)
-        state = KeyState.model_validate(stored) if stored else None
-        result = correlate(state, event, window)
-        table[key] = result.state.model_dump(mode="json")
-        out.append(event.model_copy(update={"alert_id": result.alert_id}))
+        if key not in states:
+            stored = table.get(key)
+            states[key] = KeyState.model_validate(stored) if stored else None
+        result = correlate(states[key], event, window)
+        states[key] = result.state
+        event.alert_id = result.alert_id
+        out.append(event)
         if result.alert is not None:
             alerts[result.alert.alert_id] = result.alert
         orphans += result.orphan_recovery
+    for key, state in states.items():
+        if state is not None:
+            table[key] = state.model_dump(mode="json")
     return out, alerts, orphans
 
 
@@ -77,7 +90,9 @@ async def index_events(
     while pending:
         try:
             with BULK_SECONDS.time():
-                response = await es.bulk(operations=to_bulk_body(pending, prefix))
+                response = await es.bulk(
+                    operations=to_bulk_body(pending, prefix), filter_path=BULK_FILTER
+                )
         except (TransportError, EsApiError) as error:
             if (
                 isinstance(error, EsApiError)
@@ -110,14 +125,14 @@ async def index_alerts(
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> None:
     """Write each alert's latest state (whole documents: a replay rewrites the same state)."""
-    operations: list[dict[str, Any]] = []
+    operations: list[str] = []
     for alert in alerts.values():
-        operations.append({"index": {"_index": index, "_id": alert.alert_id}})
-        operations.append(alert.model_dump(mode="json"))
+        operations.append(json.dumps({"index": {"_index": index, "_id": alert.alert_id}}))
+        operations.append(alert.model_dump_json())
     backoff = 0.1
     while operations:
         try:
-            response = await es.bulk(operations=operations)
+            response = await es.bulk(operations=operations, filter_path=BULK_FILTER)
         except (TransportError, EsApiError) as error:
             log.warning("alerts bulk failed (%s); retrying in %.1f s", error, backoff)
         else:

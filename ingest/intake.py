@@ -49,6 +49,9 @@ class RawProducer:
                     acks="all",
                     enable_idempotence=True,
                     linger_ms=1,
+                    # Records are keyed by webhook, so a busy webhook fills one partition's
+                    # batch: a large batch keeps concurrent requests from queueing behind it.
+                    max_batch_size=1024 * 1024,
                     request_timeout_ms=10_000,
                 )
                 try:

@@ -28,7 +28,7 @@ import faust
 from elasticsearch import AsyncElasticsearch
 from pydantic import ValidationError
 
-from ingest.correlate import correlation_key
+from ingest.correlate import correlation_key, is_quiet
 from ingest.index_stage import Stopping, correlate_batch, index_alerts, index_events
 from ingest.indices import ensure_alerts_index, ensure_events_template
 from ingest.metrics import (
@@ -46,11 +46,13 @@ from ingest.parse_stage import DeadLetter, RawRecord, parse_record
 from ingest.secrets import signing_secret
 from ingest.webhooks.registry import WebhookRegistry
 from ingest.webhooks.store import WebhookStore
+from schemas.alert import KeyState
 from schemas.event import EventInfo
 from schemas.settings import Settings
 
 log = logging.getLogger("eventpipe.worker")
 
+QUIET_MARGIN = timedelta(minutes=5)
 EXIT_UNACKED = 75  # EX_TEMPFAIL: stopped with a batch not done; it will be read again
 
 
@@ -94,6 +96,9 @@ class Worker:
         self._registry: WebhookRegistry | None = None
         self._secret = signing_secret(settings)
         self._ready = asyncio.Lock()
+        # The newest created_at indexed: the clock quiet keys are judged by, so a replay
+        # of old records never finds its keys forgotten.
+        self.stream_time: datetime | None = None
 
     async def resources(self) -> tuple[AsyncElasticsearch, WebhookRegistry]:
         async with self._ready:
@@ -169,10 +174,12 @@ class Worker:
         """Correlate and index; return once Elasticsearch has acknowledged every event."""
         es, _ = await self.resources()
         docs: list[EventInfo] = []
+        positions: dict[str, Position] = {}
         letters: list[tuple[Any, DeadLetter]] = []
         for event in events:
             try:
                 docs.append(EventInfo.model_validate_json(event.message.value))
+                positions[docs[-1].event_id] = raw_record(event.message).position
             except ValidationError as error:
                 letter = DeadLetter(
                     raw_record(event.message).position, event.message.value,
@@ -181,10 +188,13 @@ class Worker:
                 letters.append((event.message.key, letter))
         window = timedelta(seconds=self.settings.ingest.dedup_window_seconds)
         correlated, alerts, orphans = correlate_batch(docs, table, window)
+        if docs:
+            newest = max(doc.created_at for doc in docs)
+            self.stream_time = max(self.stream_time or newest, newest)
         prefix = self.settings.indices.events
         result = await index_events(es, correlated, prefix, lambda: self.stopping)
         for doc, reason in result.dead:
-            position = Position(self.settings.topics.normalized, -1, -1)
+            position = positions[doc.event_id]
             letter = DeadLetter(position, doc.model_dump_json().encode(), "ERROR_INDEX", reason)
             letters.append((correlation_key(doc).encode(), letter))
         await index_alerts(es, alerts, self.settings.indices.alerts, lambda: self.stopping)
@@ -238,6 +248,8 @@ def build_app(settings: Settings) -> faust.App:
         datadir=str(datadir),
         topic_partitions=partitions,
         producer_acks=-1,
+        # Batch the many small records to events.normalized and the changelog.
+        producer_linger=0.005,
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=1.0,
         # A crashed worker's partitions move to the others after 10 s, not faust's 60 s.
@@ -257,6 +269,17 @@ def build_app(settings: Settings) -> faust.App:
         use_partitioner=True,
     )
     batch, within = settings.ingest.batch_size, settings.ingest.batch_seconds
+
+    @app.timer(interval=60.0)
+    async def forget_quiet_keys() -> None:
+        """Drop correlation state older than the dedup window: the table stays bounded."""
+        if worker.stream_time is None:
+            return
+        window = timedelta(seconds=settings.ingest.dedup_window_seconds)
+        horizon = worker.stream_time - window - QUIET_MARGIN
+        for key, value in list(table.items()):
+            if is_quiet(KeyState.model_validate(value), horizon):
+                del table[key]
 
     def record_lag(events: Sequence[Any]) -> None:
         last = {event.message.tp: event.message.offset for event in events}

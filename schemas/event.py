@@ -28,8 +28,7 @@ def format_timestamp(value: datetime) -> str:
     """ISO-8601 UTC with milliseconds and `Z`, e.g. `2022-06-21T00:34:58.034Z`."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _parse_timestamp(value: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 from ingest.bulk import classify_bulk_response, to_bulk_body
@@ -14,7 +15,7 @@ def test_create_actions_with_event_id_into_daily_index() -> None:
                   created_at=datetime(2024, 5, day, 23, 59, tzinfo=UTC))
         for i, day in enumerate((1, 2))
     ]  # fmt: skip
-    body = to_bulk_body(events, "ev")
+    body = [json.loads(line) for line in to_bulk_body(events, "ev")]
     assert body[0] == {"create": {"_index": "ev-2024.05.01", "_id": "event-0"}}
     assert body[2] == {"create": {"_index": "ev-2024.05.02", "_id": "event-1"}}
     assert body[1]["event_id"] == "event-0" and body[1]["created_at"] == "2024-05-01T23:59:00.000Z"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from ingest.correlate import alert_id_for, correlate
+from ingest.correlate import alert_id_for, correlate, is_quiet
 from schemas.alert import AlertState, KeyState, Urgency
 from schemas.event import EventInfo
 
@@ -88,3 +88,12 @@ def test_replayed_events_get_the_same_answer() -> None:
         again = correlate(state, e, WINDOW)
         assert again.alert_id == expected
         assert again.state == state
+
+
+def test_state_is_quiet_once_older_than_the_horizon() -> None:
+    _, state = run(event(1), event(2, "RECOVERY", at=100))
+    assert not is_quiet(state, T0 + timedelta(seconds=50))
+    assert not is_quiet(state, T0 + timedelta(seconds=100))  # the alert's last event
+    assert is_quiet(state, T0 + timedelta(seconds=101))
+    orphan = correlate(None, event(3, "RECOVERY", at=7), WINDOW).state
+    assert is_quiet(orphan, T0)  # nothing to attach to, ever
