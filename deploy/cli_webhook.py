@@ -17,7 +17,7 @@ from typing import Any
 from elasticsearch import AsyncElasticsearch
 from elasticsearch import ConnectionError as EsConnectionError
 
-from ingest.webhooks.store import WebhookStore, webhooks_index
+from ingest.webhooks.store import WebhookStore
 from schemas.query import Condition, Query
 from schemas.settings import Settings, get_settings
 from schemas.webhook import (
@@ -92,7 +92,7 @@ def run_webhook_command(args: argparse.Namespace) -> int:
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
     es = AsyncElasticsearch(**settings.elasticsearch.client_options())
-    store = WebhookStore(es, webhooks_index(settings))
+    store = WebhookStore(es, settings.indices.webhooks)
     try:
         domain = args.domain or None
         if args.action == "create":

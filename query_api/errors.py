@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from schemas.query import QueryError
+from schemas.webhook import WebhookError
 
 log = logging.getLogger("eventpipe.api")
 
@@ -64,6 +65,10 @@ def describe_validation(error: RequestValidationError) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api(_: Request, error: ApiError) -> JSONResponse:
+        return error_response(error.status, error.code, error.message)
+
+    @app.exception_handler(WebhookError)
+    async def _webhook(_: Request, error: WebhookError) -> JSONResponse:
         return error_response(error.status, error.code, error.message)
 
     @app.exception_handler(QueryError)

@@ -12,8 +12,6 @@ The store is `request.app.state.webhooks` (a WebhookStore); a registry at
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -27,7 +25,6 @@ from schemas.messages import ErrorResponse
 from schemas.webhook import (
     WebhookCreate,
     WebhookCreated,
-    WebhookError,
     WebhookInfo,
     WebhookQuery,
     WebhookRequest,
@@ -61,15 +58,6 @@ def forget(registry: WebhookRegistry | None, webhook_id: str) -> None:
         registry.forget(webhook_id)
 
 
-@contextmanager
-def webhook_errors() -> Iterator[None]:
-    """The store's typed errors answered with their own status and code."""
-    try:
-        yield
-    except WebhookError as error:
-        raise ApiError(error.status, error.code, error.message) from error
-
-
 def creating_domain(caller: Caller, requested: str | None) -> str:
     """A domain key creates in its domain; an admin key must say which domain."""
     domain = domain_scope(caller, requested)
@@ -84,16 +72,14 @@ async def create(
 ) -> WebhookCreated:
     """A new, enabled webhook; its access key and URL are in this answer only."""
     domain = creating_domain(caller, request.domain_id)
-    with webhook_errors():
-        webhook, key = await store.create(request.model_copy(update={"domain_id": domain}))
+    webhook, key = await store.create(request.model_copy(update={"domain_id": domain}))
     return WebhookCreated.of(webhook, key, public_base_url(settings))
 
 
 @router.post("/get")
 async def get(request: WebhookRequest, caller: CallerDep, store: WebhooksDep) -> WebhookInfo:
     domain = domain_scope(caller, request.domain_id)
-    with webhook_errors():
-        return (await store.get(request.webhook_id, domain)).info()
+    return (await store.get(request.webhook_id, domain)).info()
 
 
 @router.post("/list")
@@ -110,8 +96,7 @@ async def update(
 ) -> WebhookInfo:
     """Replace the name, the parser options and/or the tags (each whole)."""
     domain = domain_scope(caller, request.domain_id)
-    with webhook_errors():
-        webhook = await store.update(request, domain)
+    webhook = await store.update(request, domain)
     forget(registry, webhook.webhook_id)
     return webhook.info()
 
@@ -121,8 +106,7 @@ async def enable(
     request: WebhookRequest, caller: CallerDep, store: WebhooksDep, registry: RegistryDep
 ) -> WebhookInfo:
     domain = domain_scope(caller, request.domain_id)
-    with webhook_errors():
-        webhook = await store.enable(request.webhook_id, domain)
+    webhook = await store.enable(request.webhook_id, domain)
     forget(registry, webhook.webhook_id)
     return webhook.info()
 
@@ -133,8 +117,7 @@ async def disable(
 ) -> WebhookInfo:
     """Its events are refused everywhere within seconds (see WebhookRegistry)."""
     domain = domain_scope(caller, request.domain_id)
-    with webhook_errors():
-        webhook = await store.disable(request.webhook_id, domain)
+    webhook = await store.disable(request.webhook_id, domain)
     forget(registry, webhook.webhook_id)
     return webhook.info()
 
@@ -144,8 +127,7 @@ async def delete(
     request: WebhookRequest, caller: CallerDep, store: WebhooksDep, registry: RegistryDep
 ) -> dict[str, Any]:
     domain = domain_scope(caller, request.domain_id)
-    with webhook_errors():
-        await store.delete(request.webhook_id, domain)
+    await store.delete(request.webhook_id, domain)
     forget(registry, request.webhook_id)
     return {}
 
@@ -160,7 +142,6 @@ async def rotate_key(
 ) -> WebhookCreated:
     """A new access key and URL, shown this once; the old key stops working within seconds."""
     domain = domain_scope(caller, request.domain_id)
-    with webhook_errors():
-        webhook, key = await store.rotate_key(request.webhook_id, domain)
+    webhook, key = await store.rotate_key(request.webhook_id, domain)
     forget(registry, webhook.webhook_id)
     return WebhookCreated.of(webhook, key, public_base_url(settings))

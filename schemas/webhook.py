@@ -69,8 +69,7 @@ def webhook_url(public_url: str, webhook_id: str, access_key: str) -> str:
 
 def public_base_url(settings: Settings) -> str:
     """Where monitoring tools reach the intake: `api.public_url`, else the API's own address."""
-    fallback = f"http://{settings.api.host}:{settings.api.port}"
-    return getattr(settings.api, "public_url", None) or fallback
+    return settings.api.public_url or f"http://{settings.api.host}:{settings.api.port}"
 
 
 def _check_tags(tags: dict[str, TagValue]) -> dict[str, TagValue]:

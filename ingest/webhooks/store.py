@@ -26,7 +26,6 @@ from ingest.parsers.registry import available_parsers
 from ingest.webhooks.keys import hash_access_key, new_access_key
 from ingest.webhooks.query import WEBHOOK_MAPPINGS, select_fields, translate_list
 from schemas.query import Query
-from schemas.settings import Settings
 from schemas.webhook import (
     Webhook,
     WebhookCreate,
@@ -49,11 +48,6 @@ INDEX_SETTINGS = {
     "mapping.total_fields.limit": 2000,
     "mapping.total_fields.ignore_dynamic_beyond_limit": True,
 }
-
-
-def webhooks_index(settings: Settings) -> str:
-    """`indices.webhooks`, or its default until Settings declares it."""
-    return getattr(settings.indices, "webhooks", DEFAULT_INDEX)
 
 
 def check_plugin_id(plugin_id: str) -> None:

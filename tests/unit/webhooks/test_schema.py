@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from types import SimpleNamespace
 
 import pytest
 from pydantic import ValidationError
@@ -66,12 +65,10 @@ def test_webhook_url(base: str, expected: str) -> None:
 
 
 def test_public_base_url_is_the_setting_else_the_api_address() -> None:
-    api = SimpleNamespace(host="10.0.0.5", port=8123)
-    without = SimpleNamespace(api=api)  # Settings before `api.public_url` was declared
-    assert public_base_url(without) == "http://10.0.0.5:8123"  # type: ignore[arg-type]
-    given = SimpleNamespace(api=SimpleNamespace(host="h", port=1, public_url="https://ep.example"))
-    assert public_base_url(given) == "https://ep.example"  # type: ignore[arg-type]
-    assert public_base_url(Settings()).startswith("http")
+    empty = Settings.model_validate({"api": {"host": "10.0.0.5", "port": 8123, "public_url": ""}})
+    assert public_base_url(empty) == "http://10.0.0.5:8123"
+    given = Settings.model_validate({"api": {"public_url": "https://ep.example"}})
+    assert public_base_url(given) == "https://ep.example"
 
 
 def test_info_and_created_never_carry_the_hash() -> None:
