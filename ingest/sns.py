@@ -41,7 +41,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from ingest.parsers.aws_sns import SNS_HOST, UNSAFE_URL_CHARACTERS
+from ingest.parsers.aws_sns import sns_url
 
 log = logging.getLogger("eventpipe.sns")
 
@@ -129,26 +129,18 @@ def option_on(options: Mapping[str, Any], name: str) -> bool:
 
 
 def trusted_sns_url(url: object, *, certificate: bool = False) -> str | None:
-    """`url` if it is https to `sns.<region>.amazonaws.com` on the default port, else None.
+    """`url` if it passes `aws_sns.sns_url` (https to `sns.<region>.amazonaws.com`), else None.
 
-    The same check as `aws_sns.subscription_confirmation`. For a SigningCertURL
-    (`certificate=True`) the path must also end with `.pem`, with no query or fragment.
+    For a SigningCertURL (`certificate=True`) the path must also end with `.pem`, with no
+    query or fragment.
     """
-    if not isinstance(url, str) or UNSAFE_URL_CHARACTERS.search(url.strip()):
+    checked = sns_url(url)
+    if checked is None:
         return None
-    url = url.strip()
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return None
-    if parts.scheme != "https" or parts.username is not None or parts.password is not None:
-        return None
-    if port not in (None, 443) or not SNS_HOST.fullmatch(parts.hostname or ""):
-        return None
+    parts = urlsplit(checked)
     if certificate and (not parts.path.endswith(".pem") or parts.query or parts.fragment):
         return None
-    return url
+    return checked
 
 
 def url_host(url: object) -> str:

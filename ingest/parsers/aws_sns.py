@@ -121,7 +121,12 @@ def subscription_confirmation(data: Any) -> str | None:
     """
     if not isinstance(data, Mapping) or data.get("Type") != "SubscriptionConfirmation":
         return None
-    url = data.get("SubscribeURL")
+    return sns_url(data.get("SubscribeURL"))
+
+
+def sns_url(url: object) -> str | None:
+    """`url` (stripped) if it is https to `sns.<region>.amazonaws.com` on the default port
+    without credentials, else None: the one check before anything is fetched from AWS."""
     if not isinstance(url, str) or UNSAFE_URL_CHARACTERS.search(url.strip()):
         return None
     try:
