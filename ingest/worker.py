@@ -109,6 +109,10 @@ class Worker:
                 self._registry = WebhookRegistry(WebhookStore(es, self.settings.indices.webhooks))
         return self._es, self._registry
 
+    async def close(self) -> None:
+        if self._es is not None:
+            await self._es.close()
+
     async def _prepare(self, es: AsyncElasticsearch) -> None:
         await ensure_events_template(es, self.settings.indices.events)
         await ensure_alerts_index(es, self.settings.indices.alerts)
@@ -269,6 +273,10 @@ def build_app(settings: Settings) -> faust.App:
         use_partitioner=True,
     )
     batch, within = settings.ingest.batch_size, settings.ingest.batch_seconds
+
+    @app.on_before_shutdown.connect
+    async def close_clients(app: faust.App, **kwargs: Any) -> None:
+        await worker.close()
 
     @app.timer(interval=60.0)
     async def forget_quiet_keys() -> None:
