@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -323,7 +324,15 @@ def run(settings: Settings, logging_config: dict[str, Any] | None = None) -> Non
     app = build_app(settings)
     if settings.ingest.worker_metrics_port:
         # A thread of prometheus_client's own: scraping never waits on the event loop.
-        start_http_server(settings.ingest.worker_metrics_port, addr="127.0.0.1")
+        try:
+            start_http_server(settings.ingest.worker_metrics_port, addr="127.0.0.1")
+        except OSError:  # another worker on this host has the port: take a free one
+            server, _ = start_http_server(0, addr="127.0.0.1")
+            print(
+                f"metrics port {settings.ingest.worker_metrics_port} is taken; "
+                f"this worker's metrics are on port {server.server_port}",
+                file=sys.stderr,
+            )
     FaustWorker(
         app, loglevel="INFO", quiet=True, logging_config=logging_config
     ).execute_from_commandline()

@@ -99,7 +99,7 @@ class WorkerProcess:
 
 
 async def produce_standard_events(
-    settings: Settings, webhook: dict[str, Any], start: int, count: int
+    settings: Settings, webhook: dict[str, Any], start: int, count: int, event_type: str = "ALERT"
 ) -> None:
     """`count` CreateEventRequests for a `standard` webhook, one event each, keys k<start+i>."""
     producer = AIOKafkaProducer(
@@ -112,7 +112,12 @@ async def produce_standard_events(
             request = {
                 "webhook_id": webhook["webhook_id"],
                 "access_key": webhook["access_key"],
-                "data": {"event_key": f"k{i}", "title": f"event {i}", "severity": "WARNING"},
+                "data": {
+                    "event_key": f"k{i}",
+                    "title": f"event {i}",
+                    "severity": "WARNING",
+                    "event_type": event_type,
+                },
             }
             pending.append(await producer.send(settings.topics.raw, json.dumps(request).encode()))
         await asyncio.gather(*pending)
@@ -168,6 +173,7 @@ class Pipeline:
 
     def __init__(self, settings: Settings, http: httpx.AsyncClient, es: AsyncElasticsearch,
                  worker: WorkerProcess) -> None:  # fmt: skip
+        self.tmp = worker.log.parent
         self.settings = settings
         self.http = http
         self.es = es

@@ -8,12 +8,14 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 
 from schemas.settings import Settings
 from tests.integration.pipeline import (
     Pipeline,
     TcpProxy,
+    WorkerProcess,
     produce_standard_events,
     running_pipeline,
 )
@@ -127,3 +129,51 @@ async def test_sigterm_stops_quickly_and_commits_what_was_indexed(
         await produce_standard_events(pipeline.settings, webhook, 3000, 1000)
         await wait_indexed(pipeline, 4000, 240)
         assert await pipeline.count_indexed() == 4000
+
+
+async def group_members_are(settings: Settings, count: int) -> bool:
+    """True when the worker group is stable with `count` members holding partitions."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap_servers)
+    await admin.start()
+    try:
+        [response] = await admin.describe_consumer_groups([settings.ingest.worker_group])
+    finally:
+        await admin.close()
+    _error, _group, state, _protocol_type, _protocol, members = response.groups[0]
+    return state == "Stable" and len(members) == count
+
+
+async def test_two_workers_share_the_work_and_the_correlation_state(
+    settings: Settings, unique_name: str, tmp_path: Path
+) -> None:
+    """Alerts opened while two workers share the partitions are resolved after one of them
+    dies: its partitions, and their correlation state, move to the other."""
+    keys = 400
+    async with running_pipeline(settings, unique_name, tmp_path) as pipeline:
+        second = WorkerProcess(pipeline.worker.settings, tmp_path / "second-worker.log")
+        await second.start()
+        try:
+            await pipeline.wait_for(
+                lambda: group_members_are(pipeline.settings, 2), 120, "two workers in the group"
+            )
+            webhook = await pipeline.create_webhook("standard")
+            await produce_standard_events(pipeline.settings, webhook, 0, keys)
+            await wait_indexed(pipeline, keys, 180)
+            await second.kill()  # its partitions and their table state must move over
+            await produce_standard_events(pipeline.settings, webhook, 0, keys, "RECOVERY")
+            await wait_indexed(pipeline, 2 * keys, 240)
+        finally:
+            await second.stop()
+        index = pipeline.settings.indices.events
+        await pipeline.es.indices.refresh(index=index)
+        found = await pipeline.es.search(
+            index=index, size=2 * keys, source=["event_key", "event_type", "alert_id"]
+        )
+        by_key: dict[str, dict[str, str]] = {}
+        for hit in found["hits"]["hits"]:
+            doc = hit["_source"]
+            by_key.setdefault(doc["event_key"], {})[doc["event_type"]] = doc["alert_id"]
+        assert len(by_key) == keys
+        for key, pair in by_key.items():
+            assert pair["ALERT"].startswith("alert-"), key
+            assert pair["RECOVERY"] == pair["ALERT"], f"{key}: recovery lost its alert"
