@@ -42,6 +42,7 @@ from typing import Any
 
 from schemas.event import format_timestamp
 from schemas.index import field_kind
+from schemas.messages import EXACT_FILTERS
 from schemas.query import Condition, Query, QueryError, SortKey
 
 INVALID = "ERROR_INVALID_ARGUMENT"
@@ -63,17 +64,7 @@ DEFAULT_SORT = (SortKey(key="created_at", desc=True),)
 
 # EventQuery's exact-match filters (SPEC §2) and the field each one tests.
 EXACT_FIELDS: dict[str, str] = {
-    "event_id": "event_id",
-    "event_key": "event_key",
-    "event_type": "event_type",
-    "severity": "severity",
-    "resource_id": "resource.resource_id",
-    "provider": "provider",
-    "account": "account",
-    "alert_id": "alert_id",
-    "webhook_id": "webhook_id",
-    "project_id": "project_id",
-    "domain_id": "domain_id",
+    name: {"resource_id": "resource.resource_id"}.get(name, name) for name in EXACT_FILTERS
 }
 
 LIST_OPERATORS = frozenset({"in", "not_in", "contain_in", "not_contain_in", "regex_in"})
