@@ -29,6 +29,7 @@ import faust
 from elasticsearch import AsyncElasticsearch
 from pydantic import ValidationError
 
+from ingest.consumer import DenseOffsetConsumer
 from ingest.correlate import correlation_key, is_quiet
 from ingest.index_stage import Stopping, correlate_batch, index_alerts, index_events
 from ingest.indices import ensure_alerts_index, ensure_events_template
@@ -54,6 +55,7 @@ from schemas.settings import Settings
 log = logging.getLogger("eventpipe.worker")
 
 QUIET_MARGIN = timedelta(minutes=5)
+STALL_CHECK_SECONDS = 5.0
 EXIT_UNACKED = 75  # EX_TEMPFAIL: stopped with a batch not done; it will be read again
 
 
@@ -262,6 +264,8 @@ def build_app(settings: Settings) -> faust.App:
         broker_heartbeat_interval=2.0,
         web_enabled=False,
     )
+    # Commits only runs of processed offsets (see ingest/consumer.py).
+    app.transport.Consumer = DenseOffsetConsumer  # type: ignore[misc]
     worker = Worker(settings)
     raw = app.topic(settings.topics.raw, key_serializer="raw", value_serializer="raw")
     normalized = app.topic(settings.topics.normalized, key_serializer="raw", value_serializer="raw")
@@ -289,6 +293,16 @@ def build_app(settings: Settings) -> faust.App:
         for key, value in list(table.items()):
             if is_quiet(KeyState.model_validate(value), horizon):
                 del table[key]
+
+    @app.timer(interval=STALL_CHECK_SECONDS)
+    async def heal_stalled_partitions() -> None:
+        """Read again a record that was dropped on its way to a stream (see DenseOffsetConsumer)."""
+        consumer = app.consumer
+        if isinstance(consumer, DenseOffsetConsumer):
+            try:
+                await consumer.heal_stalls()
+            except Exception as error:  # a rebalance in the way: try again next time
+                log.warning("could not seek a stalled partition back: %r", error)
 
     def record_lag(events: Sequence[Any]) -> None:
         last = {event.message.tp: event.message.offset for event in events}

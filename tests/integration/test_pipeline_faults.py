@@ -7,7 +7,6 @@ import signal
 from pathlib import Path
 from urllib.parse import urlparse
 
-import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
@@ -144,12 +143,6 @@ async def group_members_are(settings: Settings, count: int) -> bool:
     return state == "Stable" and len(members) == count
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="open bug: across a rebalance after a worker is SIGKILLed, records of events.raw "
-    "were seen committed without their events reaching events.normalized (24 of 800 in one "
-    "of two runs); the single-worker crash, outage and SIGTERM tests do not show it",
-)
 async def test_two_workers_share_the_work_and_the_correlation_state(
     settings: Settings, unique_name: str, tmp_path: Path
 ) -> None:

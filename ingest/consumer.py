@@ -1,0 +1,123 @@
+"""faust's Kafka consumer, made to commit only offsets whose records were all processed.
+
+faust tracks the offsets a stream acked and commits the first consecutive run of them.
+Two of its rules can commit past a record that was never processed, and both were seen
+losing records of `events.raw` when a worker took over another's partitions:
+
+- a jump in the offsets it reads is taken for a hole in the log (compaction,
+  transaction markers) and the hole is marked as done. Our topics are neither
+  compacted nor written in transactions, so their offsets are dense: a jump only
+  means records fetched before a seek arrived after it (faust resumes fetching
+  before it seeks to the committed offsets), and what lies in between may never
+  have reached a stream;
+- the check that the acked run starts at the committed offset is off by one and is
+  skipped when that offset is unknown (0, never committed, or just after a
+  revocation); a partition never committed is not even sought back after a
+  rebalance, so records its stream skipped then were committed past (seen: a
+  first commit of `events.raw` starting at offset 79).
+
+Here the acked run must start exactly at the committed offset (the log's start for a
+partition never committed); a jump is not a hole. A record that was dropped on the
+way to a stream now holds the commit back instead of being skipped, and
+`heal_stalls()`, called periodically, seeks such a partition back to its committed
+offset so the record is read again (what follows it is read twice, which the
+processor's deterministic ids make harmless).
+"""
+
+from __future__ import annotations
+
+import logging
+from bisect import bisect_left
+from collections.abc import Set
+
+from faust.transport.drivers.aiokafka import Consumer
+from faust.types import TP
+from faust.utils.functional import consecutive_numbers
+
+log = logging.getLogger("eventpipe.consumer")
+
+
+class DenseOffsetConsumer(Consumer):
+    """The aiokafka consumer of faust, committing only a run that starts at the committed
+    offset, for topics whose offsets have no holes."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        # Committed offsets of partitions being revoked: faust forgets them before the
+        # last commit of the revocation, which must still start there.
+        self._floor: dict[TP, int] = {}
+        self._suspects: dict[TP, int] = {}
+
+    def committed_floor(self, tp: TP) -> int | None:
+        """The offset the next commit of `tp` must start at, when known."""
+        committed = self._committed_offset.get(tp)
+        return committed if committed is not None else self._floor.get(tp)
+
+    async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
+        log.info("offsets %d..%d of %s arrived out of order; not marked done", offset_from,
+                 offset_to, tp)  # fmt: skip
+
+    def _new_offset(self, tp: TP) -> int | None:
+        acked = self._acked[tp]
+        if not acked:
+            return None
+        acked.sort()
+        floor = self.committed_floor(tp)
+        if floor is not None:
+            below = bisect_left(acked, floor)  # committed already: forget them
+            if below:
+                self._acked_index[tp].difference_update(acked[:below])
+                del acked[:below]
+            if not acked or acked[0] != floor:
+                return None  # the record at `floor` is not processed yet
+        run = next(consecutive_numbers(acked))
+        del acked[: len(run)]
+        self._acked_index[tp].difference_update(run)
+        return run[-1] + 1
+
+    async def on_partitions_revoked(self, revoked: Set[TP]) -> None:
+        for tp in revoked:
+            committed = self._committed_offset.get(tp)
+            if committed is not None:
+                self._floor[tp] = committed
+        await super().on_partitions_revoked(revoked)
+
+    async def perform_seek(self) -> None:
+        await super().perform_seek()
+        assigned = self.assignment()
+        for tp in assigned:
+            self._floor.pop(tp, None)
+        # Never committed: faust does not seek these, and records a stream skipped in an
+        # earlier generation would never come back. Start them at the log's first record.
+        fresh = [
+            tp
+            for tp in assigned
+            if self._committed_offset.get(tp) is None and self.app.topics.acks_enabled_for(tp.topic)
+        ]
+        if fresh:
+            for tp, offset in (await self.earliest_offsets(*fresh)).items():
+                if offset is not None and self._committed_offset.get(tp) is None:
+                    self._committed_offset[tp] = offset
+                    await self.seek(tp, offset)
+
+    def stalled(self) -> dict[TP, int]:
+        """Partitions whose next commit waits for a record while later ones are done."""
+        stalls = {}
+        for tp, acked in list(self._acked.items()):
+            floor = self.committed_floor(tp)
+            if acked and floor is not None and min(acked) > floor:
+                stalls[tp] = floor
+        return stalls
+
+    async def heal_stalls(self) -> list[TP]:
+        """Seek back each partition stalled at the same offset as on the previous call."""
+        current = self.stalled()
+        healed = []
+        assignment = self.assignment()
+        for tp, floor in current.items():
+            if self._suspects.get(tp) == floor and tp in assignment:
+                log.warning("%s: record %d was never processed; reading again from it", tp, floor)
+                await self.seek(tp, floor)
+                healed.append(tp)
+        self._suspects = {tp: floor for tp, floor in current.items() if tp not in healed}
+        return healed

@@ -1,0 +1,83 @@
+"""DenseOffsetConsumer commits only runs of processed offsets that start at the committed one."""
+
+from __future__ import annotations
+
+import faust
+import pytest
+from faust.types import TP
+
+from ingest.consumer import DenseOffsetConsumer
+
+TOPIC_TP = TP("t.raw", 0)
+
+
+@pytest.fixture
+def consumer() -> DenseOffsetConsumer:
+    app = faust.App("offsets-test", broker="kafka://127.0.0.1:1", web_enabled=False)
+    app.transport.Consumer = DenseOffsetConsumer  # type: ignore[misc]
+    consumer = app.consumer
+    assert isinstance(consumer, DenseOffsetConsumer)
+    return consumer
+
+
+def acked(consumer: DenseOffsetConsumer, *offsets: int) -> None:
+    consumer._acked[TOPIC_TP].extend(offsets)
+    consumer._acked_index[TOPIC_TP].update(offsets)
+
+
+def test_a_run_starting_at_the_committed_offset_is_committed(consumer: DenseOffsetConsumer) -> None:
+    consumer._committed_offset[TOPIC_TP] = 10
+    acked(consumer, 12, 10, 11, 15)
+    assert consumer._new_offset(TOPIC_TP) == 13
+    assert consumer._acked[TOPIC_TP] == [15]
+
+
+def test_an_unprocessed_record_at_the_committed_offset_holds_the_commit(
+    consumer: DenseOffsetConsumer,
+) -> None:
+    # faust's own rule let 11.. through here: 11 - 10 is not "> 1"
+    consumer._committed_offset[TOPIC_TP] = 10
+    acked(consumer, 11, 12, 13)
+    assert consumer._new_offset(TOPIC_TP) is None
+    assert consumer.stalled() == {TOPIC_TP: 10}
+
+
+async def test_a_jump_in_read_offsets_is_not_marked_done(consumer: DenseOffsetConsumer) -> None:
+    consumer._committed_offset[TOPIC_TP] = 3
+    await consumer._add_gap(TOPIC_TP, 4, 46)
+    acked(consumer, 3, 47, 48)
+    assert consumer._new_offset(TOPIC_TP) == 4  # not 49: 4..46 were never acked
+
+
+def test_offsets_below_the_committed_one_are_forgotten(consumer: DenseOffsetConsumer) -> None:
+    consumer._committed_offset[TOPIC_TP] = 20
+    acked(consumer, 18, 19, 20, 21)
+    assert consumer._new_offset(TOPIC_TP) == 22
+    assert not consumer._acked_index[TOPIC_TP]
+
+
+async def test_after_a_revocation_the_last_commit_still_starts_at_the_committed_offset(
+    consumer: DenseOffsetConsumer,
+) -> None:
+    consumer._committed_offset[TOPIC_TP] = 100
+    # What faust does first on a revocation: forget the partition's bookkeeping.
+    consumer._floor[TOPIC_TP] = consumer._committed_offset.pop(TOPIC_TP)
+    acked(consumer, 121, 122)  # 100..120 acked before, forgotten, never committed
+    assert consumer._new_offset(TOPIC_TP) is None
+
+
+async def test_a_partition_stalled_twice_at_the_same_offset_is_read_again(
+    consumer: DenseOffsetConsumer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seeks: list[tuple[TP, int]] = []
+
+    async def seek(tp: TP, offset: int) -> None:
+        seeks.append((tp, offset))
+
+    monkeypatch.setattr(consumer, "seek", seek)
+    monkeypatch.setattr(consumer, "assignment", lambda: {TOPIC_TP})
+    consumer._committed_offset[TOPIC_TP] = 10
+    acked(consumer, 12)
+    assert await consumer.heal_stalls() == []  # first sighting: it may still be in flight
+    assert await consumer.heal_stalls() == [TOPIC_TP]
+    assert seeks == [(TOPIC_TP, 10)]
