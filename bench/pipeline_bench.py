@@ -2,6 +2,7 @@
 
     python -m bench.pipeline_bench [--events 100000] [--rate 1000] [--seconds 30]
                                    [--intake-requests 20000] [--connections 64] [--profile]
+                                   [--parts intake,processor,latency]
 
 One run, every topic, index and consumer group named after a fresh `pbench-<hex>`
 and deleted at the end; parts in the order they run:
@@ -1022,9 +1023,16 @@ async def run(args: argparse.Namespace) -> int:
                 main.topics.raw,
                 main.topics.partitions,
             )
-            await part_intake(intake, es, args.intake_requests, args.connections, workdir, report)
-            worker = await part_processor(main, es, args.events, workdir, report, ceiling, running)
-            await part_latency(main, es, worker, args.rate, args.seconds, workdir, report)
+            if "intake" in args.parts:
+                await part_intake(
+                    intake, es, args.intake_requests, args.connections, workdir, report
+                )
+            if "processor" in args.parts:
+                worker = await part_processor(
+                    main, es, args.events, workdir, report, ceiling, running
+                )
+                if "latency" in args.parts:
+                    await part_latency(main, es, worker, args.rate, args.seconds, workdir, report)
     finally:
         print("cleaning up", flush=True)
         await cleanup(es, [main, intake], ceiling_prefix)
@@ -1045,6 +1053,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=30.0, help="part 4")
     parser.add_argument("--intake-requests", type=int, default=20_000, help="part 3")
     parser.add_argument("--connections", type=int, default=64, help="part 3")
+    parser.add_argument(
+        "--parts",
+        default="intake,processor,latency",
+        help="which of intake, processor, latency to run (the ceiling always runs; "
+        "latency needs processor)",
+    )
     parser.add_argument(
         "--profile", action="store_true", help="py-spy each timed window (skews the figures)"
     )

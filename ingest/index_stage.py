@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -47,12 +47,12 @@ class IndexResult:
 
 
 def correlate_batch(
-    events: Sequence[EventInfo], table: MutableMapping[Any, Any], window: timedelta
-) -> tuple[list[EventInfo], dict[str, Alert], int]:
-    """Give each event its alert, in order, updating the table; return events, alerts, orphans.
+    events: Sequence[EventInfo], table: Mapping[bytes, Any], window: timedelta
+) -> tuple[list[EventInfo], dict[str, Alert], int, dict[bytes, KeyState]]:
+    """Give each event its alert, in order; return events, alerts, orphans and new states.
 
-    Each key's state is read from the table once and written back once per batch:
-    a table write is a changelog record.
+    Each key's state is read from `table` once; the states to write back come out once
+    per key, for the caller to store (a table write is a changelog record).
     """
     alerts: dict[str, Alert] = {}
     out: list[EventInfo] = []
@@ -70,10 +70,8 @@ def correlate_batch(
         if result.alert is not None:
             alerts[result.alert.alert_id] = result.alert
         orphans += result.orphan_recovery
-    for key, state in states.items():
-        if state is not None:
-            table[key] = state.model_dump(mode="json")
-    return out, alerts, orphans
+    written = {key: state for key, state in states.items() if state is not None}
+    return out, alerts, orphans, written
 
 
 async def index_events(

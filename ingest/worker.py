@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import faust
+from aiokafka import AIOKafkaProducer
 from elasticsearch import AsyncElasticsearch
 from pydantic import ValidationError
 
@@ -45,6 +46,7 @@ from ingest.metrics import (
 )
 from ingest.normalize import Position
 from ingest.parse_stage import DeadLetter, RawRecord, parse_record
+from ingest.produce import BatchProducer, Record
 from ingest.secrets import signing_secret
 from ingest.webhooks.registry import WebhookRegistry
 from ingest.webhooks.store import WebhookStore
@@ -97,22 +99,38 @@ class Worker:
         self.stopping = False
         self._es: AsyncElasticsearch | None = None
         self._registry: WebhookRegistry | None = None
+        self._kafka: AIOKafkaProducer | None = None
+        self._batches: BatchProducer | None = None
         self._secret = signing_secret(settings)
         self._ready = asyncio.Lock()
         # The newest created_at indexed: the clock quiet keys are judged by, so a replay
         # of old records never finds its keys forgotten.
         self.stream_time: datetime | None = None
 
-    async def resources(self) -> tuple[AsyncElasticsearch, WebhookRegistry]:
+    async def resources(self) -> tuple[AsyncElasticsearch, WebhookRegistry, BatchProducer]:
         async with self._ready:
             if self._es is None or self._registry is None:
                 es = AsyncElasticsearch(**self.settings.elasticsearch.client_options())
                 await self._retry(lambda: self._prepare(es), "preparing Elasticsearch")
                 self._es = es
                 self._registry = WebhookRegistry(WebhookStore(es, self.settings.indices.webhooks))
-        return self._es, self._registry
+            if self._batches is None:
+                # The agents' output (parsed events, dead letters, table changelog) goes
+                # out a batch at a time, acknowledged as a whole before the batch is acked.
+                kafka = AIOKafkaProducer(
+                    bootstrap_servers=self.settings.kafka.bootstrap_servers,
+                    acks="all",
+                    enable_idempotence=True,
+                    max_batch_size=1024 * 1024,
+                )
+                await self._retry(kafka.start, "connecting to Kafka")
+                self._kafka = kafka
+                self._batches = BatchProducer(kafka)
+        return self._es, self._registry, self._batches
 
     async def close(self) -> None:
+        if self._kafka is not None:
+            await self._kafka.stop()
         if self._es is not None:
             await self._es.close()
 
@@ -135,9 +153,9 @@ class Worker:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
 
-    async def parse_batch(self, events: Sequence[Any], normalized: Any, dlq: Any) -> None:
+    async def parse_batch(self, events: Sequence[Any]) -> None:
         """Parse every record; return once Kafka has acknowledged all that it produced."""
-        _, registry = await self.resources()
+        _, registry, batches = await self.resources()
         records = [raw_record(event.message) for event in events]
         outcomes = []
         for record in records:
@@ -147,29 +165,19 @@ class Worker:
                     "reading the webhook store",
                 )
             )
-
-        async def produce() -> None:
-            pending = []
-            for event, outcome in zip(events, outcomes, strict=True):
-                if isinstance(outcome, DeadLetter):
-                    pending.append(
-                        await dlq.send(
-                            key=event.message.key,
-                            value=outcome.value or b"",
-                            headers=dead_letter_headers(outcome),
-                        )
-                    )
-                    continue
-                for parsed in outcome:
-                    pending.append(
-                        await normalized.send(
-                            key=correlation_key(parsed).encode(),
-                            value=parsed.model_dump_json().encode(),
-                        )
-                    )
-            await asyncio.gather(*pending)
-
-        await self._retry(produce, "producing parsed events")
+        parsed: list[Record] = []
+        letters: list[Record] = []
+        for event, outcome in zip(events, outcomes, strict=True):
+            if isinstance(outcome, DeadLetter):
+                letters.append(
+                    (event.message.key, outcome.value or b"", dead_letter_headers(outcome))
+                )
+                continue
+            for doc in outcome:
+                parsed.append((correlation_key(doc).encode(), doc.model_dump_json().encode(), []))
+        topics = self.settings.topics
+        await self._retry(lambda: batches.send_all(topics.normalized, parsed), "producing events")
+        await self._retry(lambda: batches.send_all(topics.dlq, letters), "producing dead letters")
         RECORDS_RECEIVED.inc(len(records))
         for outcome in outcomes:
             if isinstance(outcome, DeadLetter):
@@ -177,12 +185,12 @@ class Worker:
             else:
                 EVENTS_PRODUCED.inc(len(outcome))
 
-    async def index_batch(self, events: Sequence[Any], table: Any, dlq: Any) -> None:
+    async def index_batch(self, events: Sequence[Any], table: Any) -> None:
         """Correlate and index; return once Elasticsearch has acknowledged every event."""
-        es, _ = await self.resources()
+        es, _, batches = await self.resources()
         docs: list[EventInfo] = []
         positions: dict[str, Position] = {}
-        letters: list[tuple[Any, DeadLetter]] = []
+        letters: list[tuple[bytes, DeadLetter]] = []
         for event in events:
             try:
                 docs.append(EventInfo.model_validate_json(event.message.value))
@@ -194,7 +202,8 @@ class Worker:
                 )  # fmt: skip
                 letters.append((event.message.key, letter))
         window = timedelta(seconds=self.settings.ingest.dedup_window_seconds)
-        correlated, alerts, orphans = correlate_batch(docs, table, window)
+        correlated, alerts, orphans, states = correlate_batch(docs, table, window)
+        await self.write_states(table, states, batches)
         if docs:
             newest = max(doc.created_at for doc in docs)
             self.stream_time = max(self.stream_time or newest, newest)
@@ -205,23 +214,40 @@ class Worker:
             letter = DeadLetter(position, doc.model_dump_json().encode(), "ERROR_INDEX", reason)
             letters.append((correlation_key(doc).encode(), letter))
         await index_alerts(es, alerts, self.settings.indices.alerts, lambda: self.stopping)
-
-        async def produce() -> None:
-            pending = [
-                await dlq.send(key=key, value=letter.value or b"",
-                               headers=dead_letter_headers(letter))
-                for key, letter in letters
-            ]  # fmt: skip
-            await asyncio.gather(*pending)
-
         if letters:
-            await self._retry(produce, "producing dead letters")
+            records = [
+                (key, letter.value or b"", dead_letter_headers(letter)) for key, letter in letters
+            ]
+            dlq = self.settings.topics.dlq
+            await self._retry(lambda: batches.send_all(dlq, records), "producing dead letters")
         EVENTS_INDEXED.inc(result.indexed)
         EVENTS_DUPLICATE.inc(result.duplicates)
         EVENTS_RETRIED.inc(result.retried)
         ORPHAN_RECOVERIES.inc(orphans)
         for _, letter in letters:
             DEAD_LETTERS.labels(letter.code).inc()
+
+    async def write_states(
+        self, table: Any, states: dict[bytes, KeyState], batches: BatchProducer
+    ) -> None:
+        """Store each key's new state in the table and its changelog; wait for Kafka's ack.
+
+        faust would send one changelog record per write, each its own future, and not wait
+        for them; here the batch's writes go out together and are acknowledged before the
+        batch is. The records are what faust writes (raw key, JSON value), so its
+        recovery reads them back into the table as its own.
+        """
+        if not states:
+            return
+        dumps = table.app.serializers.dumps_value
+        records: list[Record] = []
+        for key, state in states.items():
+            value = state.model_dump(mode="json")
+            table.data[key] = value  # the local store, without faust's own changelog send
+            encoded = dumps(table.value_type, value, serializer=table.value_serializer)
+            records.append((key, encoded, []))
+        topic = table.changelog_topic_name
+        await self._retry(lambda: batches.send_all(topic, records), "writing the table changelog")
 
     async def finish(self, body: Coroutine[Any, Any, None]) -> None:
         """Run a batch body to the end; when stopped mid-way, finish it or exit without ack."""
@@ -269,7 +295,6 @@ def build_app(settings: Settings) -> faust.App:
     worker = Worker(settings)
     raw = app.topic(settings.topics.raw, key_serializer="raw", value_serializer="raw")
     normalized = app.topic(settings.topics.normalized, key_serializer="raw", value_serializer="raw")
-    dlq = app.topic(settings.topics.dlq, key_serializer="raw", value_serializer="raw")
     # Keyed and partitioned like events.normalized, so each key's state sits with its events.
     table = app.Table(
         "alert-state",
@@ -314,13 +339,13 @@ def build_app(settings: Settings) -> faust.App:
     @app.agent(raw, name="parse")
     async def parse(stream: faust.StreamT[bytes]) -> None:
         async for events in stream.take_events(batch, within=within):
-            await worker.finish(worker.parse_batch(events, normalized, dlq))
+            await worker.finish(worker.parse_batch(events))
             record_lag(events)
 
     @app.agent(normalized, name="correlate-and-index")
     async def correlate_and_index(stream: faust.StreamT[bytes]) -> None:
         async for events in stream.take_events(batch, within=within):
-            await worker.finish(worker.index_batch(events, table, dlq))
+            await worker.finish(worker.index_batch(events, table))
             record_lag(events)
 
     app.eventpipe_worker = worker  # type: ignore[attr-defined]

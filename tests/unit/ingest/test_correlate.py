@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from ingest.correlate import alert_id_for, correlate, is_quiet
+from ingest.index_stage import correlate_batch
 from schemas.alert import AlertState, KeyState, Urgency
 from schemas.event import EventInfo
 
@@ -97,3 +98,23 @@ def test_state_is_quiet_once_older_than_the_horizon() -> None:
     assert is_quiet(state, T0 + timedelta(seconds=101))
     orphan = correlate(None, event(3, "RECOVERY", at=7), WINDOW).state
     assert is_quiet(orphan, T0)  # nothing to attach to, ever
+
+
+def test_a_batch_reads_each_key_once_and_returns_one_state_per_key() -> None:
+    other = event(9).model_copy(update={"event_key": "disk-full"})
+    first, second = event(1), event(2, "RECOVERY", at=30)
+    stored_before = correlate(None, event(0, at=-10), WINDOW).state
+    table = {b"domain-1\x1fproject-1\x1fcpu-high": stored_before.model_dump(mode="json")}
+
+    out, alerts, orphans, states = correlate_batch([first, other, second], table, WINDOW)
+
+    opened = alert_id_for(event(0).event_id)
+    assert [e.alert_id for e in out] == [opened, alert_id_for(other.event_id), opened]
+    assert alerts[opened].state == AlertState.RESOLVED and alerts[opened].event_count == 3
+    assert orphans == 0
+    assert set(states) == {
+        b"domain-1\x1fproject-1\x1fcpu-high",
+        b"domain-1\x1fproject-1\x1fdisk-full",
+    }
+    assert states[b"domain-1\x1fproject-1\x1fcpu-high"].alert.state == AlertState.RESOLVED
+    assert table == {b"domain-1\x1fproject-1\x1fcpu-high": stored_before.model_dump(mode="json")}

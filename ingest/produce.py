@@ -1,0 +1,70 @@
+"""Produce a whole batch of records at once: one Kafka record batch per partition.
+
+A batch of parsed events is produced, then waited for as a whole, before the batch of
+raw records it came from is acked. Sending them one by one through the faust topic
+costs a future, a pending message and a partitioner call per record; here each
+partition's records go into one `BatchBuilder` and are acknowledged together
+(aiokafka's `create_batch`/`send_batch`).
+
+Keyed records land where Kafka's default partitioner puts them (murmur2 of the key),
+the same partition faust's own producer would choose: the correlation table relies on
+a key's events and its state sharing a partition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Sequence
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import murmur2
+
+Headers = list[tuple[str, bytes]]
+Record = tuple[bytes, bytes, Headers]  # key, value, headers
+
+
+def partition_for(key: bytes, partitions: int) -> int:
+    """Kafka's default partitioner for a keyed record (Java client, aiokafka, faust)."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+class BatchProducer:
+    """Send records grouped into one record batch per partition; wait for every ack."""
+
+    def __init__(self, producer: AIOKafkaProducer) -> None:
+        self._producer = producer
+        self._partitions: dict[str, list[int]] = {}
+
+    async def _partitions_of(self, topic: str) -> list[int]:
+        known = self._partitions.get(topic)
+        if known is None:
+            known = self._partitions[topic] = sorted(await self._producer.partitions_for(topic))
+        return known
+
+    async def send_all(self, topic: str, records: Sequence[Record]) -> None:
+        """Produce every record to `topic`; returns once the broker acknowledged all."""
+        if not records:
+            return
+        partitions = await self._partitions_of(topic)
+        by_partition: dict[int, list[Record]] = defaultdict(list)
+        seen: dict[bytes, int] = {}
+        for record in records:
+            key = record[0]
+            index = seen.get(key)
+            if index is None:
+                index = seen[key] = partition_for(key, len(partitions))
+            by_partition[partitions[index]].append(record)
+        acks = []
+        for partition, items in by_partition.items():
+            batch = self._producer.create_batch()
+            for key, value, headers in items:
+                if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
+                    batch.close()
+                    acks.append(await self._producer.send_batch(batch, topic, partition=partition))
+                    batch = self._producer.create_batch()
+                    if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
+                        raise ValueError(f"a record of {len(value)} bytes exceeds a batch")
+            batch.close()
+            acks.append(await self._producer.send_batch(batch, topic, partition=partition))
+        await asyncio.gather(*acks)
