@@ -35,7 +35,8 @@ def to_bulk_body(events: Sequence[EventInfo], prefix: str) -> list[str]:
     body: list[str] = []
     for event in events:
         index = events_index_for(prefix, event.created_at)
-        body.append(json.dumps({"create": {"_index": index, "_id": event.event_id}}))
+        index_id = f'{json.dumps(index)},"_id":{json.dumps(event.event_id)}'
+        body.append(f'{{"create":{{"_index":{index_id}}}}}')
         body.append(event.model_dump_json())
     return body
 

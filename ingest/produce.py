@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import murmur2
 
 Headers = list[tuple[str, bytes]]
-Record = tuple[bytes, bytes, Headers]  # key, value, headers
+Record = tuple[bytes, bytes | None, Headers]  # key, value (None: a tombstone), headers
 
 
 def partition_for(key: bytes, partitions: int) -> int:
@@ -64,7 +64,7 @@ class BatchProducer:
                     acks.append(await self._producer.send_batch(batch, topic, partition=partition))
                     batch = self._producer.create_batch()
                     if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
-                        raise ValueError(f"a record of {len(value)} bytes exceeds a batch")
+                        raise ValueError(f"a record of {len(value or b'')} bytes exceeds a batch")
             batch.close()
             acks.append(await self._producer.send_batch(batch, topic, partition=partition))
         await asyncio.gather(*acks)

@@ -81,6 +81,16 @@ def raw_record(message: Any) -> RawRecord:
     )
 
 
+def local_store(table: Any) -> dict[bytes, Any]:
+    """The table's local state as the plain dict of its `memory://` store.
+
+    Read and written directly: through the Table, a missing key costs a KeyError and
+    every write its own changelog send (the changelog is written a batch at a time).
+    """
+    store: dict[bytes, Any] = table.data.data
+    return store
+
+
 def dead_letter_headers(letter: DeadLetter) -> list[tuple[str, bytes]]:
     return [
         ("eventpipe-error-code", letter.code.encode()),
@@ -103,6 +113,7 @@ class Worker:
         self._batches: BatchProducer | None = None
         self._secret = signing_secret(settings)
         self._ready = asyncio.Lock()
+        self._changelog_lock = asyncio.Lock()
         # The newest created_at indexed: the clock quiet keys are judged by, so a replay
         # of old records never finds its keys forgotten.
         self.stream_time: datetime | None = None
@@ -192,17 +203,19 @@ class Worker:
         positions: dict[str, Position] = {}
         letters: list[tuple[bytes, DeadLetter]] = []
         for event in events:
+            message = event.message
+            position = Position(message.topic, message.partition, message.offset)
             try:
-                docs.append(EventInfo.model_validate_json(event.message.value))
-                positions[docs[-1].event_id] = raw_record(event.message).position
+                docs.append(EventInfo.model_validate_json(message.value))
+                positions[docs[-1].event_id] = position
             except ValidationError as error:
                 letter = DeadLetter(
-                    raw_record(event.message).position, event.message.value,
+                    position, message.value,
                     "ERROR_INVALID_EVENT", f"not an EventInfo: {error.errors()[:2]}",
                 )  # fmt: skip
-                letters.append((event.message.key, letter))
+                letters.append((message.key, letter))
         window = timedelta(seconds=self.settings.ingest.dedup_window_seconds)
-        correlated, alerts, orphans, states = correlate_batch(docs, table, window)
+        correlated, alerts, orphans, states = correlate_batch(docs, local_store(table), window)
         await self.write_states(table, states, batches)
         if docs:
             newest = max(doc.created_at for doc in docs)
@@ -234,20 +247,40 @@ class Worker:
 
         faust would send one changelog record per write, each its own future, and not wait
         for them; here the batch's writes go out together and are acknowledged before the
-        batch is. The records are what faust writes (raw key, JSON value), so its
-        recovery reads them back into the table as its own.
+        batch is. The records are what faust's table codecs read (raw key, JSON value), so
+        its recovery reads them back into the table as its own.
         """
         if not states:
             return
-        dumps = table.app.serializers.dumps_value
+        store = local_store(table)
         records: list[Record] = []
         for key, state in states.items():
-            value = state.model_dump(mode="json")
-            table.data[key] = value  # the local store, without faust's own changelog send
-            encoded = dumps(table.value_type, value, serializer=table.value_serializer)
-            records.append((key, encoded, []))
-        topic = table.changelog_topic_name
-        await self._retry(lambda: batches.send_all(topic, records), "writing the table changelog")
+            # The model itself, not faust's one-by-one changelog send; recovery puts its
+            # JSON back as a dict, which reads the same (KeyState.model_validate).
+            store[key] = state
+            records.append((key, state.model_dump_json().encode(), []))
+        await self._write_changelog(table, records, batches)
+
+    async def forget_quiet(self, table: Any, horizon: datetime) -> int:
+        """Drop the state of keys nothing touched since `horizon`; tombstones in the changelog."""
+        _, _, batches = await self.resources()
+        store = local_store(table)
+        quiet = [
+            key for key, value in list(store.items())
+            if is_quiet(KeyState.model_validate(value), horizon)
+        ]  # fmt: skip
+        for key in quiet:
+            del store[key]
+        await self._write_changelog(table, [(key, None, []) for key in quiet], batches)
+        return len(quiet)
+
+    async def _write_changelog(
+        self, table: Any, records: list[Record], batches: BatchProducer
+    ) -> None:
+        # One writer at a time: a key's records must reach its partition in order.
+        async with self._changelog_lock:
+            topic = table.changelog_topic_name
+            await self._retry(lambda: batches.send_all(topic, records), "writing the changelog")
 
     async def finish(self, body: Coroutine[Any, Any, None]) -> None:
         """Run a batch body to the end; when stopped mid-way, finish it or exit without ack."""
@@ -314,10 +347,7 @@ def build_app(settings: Settings) -> faust.App:
         if worker.stream_time is None:
             return
         window = timedelta(seconds=settings.ingest.dedup_window_seconds)
-        horizon = worker.stream_time - window - QUIET_MARGIN
-        for key, value in list(table.items()):
-            if is_quiet(KeyState.model_validate(value), horizon):
-                del table[key]
+        await worker.forget_quiet(table, worker.stream_time - window - QUIET_MARGIN)
 
     @app.timer(interval=STALL_CHECK_SECONDS)
     async def heal_stalled_partitions() -> None:

@@ -22,6 +22,14 @@ def test_create_actions_with_event_id_into_daily_index() -> None:
     assert len(body) == 4
 
 
+def test_an_action_line_stays_json_whatever_the_id() -> None:
+    odd = EventInfo(
+        event_id='event-"\\\u00e9', event_key="k", created_at=datetime(2024, 5, 1, tzinfo=UTC)
+    )
+    action = json.loads(to_bulk_body([odd], "ev")[0])
+    assert action == {"create": {"_index": "ev-2024.05.01", "_id": 'event-"\\\u00e9'}}
+
+
 def test_classify_bulk_response() -> None:
     response = {
         "errors": True,
