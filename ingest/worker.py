@@ -58,6 +58,7 @@ log = logging.getLogger("eventpipe.worker")
 
 QUIET_MARGIN = timedelta(minutes=5)
 STALL_CHECK_SECONDS = 5.0
+SCAN_CHUNK = 2000
 EXIT_UNACKED = 75  # EX_TEMPFAIL: stopped with a batch not done; it will be read again
 
 
@@ -262,16 +263,26 @@ class Worker:
         await self._write_changelog(table, records, batches)
 
     async def forget_quiet(self, table: Any, horizon: datetime) -> int:
-        """Drop the state of keys nothing touched since `horizon`; tombstones in the changelog."""
+        """Drop the state of keys nothing touched since `horizon`; tombstones in the changelog.
+
+        The scan yields to the event loop every `SCAN_CHUNK` keys, so a large table never
+        holds batches up; a key a batch rewrote meanwhile (a new value object) is kept.
+        """
         _, _, batches = await self.resources()
         store = local_store(table)
-        quiet = [
-            key for key, value in list(store.items())
-            if is_quiet(KeyState.model_validate(value), horizon)
-        ]  # fmt: skip
-        for key in quiet:
-            del store[key]
-        await self._write_changelog(table, [(key, None, []) for key in quiet], batches)
+        candidates: list[tuple[bytes, Any]] = []
+        for n, (key, value) in enumerate(list(store.items()), 1):
+            if is_quiet(KeyState.model_validate(value), horizon):
+                candidates.append((key, value))
+            if n % SCAN_CHUNK == 0:
+                await asyncio.sleep(0)
+        async with self._changelog_lock:  # no state record of these keys can overtake
+            quiet = [key for key, seen in candidates if store.get(key) is seen]
+            for key in quiet:
+                del store[key]
+            topic = table.changelog_topic_name
+            tombstones: list[Record] = [(key, None, []) for key in quiet]
+            await self._retry(lambda: batches.send_all(topic, tombstones), "writing the changelog")
         return len(quiet)
 
     async def _write_changelog(
