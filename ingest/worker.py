@@ -18,6 +18,7 @@ parallelism.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import sys
@@ -351,6 +352,11 @@ def build_app(settings: Settings) -> faust.App:
     @app.on_before_shutdown.connect
     async def close_clients(app: faust.App, **kwargs: Any) -> None:
         await worker.close()
+
+    @app.task
+    async def freeze_start_up_objects() -> None:
+        """Keep start-up objects out of the collector's full passes: shorter pauses."""
+        gc.freeze()
 
     @app.timer(interval=60.0)
     async def forget_quiet_keys() -> None:
