@@ -46,8 +46,18 @@ class IndexResult:
     dead: list[tuple[EventInfo, str]] = field(default_factory=list)
 
 
+def load_state(stored: bytes | dict[str, Any] | None) -> KeyState | None:
+    """A key's state as the table holds it: JSON bytes as the worker writes them, or the
+    dict faust's changelog recovery decodes them into."""
+    if not stored:
+        return None
+    if isinstance(stored, bytes):
+        return KeyState.model_validate_json(stored)
+    return KeyState.model_validate(stored)
+
+
 def correlate_batch(
-    events: Sequence[EventInfo], table: Mapping[bytes, Any], window: timedelta
+    events: Sequence[EventInfo], table: Mapping[bytes, bytes | dict[str, Any]], window: timedelta
 ) -> tuple[list[EventInfo], dict[str, Alert], int, dict[bytes, KeyState]]:
     """Give each event its alert, in order; return events, alerts, orphans and new states.
 
@@ -61,8 +71,7 @@ def correlate_batch(
     for event in events:
         key = correlation_key(event).encode()
         if key not in states:
-            stored = table.get(key)
-            states[key] = KeyState.model_validate(stored) if stored else None
+            states[key] = load_state(table.get(key))
         result = correlate(states[key], event, window)
         states[key] = result.state
         event.alert_id = result.alert_id

@@ -33,7 +33,13 @@ from pydantic import ValidationError
 
 from ingest.consumer import DenseOffsetConsumer
 from ingest.correlate import correlation_key, is_quiet
-from ingest.index_stage import Stopping, correlate_batch, index_alerts, index_events
+from ingest.index_stage import (
+    Stopping,
+    correlate_batch,
+    index_alerts,
+    index_events,
+    load_state,
+)
 from ingest.indices import ensure_alerts_index, ensure_events_template
 from ingest.metrics import (
     CONSUMER_LAG,
@@ -257,10 +263,11 @@ class Worker:
         store = local_store(table)
         records: list[Record] = []
         for key, state in states.items():
-            # The model itself, not faust's one-by-one changelog send; recovery puts its
-            # JSON back as a dict, which reads the same (KeyState.model_validate).
-            store[key] = state
-            records.append((key, state.model_dump_json().encode(), []))
+            # Kept as the changelog's own bytes (compact: the table holds every key of
+            # the dedup window); recovery decodes them into a dict, which reads the same.
+            encoded = state.model_dump_json().encode()
+            store[key] = encoded
+            records.append((key, encoded, []))
         await self._write_changelog(table, records, batches)
 
     async def forget_quiet(self, table: Any, horizon: datetime) -> int:
@@ -273,7 +280,8 @@ class Worker:
         store = local_store(table)
         candidates: list[tuple[bytes, Any]] = []
         for n, (key, value) in enumerate(list(store.items()), 1):
-            if is_quiet(KeyState.model_validate(value), horizon):
+            state = load_state(value)
+            if state is not None and is_quiet(state, horizon):
                 candidates.append((key, value))
             if n % SCAN_CHUNK == 0:
                 await asyncio.sleep(0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from ingest.correlate import alert_id_for, correlate, is_quiet
-from ingest.index_stage import correlate_batch
+from ingest.index_stage import correlate_batch, load_state
 from schemas.alert import AlertState, KeyState, Urgency
 from schemas.event import EventInfo
 
@@ -118,3 +118,10 @@ def test_a_batch_reads_each_key_once_and_returns_one_state_per_key() -> None:
     }
     assert states[b"domain-1\x1fproject-1\x1fcpu-high"].alert.state == AlertState.RESOLVED
     assert table == {b"domain-1\x1fproject-1\x1fcpu-high": stored_before.model_dump(mode="json")}
+
+
+def test_state_reads_the_same_from_the_workers_bytes_and_from_recovered_dicts() -> None:
+    state = correlate(None, event(1), WINDOW).state
+    assert load_state(state.model_dump_json().encode()) == state
+    assert load_state(state.model_dump(mode="json")) == state
+    assert load_state(None) is None
