@@ -21,7 +21,8 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import murmur2
 
 Headers = list[tuple[str, bytes]]
-Record = tuple[bytes, bytes | None, Headers]  # key, value (None: a tombstone), headers
+# key (None: any partition), value (None: a tombstone), headers
+Record = tuple[bytes | None, bytes | None, Headers]
 
 
 def partition_for(key: bytes, partitions: int) -> int:
@@ -35,6 +36,7 @@ class BatchProducer:
     def __init__(self, producer: AIOKafkaProducer) -> None:
         self._producer = producer
         self._partitions: dict[str, list[int]] = {}
+        self._unkeyed = 0  # round robin for records without a key
 
     async def _partitions_of(self, topic: str) -> list[int]:
         known = self._partitions.get(topic)
@@ -51,6 +53,10 @@ class BatchProducer:
         seen: dict[bytes, int] = {}
         for record in records:
             key = record[0]
+            if key is None:
+                self._unkeyed += 1
+                by_partition[partitions[self._unkeyed % len(partitions)]].append(record)
+                continue
             index = seen.get(key)
             if index is None:
                 index = seen[key] = partition_for(key, len(partitions))

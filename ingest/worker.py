@@ -99,6 +99,11 @@ def local_store(table: Any) -> dict[bytes, Any]:
     return store
 
 
+def dead_letter_record(key: bytes | None, letter: DeadLetter) -> Record:
+    """The events.dlq record of a dead letter: the original bytes, why in the headers."""
+    return (key, letter.value or b"", dead_letter_headers(letter))
+
+
 def dead_letter_headers(letter: DeadLetter) -> list[tuple[str, bytes]]:
     return [
         ("eventpipe-error-code", letter.code.encode()),
@@ -188,9 +193,7 @@ class Worker:
         letters: list[Record] = []
         for event, outcome in zip(events, outcomes, strict=True):
             if isinstance(outcome, DeadLetter):
-                letters.append(
-                    (event.message.key, outcome.value or b"", dead_letter_headers(outcome))
-                )
+                letters.append(dead_letter_record(event.message.key, outcome))
                 continue
             for doc in outcome:
                 parsed.append((correlation_key(doc).encode(), doc.model_dump_json().encode(), []))
@@ -209,7 +212,7 @@ class Worker:
         es, _, batches = await self.resources()
         docs: list[EventInfo] = []
         positions: dict[str, Position] = {}
-        letters: list[tuple[bytes, DeadLetter]] = []
+        letters: list[tuple[bytes | None, DeadLetter]] = []
         for event in events:
             message = event.message
             position = Position(message.topic, message.partition, message.offset)
@@ -236,9 +239,7 @@ class Worker:
             letters.append((correlation_key(doc).encode(), letter))
         await index_alerts(es, alerts, self.settings.indices.alerts, lambda: self.stopping)
         if letters:
-            records = [
-                (key, letter.value or b"", dead_letter_headers(letter)) for key, letter in letters
-            ]
+            records = [dead_letter_record(key, letter) for key, letter in letters]
             dlq = self.settings.topics.dlq
             await self._retry(lambda: batches.send_all(dlq, records), "producing dead letters")
         EVENTS_INDEXED.inc(result.indexed)
@@ -268,7 +269,8 @@ class Worker:
             encoded = state.model_dump_json().encode()
             store[key] = encoded
             records.append((key, encoded, []))
-        await self._write_changelog(table, records, batches)
+        async with self._changelog_lock:
+            await self._send_changelog(table, records, batches)
 
     async def forget_quiet(self, table: Any, horizon: datetime) -> int:
         """Drop the state of keys nothing touched since `horizon`; tombstones in the changelog.
@@ -289,18 +291,15 @@ class Worker:
             quiet = [key for key, seen in candidates if store.get(key) is seen]
             for key in quiet:
                 del store[key]
-            topic = table.changelog_topic_name
-            tombstones: list[Record] = [(key, None, []) for key in quiet]
-            await self._retry(lambda: batches.send_all(topic, tombstones), "writing the changelog")
+            await self._send_changelog(table, [(key, None, []) for key in quiet], batches)
         return len(quiet)
 
-    async def _write_changelog(
+    async def _send_changelog(
         self, table: Any, records: list[Record], batches: BatchProducer
     ) -> None:
-        # One writer at a time: a key's records must reach its partition in order.
-        async with self._changelog_lock:
-            topic = table.changelog_topic_name
-            await self._retry(lambda: batches.send_all(topic, records), "writing the changelog")
+        """Under `_changelog_lock`: one writer at a time keeps a key's records in order."""
+        topic = table.changelog_topic_name
+        await self._retry(lambda: batches.send_all(topic, records), "writing the changelog")
 
     async def finish(self, body: Coroutine[Any, Any, None]) -> None:
         """Run a batch body to the end; when stopped mid-way, finish it or exit without ack."""
@@ -334,7 +333,8 @@ def build_app(settings: Settings) -> faust.App:
         datadir=str(datadir),
         topic_partitions=partitions,
         producer_acks=-1,
-        # Batch the many small records to events.normalized and the changelog.
+        # faust's own producer writes little now (see BatchProducer); a short linger
+        # still groups what it does write.
         producer_linger=0.005,
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=1.0,

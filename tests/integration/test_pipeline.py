@@ -197,8 +197,9 @@ async def test_unreadable_records_go_to_the_dead_letter_topic(
         producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers)
         await producer.start()
         try:
-            for value in bad:
-                await producer.send_and_wait(topics.raw, value, key=b"k")
+            for n, value in enumerate(bad):
+                # Direct producers need not key their records.
+                await producer.send_and_wait(topics.raw, value, key=b"k" if n else None)
             # A good record after the bad ones still gets through: nothing blocks the partition.
             good = {"webhook_id": webhook["webhook_id"], "access_key": webhook["access_key"],
                     "data": FIRING}  # fmt: skip
@@ -211,14 +212,17 @@ async def test_unreadable_records_go_to_the_dead_letter_topic(
                                     auto_offset_reset="earliest")  # fmt: skip
         await consumer.start()
         letters: dict[bytes, dict[str, bytes]] = {}
+        keys: dict[bytes, bytes | None] = {}
         try:
             async with asyncio.timeout(30):
                 while len(letters) < len(bad):
                     for records in (await consumer.getmany(timeout_ms=500)).values():
                         letters.update({r.value: dict(r.headers) for r in records})
+                        keys.update({r.value: r.key for r in records})
         finally:
             await consumer.stop()
         assert set(letters) == set(bad)
+        assert [keys[value] for value in bad] == [None, b"k", b"k"]  # as they came
         for value, code in bad.items():
             headers = letters[value]
             assert headers["eventpipe-error-code"].decode() == code
