@@ -21,6 +21,7 @@ import asyncio
 import gc
 import logging
 import os
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
@@ -227,17 +228,21 @@ class Worker:
                 letters.append((message.key, letter))
         window = timedelta(seconds=self.settings.ingest.dedup_window_seconds)
         correlated, alerts, orphans, states = correlate_batch(docs, local_store(table), window)
-        await self.write_states(table, states, batches)
         if docs:
             newest = max(doc.created_at for doc in docs)
             self.stream_time = max(self.stream_time or newest, newest)
-        prefix = self.settings.indices.events
-        result = await index_events(es, correlated, prefix, lambda: self.stopping)
+        # Three independent writes, each retried until done, waited for together: the
+        # table changelog (Kafka), the events and the alerts (Elasticsearch).
+        stopping = lambda: self.stopping  # noqa: E731
+        _, result, _ = await asyncio.gather(
+            self.write_states(table, states, batches),
+            index_events(es, correlated, self.settings.indices.events, stopping),
+            index_alerts(es, alerts, self.settings.indices.alerts, stopping),
+        )
         for doc, reason in result.dead:
             position = positions[doc.event_id]
             letter = DeadLetter(position, doc.model_dump_json().encode(), "ERROR_INDEX", reason)
             letters.append((correlation_key(doc).encode(), letter))
-        await index_alerts(es, alerts, self.settings.indices.alerts, lambda: self.stopping)
         if letters:
             records = [dead_letter_record(key, letter) for key, letter in letters]
             dlq = self.settings.topics.dlq
@@ -366,6 +371,11 @@ def build_app(settings: Settings) -> faust.App:
         """Keep start-up objects out of the collector's full passes: shorter pauses."""
         gc.freeze()
 
+    @app.task
+    async def dump_on_sigusr1() -> None:
+        """`kill -USR1 <pid>` logs where every task waits: for a worker that seems stuck."""
+        asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, lambda: dump_state(app))
+
     @app.timer(interval=60.0)
     async def forget_quiet_keys() -> None:
         """Drop correlation state older than the dedup window: the table stays bounded."""
@@ -405,6 +415,35 @@ def build_app(settings: Settings) -> faust.App:
 
     app.eventpipe_worker = worker  # type: ignore[attr-defined]
     return app
+
+
+def await_chain(awaitable: Any) -> list[str]:
+    """`function:line` of each coroutine down what a task is awaiting."""
+    chain = []
+    while awaitable is not None:
+        frame = getattr(awaitable, "cr_frame", None) or getattr(awaitable, "ag_frame", None)
+        if frame is not None:
+            chain.append(f"{frame.f_code.co_name}:{frame.f_lineno}")
+        awaitable = getattr(awaitable, "cr_await", None) or getattr(awaitable, "ag_await", None)
+    return chain
+
+
+def dump_state(app: faust.App) -> None:
+    """Log each asyncio task's stack, the stream buffers and the consumer's flow state."""
+    lines = []
+    for task in asyncio.all_tasks():
+        lines.append(f"task {task.get_name()}: {' -> '.join(await_chain(task.get_coro()))}")
+    for topic in app.topics:
+        queue = getattr(topic, "queue", None)
+        if queue is not None:
+            lines.append(f"buffer {topic}: {queue.qsize()}/{queue.maxsize}")
+    consumer = app.consumer
+    lines.append(
+        f"consumer flow_active={consumer.flow_active} "
+        f"paused={sorted(map(str, consumer._paused_partitions))} "
+        f"assigned={len(consumer.assignment())}"
+    )
+    log.warning("worker state:\n%s", "\n".join(lines))
 
 
 def run(settings: Settings, logging_config: dict[str, Any] | None = None) -> None:
