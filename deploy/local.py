@@ -3,7 +3,7 @@
 `up` starts the engines, creates the topics, makes sure a demo admin API key and
 one demo webhook per built-in source exist (kept in `<cache>/demo.json`, owner
 readable only, and reused while they stay valid), then runs the worker as a child
-process and the HTTP service in the foreground until Ctrl-C.
+process (restarted if it exits) and the HTTP service in the foreground until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,10 +99,8 @@ def run_local(settings: Settings, serve_api: Any) -> int:
     access = asyncio.run(ensure_demo_access(settings))
     log_path = settings.engines.cache_dir / "logs" / "worker.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "ab") as log:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "deploy.cli", "worker"], stdout=log, stderr=subprocess.STDOUT
-        )
+    worker = Supervised([sys.executable, "-m", "deploy.cli", "worker"], log_path)
+    worker.start()
     api = f"http://{settings.api.host}:{settings.api.port}"
     print(f"""
 eventpipe is running.
@@ -120,12 +119,64 @@ Ctrl-C stops the API and the worker; `.venv/bin/eventpipe engines down` stops th
     try:
         serve_api(settings)
     finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        worker.stop()
     return 0
+
+
+class Supervised:
+    """A child process restarted whenever it exits before `stop()`, as a service manager
+    would: a worker that exits mid-batch (code 75) reads its batch again after a restart."""
+
+    def __init__(self, command: list[str], log_path: Path, restart_delay: float = 2.0) -> None:
+        self.command = command
+        self.log_path = log_path
+        self.restart_delay = restart_delay
+        self.restarts = 0
+        self._stopping = threading.Event()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+        self._watcher = threading.Thread(target=self._watch, name="supervisor", daemon=True)
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def start(self) -> None:
+        self._spawn()
+        self._watcher.start()
+
+    def _spawn(self) -> None:
+        with self._lock, open(self.log_path, "ab") as log:
+            if not self._stopping.is_set():
+                self._process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT)
+
+    def _watch(self) -> None:
+        while not self._stopping.is_set():
+            process = self._process
+            assert process is not None
+            code = process.wait()
+            if self._stopping.wait(self.restart_delay):
+                return
+            print(
+                f"worker exited with code {code}; restarting it (log {self.log_path})",
+                file=sys.stderr,
+            )
+            self.restarts += 1
+            self._spawn()
+
+    def stop(self, timeout: float = 15) -> None:
+        """SIGTERM, then SIGKILL after `timeout` seconds; no restart after this."""
+        self._stopping.set()
+        with self._lock:
+            process = self._process
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 async def send_demo(settings: Settings, count: int, concurrency: int = 8) -> dict[str, int]:
