@@ -121,3 +121,22 @@ class DenseOffsetConsumer(Consumer):
                 healed.append(tp)
         self._suspects = {tp: floor for tp, floor in current.items() if tp not in healed}
         return healed
+
+
+class RecoveryWatch:
+    """Tells a table recovery that stopped reading from one that is slow: stalled when the
+    records it still needs stayed the same for `stall_seconds` (pure: fed observations)."""
+
+    def __init__(self, stall_seconds: float) -> None:
+        self.stall_seconds = stall_seconds
+        self._since: float | None = None
+        self._remaining: int | None = None
+
+    def stalled(self, now: float, in_recovery: bool, remaining: int) -> bool:
+        if not in_recovery:
+            self._since = self._remaining = None
+            return False
+        if remaining != self._remaining or self._since is None:
+            self._since, self._remaining = now, remaining
+            return False
+        return now - self._since >= self.stall_seconds

@@ -23,6 +23,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,7 +33,7 @@ from aiokafka import AIOKafkaProducer
 from elasticsearch import AsyncElasticsearch
 from pydantic import ValidationError
 
-from ingest.consumer import DenseOffsetConsumer
+from ingest.consumer import DenseOffsetConsumer, RecoveryWatch
 from ingest.correlate import correlation_key, is_quiet
 from ingest.index_stage import (
     Stopping,
@@ -383,6 +384,22 @@ def build_app(settings: Settings) -> faust.App:
             return
         window = timedelta(seconds=settings.ingest.dedup_window_seconds)
         await worker.forget_quiet(table, worker.stream_time - window - QUIET_MARGIN)
+
+    watch = RecoveryWatch(settings.ingest.recovery_stall_seconds)
+
+    @app.timer(interval=STALL_CHECK_SECONDS)
+    async def exit_if_recovery_stalls() -> None:
+        """A table recovery that reads nothing for long never ends (seen once, in faust):
+        exit without acking anything, for the supervisor to start the worker again."""
+        recovery = app.tables.recovery
+        remaining = sum(recovery.active_remaining().values())
+        if watch.stalled(time.monotonic(), recovery.in_recovery, remaining):
+            log.error(
+                "table recovery read nothing for %.0f s (%d records to go): exiting to restart",
+                settings.ingest.recovery_stall_seconds, remaining,
+            )  # fmt: skip
+            dump_state(app)
+            os._exit(EXIT_UNACKED)
 
     @app.timer(interval=STALL_CHECK_SECONDS)
     async def heal_stalled_partitions() -> None:

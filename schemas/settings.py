@@ -76,6 +76,9 @@ class IngestSettings(BaseModel):
     batch_seconds: float = Field(default=0.1, gt=0)
     # On SIGTERM, time a batch in flight gets to finish before the worker exits without it.
     shutdown_grace_seconds: float = Field(default=6.0, gt=0)
+    # Table recovery that reads nothing for this long makes the worker exit (code 75) for
+    # its supervisor to restart it: a stuck recovery would otherwise stall it for good.
+    recovery_stall_seconds: float = Field(default=180.0, gt=0)
     worker_metrics_port: int = 8001
 
 

@@ -6,7 +6,7 @@ import faust
 import pytest
 from faust.types import TP
 
-from ingest.consumer import DenseOffsetConsumer
+from ingest.consumer import DenseOffsetConsumer, RecoveryWatch
 
 TOPIC_TP = TP("t.raw", 0)
 
@@ -81,3 +81,15 @@ async def test_a_partition_stalled_twice_at_the_same_offset_is_read_again(
     assert await consumer.heal_stalls() == []  # first sighting: it may still be in flight
     assert await consumer.heal_stalls() == [TOPIC_TP]
     assert seeks == [(TOPIC_TP, 10)]
+
+
+def test_a_recovery_is_stalled_only_when_it_reads_nothing_for_the_whole_time() -> None:
+    watch = RecoveryWatch(stall_seconds=60)
+    assert not watch.stalled(0, True, 500)
+    assert not watch.stalled(50, True, 400)  # reading: the clock starts again
+    assert not watch.stalled(100, True, 400)
+    assert watch.stalled(110, True, 400)  # 60 s without a record read
+    assert not watch.stalled(120, False, 0)  # recovered
+    assert not watch.stalled(500, True, 400)  # a new recovery starts its own clock
+    assert not watch.stalled(559, True, 400)
+    assert watch.stalled(560, True, 400)
