@@ -31,6 +31,7 @@ from typing import Any
 import faust
 from aiokafka import AIOKafkaProducer
 from elasticsearch import AsyncElasticsearch
+from faust.sensors.monitor import Monitor
 from pydantic import ValidationError
 
 from ingest.consumer import DenseOffsetConsumer, RecoveryWatch
@@ -327,6 +328,26 @@ class Worker:
             os._exit(EXIT_UNACKED)
 
 
+class LeanMonitor(Monitor):
+    """faust's monitor without its per-message timing records, which nothing here reads
+    (faust's web views are off; the worker's own metrics count per batch). Those four
+    hooks cost about 5 µs per record and stage (bench.faust_floor)."""
+
+    def on_message_in(self, tp: Any, offset: int, message: Any) -> None:
+        pass
+
+    def on_stream_event_in(self, tp: Any, offset: int, stream: Any, event: Any) -> None:
+        return None
+
+    def on_stream_event_out(
+        self, tp: Any, offset: int, stream: Any, event: Any, state: Any = None
+    ) -> None:
+        pass
+
+    def on_message_out(self, tp: Any, offset: int, message: Any) -> None:
+        pass
+
+
 def build_app(settings: Settings) -> faust.App:
     """The faust app: topics, the correlation table and the two agents."""
     partitions = settings.topics.partitions
@@ -348,6 +369,7 @@ def build_app(settings: Settings) -> faust.App:
         broker_session_timeout=10.0,
         broker_heartbeat_interval=2.0,
         web_enabled=False,
+        Monitor=LeanMonitor,
     )
     # Commits only runs of processed offsets (see ingest/consumer.py).
     app.transport.Consumer = DenseOffsetConsumer  # type: ignore[misc]
