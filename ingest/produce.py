@@ -35,20 +35,14 @@ class BatchProducer:
 
     def __init__(self, producer: AIOKafkaProducer) -> None:
         self._producer = producer
-        self._partitions: dict[str, list[int]] = {}
         self._unkeyed = 0  # round robin for records without a key
-
-    async def _partitions_of(self, topic: str) -> list[int]:
-        known = self._partitions.get(topic)
-        if known is None:
-            known = self._partitions[topic] = sorted(await self._producer.partitions_for(topic))
-        return known
 
     async def send_all(self, topic: str, records: Sequence[Record]) -> None:
         """Produce every record to `topic`; returns once the broker acknowledged all."""
         if not records:
             return
-        partitions = await self._partitions_of(topic)
+        # The producer's metadata, kept fresh by aiokafka: partitions added later count.
+        partitions = sorted(await self._producer.partitions_for(topic))
         by_partition: dict[int, list[Record]] = defaultdict(list)
         seen: dict[bytes, int] = {}
         for record in records:
