@@ -133,7 +133,7 @@ class RecoveryWatch:
         self._remaining: int | None = None
 
     def stalled(self, now: float, in_recovery: bool, remaining: int) -> bool:
-        if not in_recovery:
+        if not in_recovery or remaining <= 0:  # nothing left to read is not a stall
             self._since = self._remaining = None
             return False
         if remaining != self._remaining or self._since is None:

@@ -93,3 +93,5 @@ def test_a_recovery_is_stalled_only_when_it_reads_nothing_for_the_whole_time() -
     assert not watch.stalled(500, True, 400)  # a new recovery starts its own clock
     assert not watch.stalled(559, True, 400)
     assert watch.stalled(560, True, 400)
+    assert not watch.stalled(600, True, 0)  # all read, about to end: not a stall
+    assert not watch.stalled(900, True, 0)
