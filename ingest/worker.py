@@ -476,6 +476,9 @@ def dump_state(app: faust.App) -> None:
         queue = getattr(topic, "queue", None)
         if queue is not None:
             lines.append(f"buffer {topic}: {queue.qsize()}/{queue.maxsize}")
+    recovery = app.tables.recovery
+    remaining = {str(tp): n for tp, n in recovery.active_remaining().items() if n}
+    lines.append(f"recovery in_recovery={recovery.in_recovery} remaining={remaining}")
     consumer = app.consumer
     lines.append(
         f"consumer flow_active={consumer.flow_active} "
