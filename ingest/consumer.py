@@ -22,6 +22,9 @@ way to a stream now holds the commit back instead of being skipped, and
 `heal_stalls()`, called periodically, seeks such a partition back to its committed
 offset so the record is read again (what follows it is read twice, which the
 processor's deterministic ids make harmless).
+
+`RecoveryWatch` tells a table recovery that stopped reading from a slow one, for the
+worker to exit and be restarted rather than wait for good.
 """
 
 from __future__ import annotations

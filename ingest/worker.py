@@ -7,7 +7,10 @@ Both agents take batches with `take_events()`, which acks a batch when the loop
 body returns *or raises* (faust's ack trap). So a body never raises for a bad
 record (those go to the dead-letter topic) and never returns before its output
 is safe: the parse agent waits for Kafka to acknowledge what it produced, the
-index agent for Elasticsearch to acknowledge every event. When the worker is
+index agent for Kafka to acknowledge the table's changelog and for Elasticsearch
+to acknowledge every event. Output goes out a batch at a time (`ingest.produce`),
+and offsets are committed only as runs of processed records (`ingest.consumer`).
+When the worker is
 stopped mid-batch, the batch gets `shutdown_grace_seconds` to finish; if it
 cannot, the process exits at once, without acking, and the records are read
 again after a restart, where deterministic ids make the replay harmless.
