@@ -37,6 +37,10 @@ DEAD_LETTERS = Counter(
 ORPHAN_RECOVERIES = Counter(
     "eventpipe_orphan_recoveries_total", "RECOVERY events kept with no open alert"
 )
+PARTITIONS_REREAD = Counter(
+    "eventpipe_partitions_reread_total",
+    "Partitions sought back to a record that never reached a stream (see ingest/consumer.py)",
+)
 BULK_SECONDS = Histogram(
     "eventpipe_bulk_request_seconds",
     "Latency of one bulk request to Elasticsearch",

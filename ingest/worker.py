@@ -55,6 +55,7 @@ from ingest.metrics import (
     EVENTS_PRODUCED,
     EVENTS_RETRIED,
     ORPHAN_RECOVERIES,
+    PARTITIONS_REREAD,
     RECORDS_RECEIVED,
 )
 from ingest.normalize import Position
@@ -432,7 +433,7 @@ def build_app(settings: Settings) -> faust.App:
         consumer = app.consumer
         if isinstance(consumer, DenseOffsetConsumer):
             try:
-                await consumer.heal_stalls()
+                PARTITIONS_REREAD.inc(len(await consumer.heal_stalls()))
             except Exception as error:  # a rebalance in the way: try again next time
                 log.warning("could not seek a stalled partition back: %r", error)
 
