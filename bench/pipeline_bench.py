@@ -58,11 +58,11 @@ from aiokafka.protocol.admin import DeleteGroupsRequest
 from elasticsearch import AsyncElasticsearch
 from elasticsearch.helpers import async_streaming_bulk
 
-from ingest.correlate import alert_id_for
-from ingest.indices import ensure_events_template
-from ingest.normalize import Position, to_events
+from ingest.elasticsearch.indices import ensure_events_template
+from ingest.kafka.topics import ensure_topics
 from ingest.parsers.standard import parse as parse_standard
-from ingest.topics import ensure_topics
+from ingest.process.correlate import alert_id_for
+from ingest.process.normalize import Position, to_events
 from ingest.webhooks.store import WebhookStore
 from schemas.index import events_index_for, events_index_pattern
 from schemas.settings import Settings

@@ -12,9 +12,9 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import TopicPartition
 from elasticsearch import AsyncElasticsearch
 
-from ingest.correlate import correlate
-from ingest.produce import partition_for
-from ingest.worker import Worker
+from ingest.kafka.produce import partition_for
+from ingest.process.correlate import correlate
+from ingest.process.worker import Worker
 from schemas.alert import KeyState
 from schemas.event import EventInfo
 from schemas.settings import Settings

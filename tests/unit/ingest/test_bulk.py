@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from ingest.bulk import classify_bulk_response, to_bulk_body
+from ingest.elasticsearch.bulk import classify_bulk_response, to_bulk_body
 from schemas.event import EventInfo
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from ingest.correlate import alert_id_for, correlate, is_quiet
-from ingest.index_stage import correlate_batch, load_state
+from ingest.process.correlate import alert_id_for, correlate, is_quiet
+from ingest.process.index import correlate_batch, load_state
 from schemas.alert import AlertState, KeyState, Urgency
 from schemas.event import EventInfo
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ingest.normalize import (
+from ingest.process.normalize import (
     HEADER_SIGNATURE,
     HEADER_WEBHOOK,
     InvalidRecord,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiokafka.partitioner import DefaultPartitioner
 
-from ingest.produce import partition_for
+from ingest.kafka.produce import partition_for
 
 
 def test_partition_for_matches_the_default_partitioner() -> None:

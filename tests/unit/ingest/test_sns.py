@@ -16,10 +16,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
-from ingest.normalize import Position
-from ingest.parse_stage import DeadLetter, RawRecord, parse_record
 from ingest.parsers.aws_sns import subscription_confirmation
-from ingest.sns import (
+from ingest.process.normalize import Position
+from ingest.process.parse import DeadLetter, RawRecord, parse_record
+from ingest.webhooks.keys import hash_access_key
+from ingest.webhooks.registry import WebhookRegistry
+from ingest.webhooks.sns import (
     BadSignature,
     SigningCertificates,
     SnsRequestFailed,
@@ -31,8 +33,6 @@ from ingest.sns import (
     trusted_sns_url,
     verify_message,
 )
-from ingest.webhooks.keys import hash_access_key
-from ingest.webhooks.registry import WebhookRegistry
 from schemas.webhook import PluginInfo, Webhook, WebhookState
 from tests.unit.parsers.helpers import load
 

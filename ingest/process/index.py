@@ -20,9 +20,9 @@ from typing import Any
 from elasticsearch import ApiError as EsApiError
 from elasticsearch import AsyncElasticsearch, TransportError
 
-from ingest.bulk import classify_bulk_response, to_bulk_body
-from ingest.correlate import correlate, correlation_key
+from ingest.elasticsearch.bulk import classify_bulk_response, to_bulk_body
 from ingest.metrics import BULK_SECONDS
+from ingest.process.correlate import correlate, correlation_key
 from schemas.alert import Alert, KeyState
 from schemas.event import EventInfo
 

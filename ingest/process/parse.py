@@ -3,7 +3,7 @@
 Authenticates (a signed intake record by its signature, a direct record by its
 access key, both through the webhook registry), parses with the webhook's parser
 and stamps the events (SPEC §4 steps 1-4); `aws-sns` deliveries are screened by
-`ingest.sns` first (signature, subscription confirmation). Only one kind of
+`ingest.webhooks.sns` first (signature, subscription confirmation). Only one kind of
 failure escapes `parse_record`: the webhook store being unreachable, which the
 caller retries; everything a record itself gets wrong ends as a dead letter, so
 no record can block its partition.
@@ -15,7 +15,8 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from ingest.normalize import (
+from ingest.parsers.registry import get_parser
+from ingest.process.normalize import (
     InvalidRecord,
     Position,
     decode_record,
@@ -23,8 +24,9 @@ from ingest.normalize import (
     signing_input,
     to_events,
 )
-from ingest.parsers.registry import get_parser
-from ingest.sns import (
+from ingest.webhooks.envelope import verify_envelope
+from ingest.webhooks.registry import WebhookRegistry
+from ingest.webhooks.sns import (
     SIGNING_CERTIFICATES,
     SNS_PLUGIN_ID,
     BadSignature,
@@ -33,8 +35,6 @@ from ingest.sns import (
     admit_delivery,
     get_from_aws,
 )
-from ingest.webhooks.envelope import verify_envelope
-from ingest.webhooks.registry import WebhookRegistry
 from schemas.event import EventInfo, ParsedEvent
 from schemas.parser import ParseError
 from schemas.webhook import Webhook, WebhookError
@@ -70,7 +70,7 @@ async def parse_record(
 ) -> list[EventInfo] | DeadLetter:
     """The events of one raw record, or the dead letter it becomes.
 
-    `aws-sns` deliveries first pass `ingest.sns.admit_delivery` (its options
+    `aws-sns` deliveries first pass `ingest.webhooks.sns.admit_delivery` (its options
     verify_signature and confirm_subscription): a bad signature is a dead letter, a
     SubscriptionConfirmation makes no events. `http_get` and `certificates` are where
     that reaches AWS.

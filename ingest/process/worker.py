@@ -8,8 +8,8 @@ body returns *or raises* (faust's ack trap). So a body never raises for a bad
 record (those go to the dead-letter topic) and never returns before its output
 is safe: the parse agent waits for Kafka to acknowledge what it produced, the
 index agent for Kafka to acknowledge the table's changelog and for Elasticsearch
-to acknowledge every event. Output goes out a batch at a time (`ingest.produce`),
-and offsets are committed only as runs of processed records (`ingest.consumer`).
+to acknowledge every event. Output goes out a batch at a time (`ingest.kafka.produce`),
+and offsets are committed only as runs of processed records (`ingest.kafka.faust_runtime`).
 When the worker is
 stopped mid-batch, the batch gets `shutdown_grace_seconds` to finish; if it
 cannot, the process exits at once, without acking, and the records are read
@@ -37,16 +37,9 @@ from elasticsearch import AsyncElasticsearch
 from faust.sensors.monitor import Monitor
 from pydantic import ValidationError
 
-from ingest.consumer import DenseOffsetConsumer, RecoveryWatch
-from ingest.correlate import correlation_key, is_quiet
-from ingest.index_stage import (
-    Stopping,
-    correlate_batch,
-    index_alerts,
-    index_events,
-    load_state,
-)
-from ingest.indices import ensure_alerts_index, ensure_events_template
+from ingest.elasticsearch.indices import ensure_alerts_index, ensure_events_template
+from ingest.kafka.faust_runtime import DenseOffsetConsumer, RecoveryWatch
+from ingest.kafka.produce import BatchProducer, Record
 from ingest.metrics import (
     CONSUMER_LAG,
     DEAD_LETTERS,
@@ -58,9 +51,16 @@ from ingest.metrics import (
     PARTITIONS_REREAD,
     RECORDS_RECEIVED,
 )
-from ingest.normalize import Position
-from ingest.parse_stage import DeadLetter, RawRecord, parse_record
-from ingest.produce import BatchProducer, Record
+from ingest.process.correlate import correlation_key, is_quiet
+from ingest.process.index import (
+    Stopping,
+    correlate_batch,
+    index_alerts,
+    index_events,
+    load_state,
+)
+from ingest.process.normalize import Position
+from ingest.process.parse import DeadLetter, RawRecord, parse_record
 from ingest.secrets import signing_secret
 from ingest.webhooks.registry import WebhookRegistry
 from ingest.webhooks.store import WebhookStore
@@ -375,7 +375,7 @@ def build_app(settings: Settings) -> faust.App:
         web_enabled=False,
         Monitor=LeanMonitor,
     )
-    # Commits only runs of processed offsets (see ingest/consumer.py).
+    # Commits only runs of processed offsets (see ingest/kafka/faust_runtime.py).
     app.transport.Consumer = DenseOffsetConsumer  # type: ignore[misc]
     worker = Worker(settings)
     raw = app.topic(settings.topics.raw, key_serializer="raw", value_serializer="raw")
@@ -497,7 +497,7 @@ def run(settings: Settings, logging_config: dict[str, Any] | None = None) -> Non
     from faust.worker import Worker as FaustWorker
     from prometheus_client import start_http_server
 
-    from ingest.topics import ensure_topics
+    from ingest.kafka.topics import ensure_topics
 
     asyncio.run(ensure_topics(settings))
     app = build_app(settings)
