@@ -6,21 +6,26 @@ import argparse
 import asyncio
 import json
 import sys
+from pathlib import Path
 
 from deploy import engines
 from deploy.cli_webhook import add_webhook_commands
-from schemas.settings import Settings, get_settings
+from schemas.settings import EngineSettings, Settings, get_settings
 
 
 def _engines(args: argparse.Namespace) -> int:
     settings = get_settings().engines
+    if args.action == "up" and args.secure:
+        env_file = engines.secure_up(settings)
+        _print_secure_settings(settings, env_file)
+        return 0
     if args.action == "up":
         engines.up(settings)
         return 0
     if args.action == "down":
-        engines.down(settings)
+        engines.down(settings, secure=args.secure)
         return 0
-    rows = engines.status(settings)
+    rows = engines.status(settings, secure=args.secure)
     if args.json:
         print(json.dumps([row.__dict__ for row in rows], indent=2))
     else:
@@ -31,6 +36,17 @@ def _engines(args: argparse.Namespace) -> int:
                 f"{row.name:<14} {state:<8} {pid:<10} {row.endpoint:<24} {row.version:<7} {row.log}"
             )
     return 0 if all(row.healthy for row in rows) else 3
+
+
+def _print_secure_settings(settings: EngineSettings, env_file: Path) -> None:
+    from deploy.engines.secure import client_environment
+
+    print("\nThe secured engines run beside the plain ones. Point eventpipe at them with:")
+    for name, value in client_environment(settings).items():
+        print(f"  {name}={value}")
+    print(f"(also in {env_file}: set -a; . {env_file}; set +a)")
+    print("The secrets stay in their files; EVENTPIPE_ELASTICSEARCH__PASSWORD_FILE=")
+    print(f"  {settings.secure_dir / 'elastic-password'} logs in as the superuser `elastic`.")
 
 
 def _serve_api(settings: Settings) -> None:
@@ -154,6 +170,11 @@ def build_parser() -> argparse.ArgumentParser:
     eng = commands.add_parser("engines", help="the local Kafka broker and Elasticsearch node")
     eng.add_argument("action", choices=["up", "down", "status"])
     eng.add_argument("--json", action="store_true", help="status as JSON")
+    eng.add_argument(
+        "--secure",
+        action="store_true",
+        help="the secured engines (Kafka SASL_SSL, Elasticsearch HTTPS) on their own ports",
+    )
     eng.set_defaults(func=_engines)
     return parser
 

@@ -38,6 +38,7 @@ def read_secret_files(model: BaseModel, names: tuple[str, ...]) -> None:
         except OSError as error:
             raise ValueError(f"{name}_file {path} cannot be read: {error.strerror}") from None
         setattr(model, name, SecretStr(value))
+        setattr(model, f"{name}_file", None)  # read: a copy of the settings needs no file
 
 
 def tls_context(
@@ -86,7 +87,6 @@ class KafkaSettings(BaseModel):
     key_password_file: Path | None = None
     # Off only for a broker whose certificate does not name the address it is reached at.
     check_hostname: bool = True
-    request_timeout_ms: int = Field(default=10_000, ge=1000)
 
     @model_validator(mode="after")
     def _complete(self) -> KafkaSettings:
@@ -121,7 +121,6 @@ class KafkaSettings(BaseModel):
         options: dict[str, Any] = {
             "bootstrap_servers": self.bootstrap_servers,
             "security_protocol": self.security_protocol,
-            "request_timeout_ms": self.request_timeout_ms,
         }
         if self.uses_tls:
             options["ssl_context"] = self.ssl_context()
@@ -310,6 +309,9 @@ class EngineSettings(BaseModel):
     secure_kafka_controller_port: int = 9095
     secure_elasticsearch_port: int = 9201
     secure_elasticsearch_transport_port: int = 9301
+    # Smaller than the plain engines': they hold only the secured tests' data.
+    secure_kafka_heap: str = "512m"
+    secure_elasticsearch_heap: str = "1g"
 
     @property
     def elastic_password_file(self) -> Path:

@@ -149,7 +149,7 @@ class Worker:
                 # The agents' output (parsed events, dead letters, table changelog) goes
                 # out a batch at a time, acknowledged as a whole before the batch is acked.
                 kafka = AIOKafkaProducer(
-                    bootstrap_servers=self.settings.kafka.bootstrap_servers,
+                    **self.settings.kafka.client_options(),
                     acks="all",
                     enable_idempotence=True,
                     max_batch_size=1024 * 1024,
@@ -359,7 +359,8 @@ def build_app(settings: Settings) -> faust.App:
     datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.ingest.worker_group,
-        broker=faust_broker(settings.kafka.bootstrap_servers),
+        **settings.kafka.faust_broker_options(),
+        topic_replication_factor=settings.topics.replication_factor,
         store="memory://",
         datadir=str(datadir),
         topic_partitions=partitions,
