@@ -12,6 +12,8 @@ from deploy import engines
 from deploy.cli_webhook import add_webhook_commands
 from schemas.settings import EngineSettings, Settings, get_settings
 
+EX_CONFIG = 78  # sysexits: a configuration error (the same as deploy.check's)
+
 
 def _engines(args: argparse.Namespace) -> int:
     settings = get_settings().engines
@@ -63,9 +65,33 @@ def _serve_api(settings: Settings) -> None:
     )
 
 
+def _refuse_wrong_settings(settings: Settings) -> bool:
+    """Print why the settings cannot work (auth, TLS, privileges); True when they cannot."""
+    from deploy.check import render, wrong_settings
+
+    wrong = wrong_settings(settings)
+    if wrong:
+        print(f"eventpipe: not starting, a setting is wrong:\n{render(wrong)}", file=sys.stderr)
+    return bool(wrong)
+
+
 def _api(args: argparse.Namespace) -> int:
-    _serve_api(get_settings())
+    settings = get_settings()
+    if _refuse_wrong_settings(settings):
+        return EX_CONFIG
+    _serve_api(settings)
     return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from deploy.check import check, render
+
+    findings = asyncio.run(check(get_settings()))
+    if args.json:
+        print(json.dumps([finding.to_dict() for finding in findings], indent=2))
+    else:
+        print(render(findings))
+    return 0 if all(finding.ok for finding in findings) else 1
 
 
 def _up(args: argparse.Namespace) -> int:
@@ -92,7 +118,10 @@ def _worker(args: argparse.Namespace) -> int:
     from deploy.logs import json_logging_config
     from ingest.process.worker import run
 
-    run(get_settings(), logging_config=json_logging_config())
+    settings = get_settings()
+    if _refuse_wrong_settings(settings):
+        return EX_CONFIG
+    run(settings, logging_config=json_logging_config())
     return 0
 
 
@@ -153,6 +182,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     api = commands.add_parser("api", help="run the query API (get, list, stat)")
     api.set_defaults(func=_api)
+
+    check = commands.add_parser(
+        "check", help="connect to Kafka and Elasticsearch with the settings; say what fails"
+    )
+    check.add_argument("--json", action="store_true", help="print JSON")
+    check.set_defaults(func=_check)
 
     worker = commands.add_parser("worker", help="run the stream processor (faust worker)")
     worker.set_defaults(func=_worker)
