@@ -205,8 +205,8 @@ async def speaks_tls(host: str, port: int) -> bool | None:
     try:
         async with asyncio.timeout(5):
             _, writer = await asyncio.open_connection(host, port, ssl=probe)
-    except ssl.SSLError:
-        return False
+    except (ssl.SSLError, ConnectionResetError, EOFError):
+        return False  # it answered, but not with TLS
     except (OSError, TimeoutError):
         return None
     writer.close()
