@@ -200,3 +200,20 @@ def test_signing_secret_from_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     monkeypatch.setenv("EVENTPIPE_INGEST__SIGNING_SECRET_FILE", str(tmp_path / "signing"))
     secret = Settings().ingest.signing_secret
     assert secret is not None and secret.get_secret_value() == "s1gn"
+
+
+def test_kafka_mutual_tls_loads_the_client_certificate(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from deploy.engines.certificates import ensure_certificates
+
+    files = ensure_certificates(tmp_path)
+    monkeypatch.setenv("EVENTPIPE_KAFKA__SECURITY_PROTOCOL", "SSL")
+    monkeypatch.setenv("EVENTPIPE_KAFKA__CA_FILE", str(files.ca_certificate))
+    monkeypatch.setenv("EVENTPIPE_KAFKA__CERT_FILE", str(files.server_certificate))
+    monkeypatch.setenv("EVENTPIPE_KAFKA__KEY_FILE", str(files.server_key))
+    context = Settings().kafka.client_options()["ssl_context"]
+    assert isinstance(context, ssl.SSLContext) and context.check_hostname
+    monkeypatch.setenv("EVENTPIPE_KAFKA__KEY_FILE", str(files.ca_certificate))  # not a key
+    with pytest.raises(ssl.SSLError):
+        Settings().kafka.client_options()
