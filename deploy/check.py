@@ -276,7 +276,12 @@ async def check_kafka(settings: Settings) -> list[Finding]:
 
 async def check_elasticsearch(settings: Settings) -> list[Finding]:
     """Authenticate as the clients do, then ask whether the needed privileges are held."""
-    from elasticsearch import AsyncElasticsearch, BadRequestError
+    from elasticsearch import (
+        ApiError,
+        AsyncElasticsearch,
+        AuthenticationException,
+        AuthorizationException,
+    )
 
     es_settings = settings.elasticsearch
     options = {**es_settings.client_options(), "request_timeout": 5.0, "max_retries": 0}
@@ -291,8 +296,13 @@ async def check_elasticsearch(settings: Settings) -> list[Finding]:
         async with asyncio.timeout(TIMEOUT):
             try:
                 me = await es.security.authenticate()
-            except BadRequestError:  # security off: nothing to authenticate or authorize
-                await es.info()
+            except (AuthenticationException, AuthorizationException):
+                raise
+            except ApiError as error:
+                if "security" not in str(error).lower():
+                    raise
+                # Security off: nothing to authenticate or authorize.
+                await es.cluster.health()
                 return [Finding("elasticsearch", True, f"connected to {endpoint} (security off)")]
             answer = await es.security.has_privileges(**has_privileges_request(settings.indices))
     except Exception as error:

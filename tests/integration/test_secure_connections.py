@@ -235,3 +235,26 @@ def _plain(data: dict[str, Any]) -> dict[str, Any]:
         return value
 
     return dict(plain(data))
+
+
+async def test_a_bearer_token_over_https(secure_settings: Settings, unique_name: str) -> None:
+    """A service account token (a basic-license bearer token): it authenticates, and check
+    says what the account may not do."""
+    from deploy.check import check_elasticsearch
+    from deploy.engines.secure import elastic_request
+
+    es = secure_settings.elasticsearch
+    assert es.ca_certs is not None
+    path = f"/_security/service/elastic/fleet-server/credential/token/{unique_name}"
+    answer = elastic_request(es.url, es.ca_certs, elastic_password(secure_settings), "POST", path)
+    token = answer["token"]["value"]
+    with_token = secure_settings.model_copy(deep=True)
+    with_token.elasticsearch.bearer_token = SecretStr(token)
+    with_token.elasticsearch.password = None
+    assert "bearer_auth" in with_token.elasticsearch.client_options()
+    [finding] = await check_elasticsearch(with_token)
+    assert not finding.ok and "user elastic/fleet-server" in finding.summary
+    assert "lacks privileges" in finding.summary and token not in finding.summary
+    with_token.elasticsearch.bearer_token = SecretStr(token[:-4] + "AAAA")
+    [finding] = await check_elasticsearch(with_token)
+    assert not finding.ok and "the bearer token was rejected" in finding.summary
