@@ -11,12 +11,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 from pydantic import SecretStr
 
 from deploy.engines.certificates import new_ca
 from deploy.engines.secure import SecureFiles, client_environment, create_api_key
+from query_api.app import create_app
 from schemas.privileges import role_descriptor
 from schemas.settings import Settings
 from tests.integration.pipeline import (
@@ -258,3 +260,23 @@ async def test_a_bearer_token_over_https(secure_settings: Settings, unique_name:
     with_token.elasticsearch.bearer_token = SecretStr(token[:-4] + "AAAA")
     [finding] = await check_elasticsearch(with_token)
     assert not finding.ok and "the bearer token was rejected" in finding.summary
+
+
+async def test_intake_with_a_wrong_kafka_password_answers_503_at_once(
+    secure_settings: Settings, unique_name: str, tmp_path: Path
+) -> None:
+    async with running_pipeline(secure_settings, unique_name, tmp_path, start_worker=False) as good:
+        webhook = await good.create_webhook("standard")
+        wrong = good.settings.model_copy(deep=True)
+        wrong.kafka.password = SecretStr("not-the-password")
+        app = create_app(wrong)  # the same indices, the wrong Kafka password
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://eventpipe") as http:
+                path = (f"/monitoring/v1/webhook/{webhook['webhook_id']}/"
+                        f"{webhook['access_key']}/events")  # fmt: skip
+                started = time.monotonic()
+                response = await http.post(path, json={"event_key": "k", "title": "t"})
+                assert response.status_code == 503 and time.monotonic() - started < 5
+                assert response.json()["error"]["code"] == "ERROR_UNAVAILABLE"
+                assert (await http.get("/readyz")).status_code == 503
