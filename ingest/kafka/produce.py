@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import murmur2
@@ -37,11 +37,15 @@ class BatchProducer:
         self._producer = producer
         self._unkeyed = 0  # round robin for records without a key
 
+    async def partition_count(self, topic: str) -> int:
+        """The topic's partitions, from the producer's metadata (kept fresh by aiokafka:
+        partitions added later count)."""
+        return len(await self._producer.partitions_for(topic))
+
     async def send_all(self, topic: str, records: Sequence[Record]) -> None:
         """Produce every record to `topic`; returns once the broker acknowledged all."""
         if not records:
             return
-        # The producer's metadata, kept fresh by aiokafka: partitions added later count.
         partitions = sorted(await self._producer.partitions_for(topic))
         by_partition: dict[int, list[Record]] = defaultdict(list)
         seen: dict[bytes, int] = {}
@@ -55,6 +59,13 @@ class BatchProducer:
             if index is None:
                 index = seen[key] = partition_for(key, len(partitions))
             by_partition[partitions[index]].append(record)
+        await self.send_to_partitions(topic, by_partition)
+
+    async def send_to_partitions(
+        self, topic: str, by_partition: Mapping[int, Sequence[Record]]
+    ) -> None:
+        """Produce each partition's records, in order, as few record batches as fit;
+        returns once the broker acknowledged all."""
         acks = []
         for partition, items in by_partition.items():
             batch = self._producer.create_batch()

@@ -131,12 +131,9 @@ async def main() -> None:
             table[key] = state.model_dump_json().encode()
         events += [doc.model_dump(mode="json") for doc in correlated]
         alerts.update({k: a.model_dump(mode="json") for k, a in batch_alerts.items()})
-    (HERE / "records.json").write_text(
-        json.dumps(
-            {"secret": SECRET.decode(), "webhooks": [h.model_dump(mode="json") for h in hooks.values()],
-             "records": serialized}, indent=1)  # fmt: skip
-        + "\n"
-    )
+    stored = [h.model_dump(mode="json") for h in hooks.values()]
+    given = {"secret": SECRET.decode(), "webhooks": stored, "records": serialized}
+    (HERE / "records.json").write_text(json.dumps(given, indent=1) + "\n")
     (HERE / "expected.json").write_text(
         json.dumps({"events": events, "alerts": alerts, "dead_letters": letters}, indent=1) + "\n"
     )
