@@ -52,32 +52,43 @@ class BatchConsumer:
         self._topic = topic
         self._max_records = max_records
         self._wait_ms = int(wait_seconds * 1000)
-        self._lock = asyncio.Lock()
-        self._consumer = AIOKafkaConsumer(
-            group_id=group,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
+        self._options: dict[str, Any] = {
+            "group_id": group,
+            "enable_auto_commit": False,
+            "auto_offset_reset": "earliest",
             # A crashed worker's partitions move to the others after 10 s.
-            session_timeout_ms=10_000,
-            heartbeat_interval_ms=2_000,
+            "session_timeout_ms": 10_000,
+            "heartbeat_interval_ms": 2_000,
             **client_options,
-        )
+        }
+        self._lock = asyncio.Lock()
+        self._consumer: AIOKafkaConsumer | None = None
 
     async def start(self) -> None:
+        """Join the group (the client is made here: aiokafka needs the running loop)."""
+        if self._consumer is None:
+            self._consumer = AIOKafkaConsumer(**self._options)
         self._consumer.subscribe([self._topic], listener=_FinishBatchFirst(self._lock))
         await self._consumer.start()
 
     async def stop(self) -> None:
-        await self._consumer.stop()
+        if self._consumer is not None:
+            await self._consumer.stop()
 
     def highwater(self, tp: TopicPartition) -> int | None:
-        return self._consumer.highwater(tp)
+        return self._consumer.highwater(tp) if self._consumer is not None else None
+
+    @property
+    def consumer(self) -> AIOKafkaConsumer:
+        if self._consumer is None:
+            raise RuntimeError("the batch consumer is not started")
+        return self._consumer
 
     async def run(self, handle: Handler) -> None:
         """Fetch, handle and commit batches until cancelled."""
         while True:
             async with self._lock:
-                batches = await self._consumer.getmany(
+                batches = await self.consumer.getmany(
                     timeout_ms=self._wait_ms, max_records=self._max_records
                 )
                 records = [record for tp_records in batches.values() for record in tp_records]
@@ -96,12 +107,12 @@ class BatchConsumer:
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         """Commit after the handler; a commit refused by a rebalance leaves the batch to be
         read again by the partition's next owner (harmless: deterministic ids)."""
-        mine = self._consumer.assignment()
+        mine = self.consumer.assignment()
         owned = {tp: offset for tp, offset in offsets.items() if tp in mine}
         if not owned:
             return
         try:
-            await self._consumer.commit(owned)
+            await self.consumer.commit(owned)
         except (CommitFailedError, IllegalStateError) as error:
             log.warning(
                 "commit refused after a rebalance (%s): the batch will be read again", error

@@ -11,7 +11,7 @@ refuses for good go to the dead-letter topic with the reason.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -31,7 +31,7 @@ from ingest.process.normalize import (
 )
 from ingest.process.parse import DeadLetter
 
-SendStates = Callable[[dict[bytes, bytes]], Awaitable[None]]
+StoreStates = Callable[[dict[bytes, bytes]], Awaitable[None]]
 
 
 @dataclass
@@ -69,15 +69,16 @@ async def index_batch(
     records: Sequence[tuple[Position, bytes | None]],
     *,
     es: AsyncElasticsearch,
-    table: MutableMapping[bytes, Any],
-    send_states: SendStates,
+    table: Mapping[bytes, Any],
+    store_states: StoreStates,
     events_prefix: str,
     alerts_index: str,
     window: timedelta,
     stopping: Callable[[], bool],
 ) -> IndexOutcome:
-    """Correlate the events of `records` against `table`, store the new states (table and
-    changelog), index the events and alerts; return once all three are acknowledged."""
+    """Correlate the events of `records` against `table`, store the new states
+    (`store_states`: the table and its changelog), index the events and alerts; return
+    once all three are acknowledged."""
     events, where, letters = decode_batch(records)
     batch = correlate_batch(events, table, window)
     docs = [
@@ -92,10 +93,9 @@ async def index_batch(
         for alert_id, alert in batch.alerts.items()
     ]
     states = {key: encode_state(state) for key, state in batch.states.items()}
-    table.update(states)
     # Three independent writes, each retried until done, waited for together.
     _, indexed, alerted = await asyncio.gather(
-        send_states(states),
+        store_states(states),
         write_bulk(es, items, stopping),
         write_bulk(es, alert_items, stopping),
     )

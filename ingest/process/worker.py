@@ -190,20 +190,11 @@ class Worker:
             (Position(e.message.topic, e.message.partition, e.message.offset), e.message.value)
             for e in events
         ]
-        store = faust_runtime.local_store(table)
-        changelog = faust_runtime.changelog_topic(table)
-
-        async def send_states(states: dict[bytes, bytes]) -> None:
-            records = [(key, value, []) for key, value in states.items()]
-            async with self._changelog_lock:  # one writer keeps a key's records in order
-                await retry(lambda: batches.send_all(changelog, records),
-                            "writing the changelog", self.is_stopping)  # fmt: skip
-
         outcome = await index_batch(
             records,
             es=es,
-            table=store,
-            send_states=send_states,
+            table=faust_runtime.local_store(table),
+            store_states=lambda states: self.write_states(table, states),
             events_prefix=self.settings.indices.events,
             alerts_index=self.settings.indices.alerts,
             window=timedelta(seconds=self.settings.ingest.dedup_window_seconds),
@@ -223,6 +214,25 @@ class Worker:
         ORPHAN_RECOVERIES.inc(outcome.orphans)
         for _, letter in outcome.letters:
             DEAD_LETTERS.labels(letter.code).inc()
+
+    async def write_states(self, table: Any, states: dict[bytes, bytes]) -> None:
+        """Store each key's new state (JSON bytes) in the table and its changelog; return
+        once Kafka acknowledged them.
+
+        faust would send one changelog record per write, each its own future, and not wait
+        for them; here the batch's writes go out together and are acknowledged before the
+        batch is. The records are what faust's table codecs read (raw key, JSON value), so
+        its recovery reads them back into the table as its own.
+        """
+        if not states:
+            return
+        _, _, batches = await self.resources()
+        faust_runtime.local_store(table).update(states)
+        records: list[Record] = [(key, value, []) for key, value in states.items()]
+        changelog = faust_runtime.changelog_topic(table)
+        async with self._changelog_lock:  # one writer keeps a key's records in order
+            await retry(lambda: batches.send_all(changelog, records),
+                        "writing the changelog", self.is_stopping)  # fmt: skip
 
     async def forget_quiet(self, table: Any, horizon: datetime) -> int:
         """Drop the state of keys nothing touched since `horizon`; tombstones in the changelog.
