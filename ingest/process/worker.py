@@ -315,7 +315,7 @@ def build_app(settings: Settings) -> faust.App:
     batch, within = settings.ingest.batch_size, settings.ingest.batch_seconds
     raw = BatchConsumer(
         settings.topics.raw,
-        f"{settings.ingest.worker_group}-parse",
+        settings.ingest.parse_group,
         max_records=batch,
         wait_seconds=within,
         bootstrap_servers=settings.kafka.bootstrap_servers,
@@ -408,7 +408,6 @@ def dump_state(app: faust.App) -> None:
 
 def run(settings: Settings, logging_config: dict[str, Any] | None = None) -> None:
     """Create the topics, then run the faust worker until SIGTERM/SIGINT."""
-    from faust.worker import Worker as FaustWorker
     from prometheus_client import start_http_server
 
     from ingest.kafka.topics import ensure_topics
@@ -426,6 +425,6 @@ def run(settings: Settings, logging_config: dict[str, Any] | None = None) -> Non
                 f"this worker's metrics are on port {server.server_port}",
                 file=sys.stderr,
             )
-    FaustWorker(
+    faust.Worker(
         app, loglevel="INFO", quiet=True, logging_config=logging_config
     ).execute_from_commandline()
