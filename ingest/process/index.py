@@ -31,7 +31,8 @@ from ingest.process.normalize import (
 )
 from ingest.process.parse import DeadLetter
 
-StoreStates = Callable[[dict[bytes, bytes]], Awaitable[None]]
+# (states, the partition of each key's events): the changelog partition of each state
+StoreStates = Callable[[dict[bytes, bytes], dict[bytes, int]], Awaitable[None]]
 
 
 @dataclass
@@ -93,9 +94,11 @@ async def index_batch(
         for alert_id, alert in batch.alerts.items()
     ]
     states = {key: encode_state(state) for key, state in batch.states.items()}
+    # A key's events all came on one partition: its state goes to that changelog partition.
+    partitions = {event.key.encode(): at.partition for event, at in zip(events, where, strict=True)}
     # Three independent writes, each retried until done, waited for together.
     _, indexed, alerted = await asyncio.gather(
-        store_states(states),
+        store_states(states, partitions),
         write_bulk(es, items, stopping),
         write_bulk(es, alert_items, stopping),
     )

@@ -9,6 +9,7 @@ replayed record yields the same ids and Elasticsearch refuses the duplicates.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -122,6 +123,12 @@ def parse_error_event(webhook_id: str, webhook_name: str, error: ParseError) -> 
     )
 
 
+@functools.lru_cache(maxsize=4096)
+def created_text(created_at: datetime) -> str:
+    """created_at as stored; records of a batch mostly share their millisecond."""
+    return format_timestamp(created_at)
+
+
 def correlation_key(domain_id: str, project_id: str, event_key: str) -> str:
     """The key events are partitioned and correlated by: domain, project and event key."""
     return f"{domain_id}\x1f{project_id}\x1f{event_key}"
@@ -183,7 +190,7 @@ def to_events(
 ) -> list[NormalizedEvent]:
     """Stamp parser output with ids, the raw payload, the webhook's project and domain."""
     raw_data = payload if isinstance(payload, dict) else {"data": payload}
-    created = format_timestamp(created_at)
+    created = created_text(created_at)
     out = []
     for index, event in enumerate(parsed):
         event_id = event_id_for(position, index)

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from ingest.kafka.produce import partition_for
 from ingest.parsers.registry import get_parser
@@ -46,12 +47,13 @@ from schemas.webhook import Webhook, WebhookError
 log = logging.getLogger("eventpipe.parse")
 
 
-@dataclass(frozen=True)
-class RawRecord:
+class RawRecord(NamedTuple):
+    """A record of `events.raw`: where it sits, when Kafka took it, its bytes and headers."""
+
     position: Position
     timestamp: datetime
     value: bytes | None
-    headers: dict[str, bytes] = field(default_factory=dict)
+    headers: dict[str, bytes] = {}  # noqa: RUF012 (never mutated)
 
 
 @dataclass(frozen=True)
@@ -156,10 +158,13 @@ async def parse_batch(
     out = ParsedBatch()
     for record, key in records:
         try:
-            outcome = await retry(
-                lambda record=record: parse_record(record, registry, secret),
-                "reading the webhook store", stopping,
-            )  # fmt: skip
+            try:
+                outcome = await parse_record(record, registry, secret)
+            except Exception:  # the webhook store: wait for it as for any dependency
+                outcome = await retry(
+                    lambda record=record: parse_record(record, registry, secret),
+                    "reading the webhook store", stopping,
+                )  # fmt: skip
         except Invalid as invalid:
             outcome = DeadLetter(
                 record.position, record.value, "ERROR_WEBHOOK_LOOKUP", invalid.reason

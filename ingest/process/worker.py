@@ -39,6 +39,7 @@ from typing import Any
 import faust
 from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
 from elasticsearch import AsyncElasticsearch
+from elasticsearch.serializer import OrjsonSerializer
 
 from ingest.elasticsearch.indices import ensure_alerts_index, ensure_events_template
 from ingest.kafka import faust_runtime
@@ -68,6 +69,7 @@ from schemas.settings import Settings
 
 log = logging.getLogger("eventpipe.worker")
 
+JSON_MIMETYPES = ("application/json", "application/vnd.elasticsearch+json")
 QUIET_MARGIN = timedelta(minutes=5)
 STALL_CHECK_SECONDS = 5.0
 SCAN_CHUNK = 2000
@@ -131,7 +133,11 @@ class Worker:
     async def resources(self) -> tuple[AsyncElasticsearch, WebhookRegistry, BatchProducer]:
         async with self._ready:
             if self._es is None or self._registry is None:
-                es = AsyncElasticsearch(**self.settings.elasticsearch.client_options())
+                es = AsyncElasticsearch(
+                    **self.settings.elasticsearch.client_options(),
+                    # Bulk answers hold an item per event: parsed by orjson, not json.
+                    serializers={mimetype: OrjsonSerializer() for mimetype in JSON_MIMETYPES},
+                )
                 await retry(lambda: self._prepare(es), "preparing Elasticsearch", self.is_stopping)
                 self._es = es
                 self._registry = WebhookRegistry(WebhookStore(es, self.settings.indices.webhooks))
@@ -194,7 +200,7 @@ class Worker:
             records,
             es=es,
             table=faust_runtime.local_store(table),
-            store_states=lambda states: self.write_states(table, states),
+            store_states=lambda states, partitions: self.write_states(table, states, partitions),
             events_prefix=self.settings.indices.events,
             alerts_index=self.settings.indices.alerts,
             window=timedelta(seconds=self.settings.ingest.dedup_window_seconds),
@@ -215,7 +221,9 @@ class Worker:
         for _, letter in outcome.letters:
             DEAD_LETTERS.labels(letter.code).inc()
 
-    async def write_states(self, table: Any, states: dict[bytes, bytes]) -> None:
+    async def write_states(
+        self, table: Any, states: dict[bytes, bytes], partitions: dict[bytes, int] | None = None
+    ) -> None:
         """Store each key's new state (JSON bytes) in the table and its changelog; return
         once Kafka acknowledged them.
 
@@ -228,11 +236,17 @@ class Worker:
             return
         _, _, batches = await self.resources()
         faust_runtime.local_store(table).update(states)
-        records: list[Record] = [(key, value, []) for key, value in states.items()]
         changelog = faust_runtime.changelog_topic(table)
+        if partitions is None:  # partitioned by key, as faust would
+            records: list[Record] = [(key, value, []) for key, value in states.items()]
+            send = lambda: batches.send_all(changelog, records)  # noqa: E731
+        else:  # the partition of the key's events (no hashing)
+            by_partition: dict[int, list[Record]] = {}
+            for key, value in states.items():
+                by_partition.setdefault(partitions[key], []).append((key, value, []))
+            send = lambda: batches.send_to_partitions(changelog, by_partition)  # noqa: E731
         async with self._changelog_lock:  # one writer keeps a key's records in order
-            await retry(lambda: batches.send_all(changelog, records),
-                        "writing the changelog", self.is_stopping)  # fmt: skip
+            await retry(send, "writing the changelog", self.is_stopping)
 
     async def forget_quiet(self, table: Any, horizon: datetime) -> int:
         """Drop the state of keys nothing touched since `horizon`; tombstones in the changelog.
