@@ -28,7 +28,7 @@ Record = tuple[bytes | None, bytes | None, Headers]
 _M = 0x5BD1E995
 _MASK = 0xFFFFFFFF
 _HASHES: dict[bytes, int] = {}
-HASHES_KEPT = 100_000
+HASHES_KEPT = 20_000
 
 
 def murmur2(data: bytes) -> int:

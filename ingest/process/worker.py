@@ -76,8 +76,8 @@ SCAN_CHUNK = 2000
 EXIT_UNACKED = 75  # EX_TEMPFAIL: stopped with a batch not done; it will be read again
 # Each events.normalized record carries a few hundred events: the index stage takes
 # this many records at a time, and faust buffers few of them.
-INDEX_TAKE_RECORDS = 16
-STREAM_BUFFER_RECORDS = 64
+INDEX_TAKE_RECORDS = 8
+STREAM_BUFFER_RECORDS = 16
 
 
 def faust_broker(bootstrap_servers: str) -> str:

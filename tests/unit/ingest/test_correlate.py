@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from ingest.process.correlate import (
     is_quiet,
     load_state,
 )
+from ingest.process.index import encode_state
 from ingest.process.normalize import NormalizedEvent
 from schemas.alert import Alert, KeyState
 from schemas.event import format_timestamp
@@ -154,3 +156,16 @@ def test_state_reads_the_same_from_the_workers_bytes_and_from_recovered_dicts() 
     # A state the previous worker wrote (pydantic's JSON) reads the same.
     assert load_state(KeyState.model_validate(state).model_dump_json().encode()) == state
     assert load_state(None) is None
+
+
+def test_a_stored_state_takes_about_its_own_size_in_memory() -> None:
+    """The table holds one per live key: 200,000 of them must fit the worker's budget."""
+    states = [correlate(None, event(n), WINDOW).state for n in range(2000)]
+    tracemalloc.start()
+    try:
+        kept = [encode_state(state) for state in states]
+        used = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    average = sum(map(len, kept)) / len(kept)
+    assert used / len(kept) < 2 * average
