@@ -12,8 +12,10 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from elasticsearch import AsyncElasticsearch
+from elasticsearch.serializer import NdjsonSerializer, OrjsonSerializer
 
 from ingest.elasticsearch.bulk import classify_bulk_response, to_bulk_body
 from ingest.metrics import BULK_SECONDS
@@ -23,6 +25,27 @@ log = logging.getLogger("eventpipe.index")
 
 # Only what classify_bulk_response reads: a smaller response to parse.
 BULK_FILTER = "errors,items.*.status,items.*.error"
+
+
+class BytesNdjsonSerializer(NdjsonSerializer):
+    """NDJSON whose body may already be the bytes to send: passed on as they are (the stock
+    serializer copies every body, megabytes per bulk request, into a new buffer)."""
+
+    def dumps(self, data: Any) -> bytes:
+        if isinstance(data, bytes) and data.endswith(b"\n"):
+            return data
+        return super().dumps(data)
+
+
+def client_serializers() -> dict[str, Any]:
+    """Serializers for the processor's client: orjson for JSON answers (a bulk answer has an
+    item per document), bulk bodies sent as built."""
+    return {
+        "application/json": OrjsonSerializer(),
+        "application/vnd.elasticsearch+json": OrjsonSerializer(),
+        "application/x-ndjson": BytesNdjsonSerializer(),
+        "application/vnd.elasticsearch+x-ndjson": BytesNdjsonSerializer(),
+    }
 
 
 @dataclass

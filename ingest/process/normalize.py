@@ -13,7 +13,6 @@ import functools
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -37,8 +36,7 @@ class InvalidRecord(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True)
-class Submission:
+class Submission(NamedTuple):
     """Who sent a record and what: checked by signature (intake) or by access key (direct)."""
 
     webhook_id: str
@@ -48,8 +46,9 @@ class Submission:
     signed_bytes: bytes = b""
 
 
-@dataclass(frozen=True)
-class Position:
+class Position(NamedTuple):
+    """Where a record sits in Kafka: what event ids and dead letters are derived from."""
+
     topic: str
     partition: int
     offset: int

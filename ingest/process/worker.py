@@ -39,9 +39,9 @@ from typing import Any
 import faust
 from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
 from elasticsearch import AsyncElasticsearch
-from elasticsearch.serializer import OrjsonSerializer
 
 from ingest.elasticsearch.indices import ensure_alerts_index, ensure_events_template
+from ingest.elasticsearch.writer import client_serializers
 from ingest.kafka import faust_runtime
 from ingest.kafka.batch_consumer import BatchConsumer
 from ingest.kafka.faust_runtime import LeanMonitor, RecoveryWatch
@@ -69,7 +69,6 @@ from schemas.settings import Settings
 
 log = logging.getLogger("eventpipe.worker")
 
-JSON_MIMETYPES = ("application/json", "application/vnd.elasticsearch+json")
 QUIET_MARGIN = timedelta(minutes=5)
 STALL_CHECK_SECONDS = 5.0
 SCAN_CHUNK = 2000
@@ -135,8 +134,7 @@ class Worker:
             if self._es is None or self._registry is None:
                 es = AsyncElasticsearch(
                     **self.settings.elasticsearch.client_options(),
-                    # Bulk answers hold an item per event: parsed by orjson, not json.
-                    serializers={mimetype: OrjsonSerializer() for mimetype in JSON_MIMETYPES},
+                    serializers=client_serializers(),
                 )
                 await retry(lambda: self._prepare(es), "preparing Elasticsearch", self.is_stopping)
                 self._es = es
