@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 import orjson
 from pydantic import ValidationError
 
-from schemas.event import EventType, ParsedEvent, Severity, format_timestamp
+from schemas.event import EventInfo, EventType, ParsedEvent, Severity, format_timestamp
 from schemas.messages import CreateEventRequest
 from schemas.parser import ParseError
 
@@ -243,7 +243,11 @@ def decode_events(value: bytes) -> list[NormalizedEvent]:
     """The events of one `events.normalized` record (InvalidRecord when it is not one).
 
     Documents stay bytes: the index stage writes them as they are, with the alert id set.
+    A record of the one-event-per-record format (an EventInfo JSON object, what workers
+    before this format wrote) still reads, so an upgrade loses nothing in flight.
     """
+    if value[:1] == b"{":
+        return [legacy_event(value)]
     lines = value.split(b"\n")
     if len(lines) % 2:
         raise InvalidRecord("ERROR_INVALID_EVENT", "an events batch has an odd number of lines")
@@ -255,6 +259,26 @@ def decode_events(value: bytes) -> list[NormalizedEvent]:
         except (orjson.JSONDecodeError, TypeError) as error:
             raise InvalidRecord("ERROR_INVALID_EVENT", f"event header {i // 2}: {error}") from None
     return out
+
+
+def legacy_event(value: bytes) -> NormalizedEvent:
+    """One EventInfo JSON object, as the previous format carried one event per record."""
+    try:
+        event = EventInfo.model_validate_json(value)
+    except ValidationError as error:
+        raise InvalidRecord(
+            "ERROR_INVALID_EVENT", f"not an EventInfo: {error.errors()[:2]}"
+        ) from None
+    doc = event.model_dump(mode="json")
+    doc["alert_id"] = ""
+    return NormalizedEvent(
+        key=correlation_key(event.domain_id, event.project_id, event.event_key),
+        event_id=event.event_id,
+        event_type=event.event_type.value,
+        severity=event.severity.value,
+        created_at=doc["created_at"],
+        doc=dump_json(doc),
+    )
 
 
 ALERT_ID_SLOT = b'"alert_id":""'
