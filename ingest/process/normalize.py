@@ -25,6 +25,7 @@ from schemas.parser import ParseError
 
 HEADER_WEBHOOK = "eventpipe-webhook-id"
 HEADER_SIGNATURE = "eventpipe-signature"
+DIRECT_FIELDS = set(CreateEventRequest.model_fields)
 
 
 class InvalidRecord(Exception):
@@ -86,6 +87,15 @@ def decode_record(value: bytes | None, headers: Mapping[str, bytes]) -> Submissi
             signature=signature,
             signed_bytes=value,
         )
+    if (
+        type(data) is dict
+        and data.keys() == DIRECT_FIELDS
+        and type(data["webhook_id"]) is str
+        and type(data["access_key"]) is str
+        and data["webhook_id"]
+        and data["access_key"]
+    ):  # what CreateEventRequest accepts, without building it (most records are this)
+        return Submission(data["webhook_id"], data["data"], access_key=data["access_key"])
     try:
         request = CreateEventRequest.model_validate(data)
     except ValidationError as error:
@@ -152,10 +162,10 @@ def event_document(
     resource = event.resource
     return {
         "event_key": event.event_key,
-        "event_type": event.event_type.value,
+        "event_type": event.event_type,
         "title": event.title,
         "description": event.description,
-        "severity": event.severity.value,
+        "severity": event.severity,
         "rule": event.rule,
         "resource": {
             "resource_id": resource.resource_id,
@@ -201,8 +211,8 @@ def to_events(
             NormalizedEvent(
                 key=correlation_key(domain_id, project_id, event.event_key),
                 event_id=event_id,
-                event_type=event.event_type.value,
-                severity=event.severity.value,
+                event_type=event.event_type,
+                severity=event.severity,
                 created_at=created,
                 doc=dump_json(doc),
             )
