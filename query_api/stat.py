@@ -72,7 +72,9 @@ from schemas.query import (
 MAX_GROUPS = 100_000  # composite buckets read for one group stage or distinct
 MAX_SCAN_DOCUMENTS = 200_000  # events read when a group stage needs every event
 MAX_SET_VALUES = 10_000  # distinct values of a field within one group (add_to_set, sum, average)
-COMPOSITE_PAGE_SIZE = 500
+# Buckets per composite page: every page reads every matching event again, so fewer pages
+# are faster; a page Elasticsearch refuses (search.max_buckets) is asked again smaller.
+COMPOSITE_PAGE_SIZE = 2_000
 SCAN_PAGE_SIZE = 1_000
 # The event order of first/last/push/merge_objects; matches the scan's sort.
 

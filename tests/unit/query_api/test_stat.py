@@ -540,7 +540,7 @@ async def test_too_many_buckets_asks_for_smaller_pages() -> None:
     rows = await _aggregate(es, "events", {"match_all": {}}, plan)  # type: ignore[arg-type]
     assert rows.rows == [{"severity": f"s{i:02d}", "n": 1} for i in range(40)]
     sizes = [r["aggs"]["groups"]["composite"]["size"] for r in es.requests]
-    assert sizes[:2] == [500, 125] and set(sizes[2:]) == {31}
+    assert sizes[:3] == [2000, 500, 125] and set(sizes[3:]) == {31}
     assert all(r["query"] == {"match_all": {}} for r in es.requests)
 
     hopeless = FakeElasticsearch(["a"], max_page=0)
@@ -548,4 +548,4 @@ async def test_too_many_buckets_asks_for_smaller_pages() -> None:
         await _aggregate(hopeless, "events", {"match_all": {}}, plan)  # type: ignore[arg-type]
     assert error.value.code == "ERROR_STAT_TOO_LARGE"
     assert [r["aggs"]["groups"]["composite"]["size"] for r in hopeless.requests] == [
-        500, 125, 31, 7, 1]  # fmt: skip
+        2000, 500, 125, 31, 7, 1]  # fmt: skip
