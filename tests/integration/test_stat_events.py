@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from query_api import stat_search
+from query_api import pipeline, stat_search
 from query_api.apikeys import ApiKeyStore
 from query_api.app import create_app
 from query_api.stat_search import run_stat
@@ -395,6 +395,37 @@ async def test_caps_refuse_rather_than_truncate(seeded: Seeded) -> None:
           pytest.raises(QueryError) as error):  # fmt: skip
         await run_stat(seeded.es, seeded.index, StatisticsQuery.model_validate(scan), DOMAIN)
     assert error.value.code == "ERROR_STAT_TOO_LARGE"
+
+
+async def test_windows_read_by_point_in_time_in_small_pages(seeded: Seeded) -> None:
+    """Skips and limits past one page (or past the 10,000 window) read pages exactly."""
+    with mock.patch.object(stat_search, "SCAN_PAGE_SIZE", 7):
+        for raw in (
+            {"aggregate": [{"sort": {"key": "title"}}, {"skip": 10}, {"limit": 20_000},
+                           {"group": {"keys": [{"key": "provider"}],
+                                      "fields": [{"operator": "push", "key": "event_id",
+                                                  "name": "ids"}]}}]},
+            {"aggregate": [{"skip": 23}, {"project": {"fields": ["event_id", "created_at"]}}]},
+            {"aggregate": [{"skip": 5}, {"limit": 9_999}, {"sort": {"key": "occurred_at"}},
+                           {"limit": 12}]},
+        ):  # fmt: skip
+            await check(seeded, raw)
+
+
+async def test_windows_and_unwinds_are_capped(seeded: Seeded) -> None:
+    for raw in (
+        {"aggregate": [{"skip": 1}, {"group": {"keys": [{"key": "severity"}]}}]},
+        {"aggregate": [{"limit": 100}, {"project": {"fields": ["title"]}}]},
+        {"aggregate": [{"sort": {"key": "title"}}]},
+    ):
+        with mock.patch.object(stat_search, "MAX_SCAN_DOCUMENTS", 50):
+            response = await post_stat(seeded, raw, DOMAIN)
+        assert response.status_code == 400, response.text
+        assert response.json()["error"]["code"] == "ERROR_STAT_TOO_LARGE"
+    unwound = {"aggregate": [{"unwind": {"path": "additional_info.tags"}}]}
+    with mock.patch.object(pipeline, "MAX_ROWS", 20):
+        response = await post_stat(seeded, unwound, DOMAIN)
+    assert response.json()["error"]["code"] == "ERROR_STAT_TOO_LARGE"
 
 
 async def test_missing_index_reads_as_no_events(es: AsyncElasticsearch, unique_name: str) -> None:
