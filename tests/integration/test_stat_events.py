@@ -176,8 +176,8 @@ async def check(seeded: Seeded, raw: dict[str, Any], domain: str | None = DOMAIN
 
 
 def assert_same(actual: Any, expected: Any, where: str = "") -> None:
-    if isinstance(expected, float) or isinstance(actual, float):
-        assert isinstance(actual, int | float) and isinstance(expected, int | float), where
+    if isinstance(expected, float):  # an average is a float, even when it is whole
+        assert type(actual) is float, (where, actual, expected)
         assert math.isclose(actual, expected, rel_tol=1e-9, abs_tol=1e-9), (where, actual)
     elif isinstance(expected, dict):
         assert isinstance(actual, dict) and list(actual) == list(expected), (where, actual)
