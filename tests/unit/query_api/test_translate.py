@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from query_api.regex import fold_literal, lucene_regex
 from query_api.translate import (
     MATCH_ALL,
     MATCH_NONE,
@@ -16,8 +17,6 @@ from query_api.translate import (
     FilterPlan,
     apply_expansions,
     build_filter,
-    fold_literal,
-    lucene_regex,
     parse_timediff,
     scoped,
     translate_list,
