@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import random
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
@@ -426,6 +427,46 @@ async def test_windows_and_unwinds_are_capped(seeded: Seeded) -> None:
     with mock.patch.object(pipeline, "MAX_ROWS", 20):
         response = await post_stat(seeded, unwound, DOMAIN)
     assert response.json()["error"]["code"] == "ERROR_STAT_TOO_LARGE"
+
+
+class CountingClient:
+    """The real client, counting the requests a stat sends by endpoint."""
+
+    def __init__(self, es: AsyncElasticsearch) -> None:
+        self.es, self.calls = es, Counter[str]()
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self.es, name)
+        if name in ("search", "count", "open_point_in_time"):
+            self.calls[name] += 1
+        return attribute
+
+
+@pytest.mark.parametrize(
+    ("stages", "calls"),
+    [
+        # The common pipeline: one composite page, everything after it here.
+        ([{"group": {"keys": [{"key": "severity"}], "fields": [
+            {"operator": "count", "name": "n"}]}}, {"sort": {"key": "n", "desc": True}},
+          {"limit": 3}], {"search": 1}),
+        # A top-N search, grouped here.
+        ([{"sort": {"key": "created_at", "desc": True}}, {"limit": 40},
+          {"group": {"keys": [{"key": "severity"}]}}], {"search": 1}),
+        # A count cut to the window.
+        ([{"skip": 10}, {"limit": 5}, {"count": {"name": "n"}}], {"count": 1}),
+        # Two groups: still one composite page.
+        ([{"group": {"keys": [{"key": "provider"}, {"key": "severity"}]}},
+          {"group": {"keys": [{"key": "severity"}]}}], {"search": 1}),
+    ],
+)  # fmt: skip
+async def test_elasticsearch_runs_the_prefix_in_few_requests(
+    seeded: Seeded, stages: list[dict[str, Any]], calls: dict[str, int]
+) -> None:
+    client = CountingClient(seeded.es)
+    query = StatisticsQuery.model_validate({"aggregate": stages})
+    actual = await run_stat(client, seeded.index, query, DOMAIN)  # type: ignore[arg-type]
+    assert_same(actual, evaluate_stat(seeded.docs, query, DOMAIN, datetime.now(UTC)))
+    assert dict(client.calls) == calls
 
 
 async def test_missing_index_reads_as_no_events(es: AsyncElasticsearch, unique_name: str) -> None:
