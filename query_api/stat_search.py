@@ -1,11 +1,16 @@
 """Event stat against Elasticsearch: the requests `query_api.stat` plans, paged to completion.
 
 Every request carries the caller's domain (`scoped`), so another domain's events
-are never read, counted or grouped. A missing events alias reads as no events.
+are never read, counted or grouped. A missing events alias reads as no events. The
+rows Elasticsearch's part produces go through `query_api.pipeline` for the rest. A
+request Elasticsearch refuses for what the caller asked is ERROR_INVALID_ARGUMENT
+naming the condition (`search.refusal`), never a 5xx.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import aclosing
 from datetime import UTC, datetime
 from typing import Any
 
@@ -78,7 +83,14 @@ async def _first_rows(
             return Rows([{plan.count_name: counted}] if counted else [])
         assert plan.group is not None
         return await _aggregate(es, index, query, plan.group)
-    hits = await _fetch(es, index, query, plan)
+    async with aclosing(_window_pages(es, index, query, plan)) as pages:
+        if plan.group is not None and not plan.event_stages:  # group page by page
+            table = GroupTable(plan.group)
+            async for page in pages:
+                for key, states in groups_from_hits(plan.group, page):
+                    table.add(key, states)
+            return Rows(table.rows(), tuple(key.name for key in plan.group.keys))
+        hits = [hit async for page in pages for hit in page]
     for stage in plan.event_stages:
         hits = _event_stage(hits, stage)
     if plan.mode == "count":
@@ -142,11 +154,11 @@ def _too_many_buckets(error: BadRequestError) -> bool:
     return isinstance(cause, dict) and cause.get("type") == "too_many_buckets_exception"
 
 
-async def _fetch(
+async def _window_pages(
     es: AsyncElasticsearch, index: str, query: dict[str, Any], plan: StatPlan
-) -> list[dict[str, Any]]:
-    """The events of the plan's window, in its order: one search when the window fits
-    Elasticsearch's from+size window, else a point-in-time scan; capped either way."""
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """The events of the plan's window, in its order, a page at a time: one search when the
+    window fits Elasticsearch's from+size window, else a point-in-time scan; capped."""
     window, options = plan.window, fetch_request(plan)
     sort = list(translate_sort(window.sort))
     if window.limit is not None and window.offset + window.limit <= MAX_RESULT_WINDOW:
@@ -155,15 +167,15 @@ async def _fetch(
         response = await es.search(index=index, query=query, sort=sort, from_=window.offset,
                                    size=window.limit, track_total_hits=False,
                                    **options)  # fmt: skip
-        return response["hits"]["hits"]
+        yield response["hits"]["hits"]
+        return
     if window.cut(await _count(es, index, query)) > MAX_SCAN_DOCUMENTS:
         raise too_large("events", MAX_SCAN_DOCUMENTS)
     pit_id = (await es.open_point_in_time(index=index, keep_alive=PIT_KEEP_ALIVE))["id"]
     try:
-        kept: list[dict[str, Any]] = []
-        skip = window.offset
+        skip, kept = window.offset, 0
         search_after: list[Any] | None = None
-        while window.limit is None or len(kept) < window.limit:
+        while window.limit is None or kept < window.limit:
             response = await es.search(
                 pit={"id": pit_id, "keep_alive": PIT_KEEP_ALIVE}, query=query, sort=sort,
                 size=SCAN_PAGE_SIZE, search_after=search_after, track_total_hits=False,
@@ -173,13 +185,16 @@ async def _fetch(
             hits = response["hits"]["hits"]
             dropped = min(skip, len(hits))
             skip -= dropped
-            kept.extend(hits[dropped:])
-            if len(kept) > MAX_SCAN_DOCUMENTS:
+            page = hits[dropped:]
+            if window.limit is not None:
+                page = page[: window.limit - kept]
+            kept += len(page)
+            if kept > MAX_SCAN_DOCUMENTS:
                 raise too_large("events", MAX_SCAN_DOCUMENTS)
+            yield page
             if len(hits) < SCAN_PAGE_SIZE:
-                break
+                return
             search_after = hits[-1]["sort"]
-        return kept if window.limit is None else kept[: window.limit]
     finally:
         await es.options(ignore_status=404).close_point_in_time(id=pit_id)
 
