@@ -79,11 +79,6 @@ INDEX_TAKE_RECORDS = 8
 STREAM_BUFFER_RECORDS = 16
 
 
-def faust_broker(bootstrap_servers: str) -> str:
-    """`host1:9092,host2:9092` -> faust's `kafka://host1:9092;kafka://host2:9092`."""
-    return ";".join(f"kafka://{host.strip()}" for host in bootstrap_servers.split(",") if host)
-
-
 def raw_record(message: ConsumerRecord) -> RawRecord:
     headers = {str(k): bytes(v) for k, v in (message.headers or ()) if v is not None}
     return RawRecord(
