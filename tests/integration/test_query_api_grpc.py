@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import socket
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -572,3 +573,48 @@ async def test_health_is_serving_while_elasticsearch_answers(svc: Service) -> No
     finally:
         await server.stop(0)
         await dead.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def test_the_api_app_serves_grpc_beside_http_unless_its_port_is_0(
+    settings: Settings, unique_name: str
+) -> None:
+    """`eventpipe api` runs the app's lifespan: gRPC starts and stops with it."""
+    ours = pipeline_settings(settings, unique_name)
+    es = AsyncElasticsearch(**ours.elasticsearch.client_options())
+    try:
+        app = create_app(ours)  # pipeline settings: grpc_port 0
+        async with app.router.lifespan_context(app):
+            assert app.state.grpc is None
+        ours.api.grpc_port = free_port()
+        app = create_app(ours)
+        async with app.router.lifespan_context(app):
+            address = app.state.grpc.address
+            assert address == f"127.0.0.1:{ours.api.grpc_port}"
+            key, _ = await app.state.keys.create(None)
+            async with grpc.aio.insecure_channel(address) as channel:
+                got = await health_pb2_grpc.HealthStub(channel).Check(
+                    health_pb2.HealthCheckRequest(), timeout=10
+                )
+                assert got.status == health_pb2.HealthCheckResponse.SERVING
+                answer = await event_pb2_grpc.EventStub(channel).list(
+                    event_pb2.EventQuery(), metadata=[("token", key)], timeout=30
+                )
+                assert answer.total_count == 0
+        async with grpc.aio.insecure_channel(address) as channel:
+            with pytest.raises(grpc.aio.AioRpcError) as raised:
+                await health_pb2_grpc.HealthStub(channel).Check(
+                    health_pb2.HealthCheckRequest(), timeout=2
+                )
+            assert raised.value.code() in (
+                grpc.StatusCode.UNAVAILABLE,
+                grpc.StatusCode.DEADLINE_EXCEEDED,
+            )
+    finally:
+        await _remove(ours, es)
+        await es.close()
