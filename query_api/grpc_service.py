@@ -100,6 +100,8 @@ class EventService(event_pb2_grpc.EventServicer):
     async def get(
         self, request: event_pb2.GetEventRequest, context: grpc.aio.ServicerContext
     ) -> event_pb2.EventInfo:
+        """One event by id, as REST's get."""
+
         async def work() -> event_pb2.EventInfo:
             caller = await self._caller(context)
             query = GetEventRequest.model_validate(request_json(request))
@@ -110,6 +112,8 @@ class EventService(event_pb2_grpc.EventServicer):
     async def list(
         self, request: event_pb2.EventQuery, context: grpc.aio.ServicerContext
     ) -> event_pb2.EventsInfo:
+        """A page of events and the total, as REST's list."""
+
         async def work() -> event_pb2.EventsInfo:
             caller = await self._caller(context)
             query = EventQuery.model_validate(request_json(request))
@@ -121,6 +125,8 @@ class EventService(event_pb2_grpc.EventServicer):
     async def stat(
         self, request: event_pb2.EventStatQuery, context: grpc.aio.ServicerContext
     ) -> struct_pb2.Struct:
+        """`{results, total_count?}` as a Struct, as REST's stat."""
+
         async def work() -> struct_pb2.Struct:
             caller = await self._caller(context)
             query = EventStatQuery.model_validate(request_json(request))
