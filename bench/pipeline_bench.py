@@ -58,11 +58,11 @@ from aiokafka.protocol.admin import DeleteGroupsRequest
 from elasticsearch import AsyncElasticsearch
 from elasticsearch.helpers import async_streaming_bulk
 
-from ingest.correlate import alert_id_for
-from ingest.indices import ensure_events_template
-from ingest.normalize import Position, to_events
+from ingest.elasticsearch.indices import ensure_events_template
+from ingest.kafka.topics import ensure_topics
 from ingest.parsers.standard import parse as parse_standard
-from ingest.topics import ensure_topics
+from ingest.process.correlate import alert_id_for
+from ingest.process.normalize import Position, to_events, with_alert_id
 from ingest.webhooks.store import WebhookStore
 from schemas.index import events_index_for, events_index_pattern
 from schemas.settings import Settings
@@ -79,7 +79,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_MB = 1024 * 1024
 
 RATIO_TARGET = 0.8
-CPU_US_TARGET = 40.0
+CPU_US_TARGET = 50.0
 INTAKE_RPS_TARGET = 5000.0
 INTAKE_P99_MS_TARGET = 50.0
 SEARCHABLE_P50_S_TARGET = 1.5
@@ -512,8 +512,7 @@ def worker_shaped_docs(
             project_id="project-1",
             domain_id="domain-1",
         ):
-            event = event.model_copy(update={"alert_id": alert_id_for(event.event_id)})
-            yield event.model_dump(mode="json")
+            yield json.loads(with_alert_id(event.doc, alert_id_for(event.event_id)))
 
 
 # ---- part 1: ceiling ------------------------------------------------------------------------
@@ -968,8 +967,9 @@ async def cleanup(es: AsyncElasticsearch, pipelines: list[Settings], ceiling_pre
     for settings in pipelines:
         with contextlib.suppress(Exception):
             await _remove(settings, es)
-        with contextlib.suppress(Exception):
-            await delete_group(settings, settings.ingest.worker_group)
+        for group in (settings.ingest.worker_group, settings.ingest.parse_group):
+            with contextlib.suppress(Exception):
+                await delete_group(settings, group)
         shutil.rmtree(
             settings.engines.cache_dir / "faust" / settings.ingest.worker_group, ignore_errors=True
         )

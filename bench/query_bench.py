@@ -765,7 +765,7 @@ async def run(args: argparse.Namespace) -> int:
     assert main_task is not None
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
 
-    from ingest.indices import ensure_events_template
+    from ingest.elasticsearch.indices import ensure_events_template
     from query_api.apikeys import ApiKeyStore
 
     settings = Settings()
