@@ -2,7 +2,7 @@
 same implementation as the HTTP routes.
 
 Each method turns its request message into the JSON REST would receive, validates it with
-the same model, calls the same core function (`query_api.events`, `ingest.intake.accept`)
+the same model, calls the same core function (`query_api.events`, `ingest.intake.http.accept`)
 and turns the answer into the seed's message. The caller's API key comes in metadata
 `token` (Cloudforet's convention) or `authorization: Bearer <key>`. Failures become a gRPC
 status whose details read `ERROR_…: message`, the code and text REST answers; the code is
@@ -20,7 +20,7 @@ import grpc
 from google.protobuf import empty_pb2, struct_pb2
 from spaceone.api.monitoring.v1 import event_pb2, event_pb2_grpc
 
-from ingest import intake
+from ingest.intake import http as intake
 from query_api import events
 from query_api.deps import authenticate
 from query_api.errors import ApiError, to_api_error
