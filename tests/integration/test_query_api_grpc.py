@@ -47,7 +47,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from spaceone.api.monitoring.v1 import event_pb2, event_pb2_grpc
 
-from ingest.topics import ensure_topics
+from ingest.kafka.topics import ensure_topics
 from query_api.app import create_app
 from query_api.grpc_server import GrpcServer, start_grpc_server
 from schemas.index import events_index_for, events_template
