@@ -2,7 +2,8 @@
 
 Reflection (v1alpha and v1) answers from protobuf's default pool, which holds Cloudforet's
 own compiled files (`spaceone/api/monitoring/v1/event.proto`, `spaceone/api/core/v1/
-query.proto`): a client asking it gets the names its own compiled copy uses. Health
+query.proto`): a client asking it gets the names its own compiled copy uses. It lists the
+Event service alone, as Cloudforet's servers list only their API (see `add_reflection`). Health
 (`grpc.health.v1`) says SERVING only while Elasticsearch answers.
 """
 
@@ -83,7 +84,7 @@ async def start_grpc_server(state: Any, host: str, port: int) -> GrpcServer:
     event_pb2_grpc.add_EventServicer_to_server(EventService(state), server)
     checker = ElasticsearchHealth(state.es)
     health_pb2_grpc.add_HealthServicer_to_server(checker, server)
-    add_reflection(server, [EVENT_SERVICE, health.SERVICE_NAME])
+    add_reflection(server, [EVENT_SERVICE])
     bound = server.add_insecure_port(f"{host}:{port}")
     if bound == 0:
         raise OSError(f"gRPC could not bind {host}:{port}")
@@ -104,10 +105,14 @@ def add_reflection(server: grpc.aio.Server, service_names: list[str]) -> None:
     """Server reflection in both versions clients use: grpcurl and recent tools ask
     `grpc.reflection.v1`, older ones (and grpcio's own client) `grpc.reflection.v1alpha`.
     grpcio-reflection implements v1alpha; v1 is the same protocol, message for message, so
-    the same servicer answers it, and v1's descriptor is registered so it can be described."""
+    the same servicer answers it, and v1's descriptor is registered so it can be described.
+
+    Only `service_names` are listed, as Cloudforet's own servers list only their API:
+    Cloudforet's client imports `<package>.<file>_pb2_grpc` for every listed service, which
+    exists for Cloudforet's files but not for health's or reflection's. Those two are still
+    found by name (`file_containing_symbol`), so grpcurl and the like can call them."""
     register_reflection_v1_descriptor()
-    names = [*service_names, reflection.SERVICE_NAME, REFLECTION_V1]
-    servicer = reflection.aio.ReflectionServicer(names)
+    servicer = reflection.aio.ReflectionServicer(service_names)
     reflection_pb2_grpc.add_ServerReflectionServicer_to_server(servicer, server)
     handler = grpc.stream_stream_rpc_method_handler(
         servicer.ServerReflectionInfo,
