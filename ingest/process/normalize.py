@@ -19,12 +19,13 @@ from typing import Any, NamedTuple
 import orjson
 from pydantic import ValidationError
 
-from schemas.event import EventType, ParsedEvent, Severity, format_timestamp
+from schemas.event import EventInfo, EventType, ParsedEvent, Severity, format_timestamp
 from schemas.messages import CreateEventRequest
 from schemas.parser import ParseError
 
 HEADER_WEBHOOK = "eventpipe-webhook-id"
 HEADER_SIGNATURE = "eventpipe-signature"
+DIRECT_FIELDS = set(CreateEventRequest.model_fields)
 
 
 class InvalidRecord(Exception):
@@ -86,6 +87,15 @@ def decode_record(value: bytes | None, headers: Mapping[str, bytes]) -> Submissi
             signature=signature,
             signed_bytes=value,
         )
+    if (
+        type(data) is dict
+        and data.keys() == DIRECT_FIELDS
+        and type(data["webhook_id"]) is str
+        and type(data["access_key"]) is str
+        and data["webhook_id"]
+        and data["access_key"]
+    ):  # what CreateEventRequest accepts, without building it (most records are this)
+        return Submission(data["webhook_id"], data["data"], access_key=data["access_key"])
     try:
         request = CreateEventRequest.model_validate(data)
     except ValidationError as error:
@@ -152,10 +162,10 @@ def event_document(
     resource = event.resource
     return {
         "event_key": event.event_key,
-        "event_type": event.event_type.value,
+        "event_type": event.event_type,
         "title": event.title,
         "description": event.description,
-        "severity": event.severity.value,
+        "severity": event.severity,
         "rule": event.rule,
         "resource": {
             "resource_id": resource.resource_id,
@@ -201,8 +211,8 @@ def to_events(
             NormalizedEvent(
                 key=correlation_key(domain_id, project_id, event.event_key),
                 event_id=event_id,
-                event_type=event.event_type.value,
-                severity=event.severity.value,
+                event_type=event.event_type,
+                severity=event.severity,
                 created_at=created,
                 doc=dump_json(doc),
             )
@@ -243,7 +253,11 @@ def decode_events(value: bytes) -> list[NormalizedEvent]:
     """The events of one `events.normalized` record (InvalidRecord when it is not one).
 
     Documents stay bytes: the index stage writes them as they are, with the alert id set.
+    A record of the one-event-per-record format (an EventInfo JSON object, what workers
+    before this format wrote) still reads, so an upgrade loses nothing in flight.
     """
+    if value[:1] == b"{":
+        return [legacy_event(value)]
     lines = value.split(b"\n")
     if len(lines) % 2:
         raise InvalidRecord("ERROR_INVALID_EVENT", "an events batch has an odd number of lines")
@@ -255,6 +269,26 @@ def decode_events(value: bytes) -> list[NormalizedEvent]:
         except (orjson.JSONDecodeError, TypeError) as error:
             raise InvalidRecord("ERROR_INVALID_EVENT", f"event header {i // 2}: {error}") from None
     return out
+
+
+def legacy_event(value: bytes) -> NormalizedEvent:
+    """One EventInfo JSON object, as the previous format carried one event per record."""
+    try:
+        event = EventInfo.model_validate_json(value)
+    except ValidationError as error:
+        raise InvalidRecord(
+            "ERROR_INVALID_EVENT", f"not an EventInfo: {error.errors()[:2]}"
+        ) from None
+    doc = event.model_dump(mode="json")
+    doc["alert_id"] = ""
+    return NormalizedEvent(
+        key=correlation_key(event.domain_id, event.project_id, event.event_key),
+        event_id=event.event_id,
+        event_type=event.event_type.value,
+        severity=event.severity.value,
+        created_at=doc["created_at"],
+        doc=dump_json(doc),
+    )
 
 
 ALERT_ID_SLOT = b'"alert_id":""'

@@ -139,3 +139,17 @@ def test_parse_failure_becomes_one_error_event() -> None:
     assert event.event_type == EventType.ERROR and event.severity == Severity.CRITICAL
     assert event.title == "Webhook Event Parsing Error - prod alerts"
     assert event.description == "no 'alerts' list"
+
+
+def test_a_record_of_the_previous_one_event_format_still_reads() -> None:
+    event = EventInfo(event_id="event-1", event_key="k", severity="ERROR", project_id="p",
+                      domain_id="d", created_at=datetime(2024, 5, 1, tzinfo=UTC))  # fmt: skip
+    (read,) = decode_events(event.model_dump_json().encode())
+    assert read.key == "d\x1fp\x1fk" and read.event_id == "event-1"
+    assert (read.event_type, read.severity) == ("ALERT", "ERROR")
+    assert json.loads(with_alert_id(read.doc, "alert-1")) == {
+        **event.model_dump(mode="json"),
+        "alert_id": "alert-1",
+    }
+    with pytest.raises(InvalidRecord):
+        decode_events(b'{"event_id": 1}')
