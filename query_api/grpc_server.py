@@ -3,15 +3,14 @@
 Reflection (v1alpha and v1) answers from protobuf's default pool, which holds Cloudforet's
 own compiled files (`spaceone/api/monitoring/v1/event.proto`, `spaceone/api/core/v1/
 query.proto`): a client asking it gets the names its own compiled copy uses. It lists the
-Event service alone, as Cloudforet's servers list only their API (see `add_reflection`). Health
-(`grpc.health.v1`) says SERVING only while Elasticsearch answers.
+Event service alone, as Cloudforet's servers list only their API (see `add_reflection`).
+Health (`grpc.health.v1`) says SERVING only while Elasticsearch answers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,8 +21,6 @@ from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_g
 from spaceone.api.monitoring.v1 import event_pb2, event_pb2_grpc
 
 from query_api.grpc_service import EventService
-
-log = logging.getLogger("eventpipe.grpc")
 
 EVENT_SERVICE = event_pb2.DESCRIPTOR.services_by_name["Event"].full_name
 REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
