@@ -972,7 +972,7 @@ async def steady_load(
 
 
 async def delete_group(settings: Settings, group: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap_servers)
+    admin = AIOKafkaAdminClient(**settings.kafka.client_options())
     await admin.start()
     try:
         for _ in range(20):

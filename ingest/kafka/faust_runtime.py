@@ -52,11 +52,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from bisect import bisect_left
-from collections.abc import MutableMapping, Set
+from collections.abc import Iterable, MutableMapping, Set
 from typing import Any
 
 import faust
 from faust.sensors.monitor import Monitor
+from faust.transport.consumer import ensure_TPset
 from faust.transport.drivers.aiokafka import Consumer
 from faust.types import TP
 from faust.utils.functional import consecutive_numbers
@@ -126,6 +127,25 @@ class DenseOffsetConsumer(Consumer):
                 if offset is not None and self._committed_offset.get(tp) is None:
                     self._committed_offset[tp] = offset
                     await self.seek(tp, offset)
+
+    # A pause outranks back-pressure (the table recovery that never ended: see
+    # docs/faust-recovery-stall.md). faust 0.15.3 lets a pressure drop registered before a
+    # rebalance resume a partition the rebalance paused, and delivers records of
+    # "buffered" partitions even when paused: stream records are then fetched during
+    # table recovery, fill the agent's buffer, and every changelog record behind them
+    # waits for the agent. Here only `resume_partitions` un-pauses, so a recovery reads
+    # nothing but its changelog and always reads to its end.
+
+    def on_buffer_drop(self, tp: TP) -> None:
+        buffered = self._buffered_partitions
+        if tp in buffered:
+            buffered.discard(tp)
+            if tp not in self._paused_partitions:
+                self._get_active_partitions().add(tp)
+
+    def pause_partitions(self, tps: Iterable[TP]) -> None:
+        super().pause_partitions(tps)
+        self._buffered_partitions.difference_update(ensure_TPset(tps))
 
     def stalled(self) -> dict[TP, int]:
         """Partitions whose next commit waits for a record while later ones are done."""

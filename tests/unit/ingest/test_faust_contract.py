@@ -51,8 +51,22 @@ def test_dense_offset_consumer_overrides_exactly_those_methods() -> None:
         name for name, value in vars(DenseOffsetConsumer).items()
         if callable(value) and hasattr(Consumer, name)
     }  # fmt: skip
-    expected = {"__post_init__", "_add_gap", "_new_offset", "on_partitions_revoked", "perform_seek"}
+    expected = {
+        "__post_init__", "_add_gap", "_new_offset", "on_partitions_revoked", "perform_seek",
+        "on_buffer_drop", "pause_partitions",
+    }  # fmt: skip
     assert overridden == expected
+
+
+def test_back_pressure_has_the_overridden_shape() -> None:
+    """The recovery fix replaces on_buffer_drop whole and extends pause_partitions."""
+    assert params(base_consumer.Consumer.on_buffer_drop) == ["self", "tp"]
+    assert params(base_consumer.Consumer.pause_partitions) == ["self", "tps"]
+    drop = inspect.getsource(base_consumer.Consumer.on_buffer_drop)
+    assert "_buffered_partitions" in drop and "_get_active_partitions" in drop
+    source = inspect.getsource(base_consumer.Consumer)
+    assert "self._buffered_partitions = set()" in source
+    assert "or tp in self._buffered_partitions" in source  # getmany lets them through
 
 
 def test_memory_store_keeps_a_plain_dict_in_data() -> None:
