@@ -103,9 +103,16 @@ def run_local(settings: Settings, serve_api: Any) -> int:
     worker = Supervised([sys.executable, "-m", "deploy.cli", "worker"], log_path)
     worker.start()
     api = f"http://{settings.api.host}:{settings.api.port}"
+    grpc = (
+        f"{settings.api.grpc_host}:{settings.api.grpc_port}   (spaceone.api.monitoring.v1.Event,"
+        " reflection, health)"
+        if settings.api.grpc_port
+        else "off (EVENTPIPE_API__GRPC_PORT=0)"
+    )
     print(f"""
 eventpipe is running.
   Event API       {api}   (OpenAPI docs: {api}/docs, metrics: {api}/metrics)
+  gRPC Event API  {grpc}
   admin API key   {access.api_key}
   webhook URL     {access.webhooks["prometheus"]["webhook_url"]}
                   (an Alertmanager receiver; `eventpipe demo` sends sample alerts of every source)

@@ -1,4 +1,5 @@
-"""The HTTP service (`eventpipe api`): intake, webhooks, and get/list/stat over Elasticsearch."""
+"""The API service (`eventpipe api`): intake, webhooks, and get/list/stat over Elasticsearch,
+over HTTP and (beside it, `query_api/grpc_server.py`) over gRPC."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from query_api import routes_events, routes_webhooks
 from query_api.apikeys import ApiKeyStore
 from query_api.deps import EsDep
 from query_api.errors import error_response, install_error_handlers
+from query_api.grpc_server import start_grpc_server
 from schemas.settings import Settings, get_settings
 
 log = logging.getLogger("eventpipe.api")
@@ -61,6 +63,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.webhooks.ensure_index()
         except EsConnectionError as error:
             log.warning("Elasticsearch not reachable at start-up (%s); /readyz says so", error)
+        grpc = None
+        if settings.api.grpc_port:  # 0: off
+            api = settings.api
+            grpc = await start_grpc_server(app.state, api.grpc_host, api.grpc_port)
+            log.info("gRPC Event API on %s", grpc.address)
+        app.state.grpc = grpc
         retention = asyncio.create_task(_retention_loop(es, settings))
         # Start-up objects live as long as the process: keeping them out of the garbage
         # collector's full passes keeps those passes short (a latency tail otherwise).
@@ -69,6 +77,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             retention.cancel()
+            if grpc is not None:
+                await grpc.stop()
             await app.state.raw_producer.stop()
             await es.close()
 

@@ -34,6 +34,11 @@ async def get_caller(request: Request, keys: Annotated[ApiKeyStore, Depends(get_
     scheme, _, key = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise ApiError(401, "ERROR_AUTHENTICATE_FAILURE", "send `Authorization: Bearer <api key>`")
+    return await authenticate(keys, key)
+
+
+async def authenticate(keys: ApiKeyStore, key: str) -> Caller:
+    """The caller a presented key stands for (HTTP and gRPC alike); 401 when it is not valid."""
     caller = await keys.authenticate(key)
     if caller is None:
         raise ApiError(401, "ERROR_AUTHENTICATE_FAILURE", "the API key is unknown or revoked")

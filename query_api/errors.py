@@ -15,6 +15,7 @@ from elasticsearch import ConnectionError as EsConnectionError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from schemas.errors import ApiError, error_body
@@ -40,7 +41,7 @@ def error_response(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse(error_body(code, message), status_code=status)
 
 
-def describe_validation(error: RequestValidationError) -> str:
+def describe_validation(error: RequestValidationError | ValidationError) -> str:
     """One readable line per problem: where in the body, and what is wrong."""
     lines = []
     for item in error.errors()[:5]:
@@ -57,48 +58,43 @@ def describe_validation(error: RequestValidationError) -> str:
     return "; ".join(lines) or "invalid request"
 
 
+def to_api_error(error: Exception) -> ApiError:
+    """What the API answers for any failure: the one mapping both faces (HTTP and gRPC) use."""
+    match error:
+        case ApiError():
+            return error
+        case WebhookError():
+            return ApiError(error.status, error.code, error.message)
+        case QueryError():
+            return ApiError(400, error.code, error.message)
+        case RequestValidationError() | ValidationError():
+            return ApiError(400, "ERROR_INVALID_ARGUMENT", describe_validation(error))
+        case StarletteHTTPException():
+            code = HTTP_CODES.get(error.status_code, "ERROR_REQUEST")
+            return ApiError(error.status_code, code, str(error.detail))
+        case EsConnectionError():
+            log.warning("elasticsearch unreachable: %s", error)
+            return ApiError(503, "ERROR_UNAVAILABLE", "Elasticsearch is unreachable; retry")
+        case EsBadRequest():
+            return ApiError(400, "ERROR_DB_QUERY", _es_reason(error))
+        case EsApiError() if error.meta.status in (429, 503):
+            # busy, or a new index's shards not ready yet
+            return ApiError(503, "ERROR_UNAVAILABLE", "Elasticsearch is busy; retry")
+        case EsApiError():
+            log.error("elasticsearch error %s: %s", error.meta.status, _es_reason(error))
+            return ApiError(502, "ERROR_DB", "Elasticsearch could not answer the request")
+    log.exception("unexpected error", exc_info=error)
+    return ApiError(500, "ERROR_INTERNAL", "internal error")
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def _api(_: Request, error: ApiError) -> JSONResponse:
-        return error_response(error.status, error.code, error.message)
+    async def _answer(_: Request, error: Exception) -> JSONResponse:
+        api_error = to_api_error(error)
+        return error_response(api_error.status, api_error.code, api_error.message)
 
-    @app.exception_handler(WebhookError)
-    async def _webhook(_: Request, error: WebhookError) -> JSONResponse:
-        return error_response(error.status, error.code, error.message)
-
-    @app.exception_handler(QueryError)
-    async def _query(_: Request, error: QueryError) -> JSONResponse:
-        return error_response(400, error.code, error.message)
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, error: RequestValidationError) -> JSONResponse:
-        return error_response(400, "ERROR_INVALID_ARGUMENT", describe_validation(error))
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
-        code = HTTP_CODES.get(error.status_code, "ERROR_REQUEST")
-        return error_response(error.status_code, code, str(error.detail))
-
-    @app.exception_handler(EsConnectionError)
-    async def _unreachable(_: Request, error: EsConnectionError) -> JSONResponse:
-        log.warning("elasticsearch unreachable: %s", error)
-        return error_response(503, "ERROR_UNAVAILABLE", "Elasticsearch is unreachable; retry")
-
-    @app.exception_handler(EsBadRequest)
-    async def _es_bad_request(_: Request, error: EsBadRequest) -> JSONResponse:
-        return error_response(400, "ERROR_DB_QUERY", _es_reason(error))
-
-    @app.exception_handler(EsApiError)
-    async def _es_error(_: Request, error: EsApiError) -> JSONResponse:
-        if error.meta.status in (429, 503):  # busy, or a new index's shards not ready yet
-            return error_response(503, "ERROR_UNAVAILABLE", "Elasticsearch is busy; retry")
-        log.error("elasticsearch error %s: %s", error.meta.status, _es_reason(error))
-        return error_response(502, "ERROR_DB", "Elasticsearch could not answer the request")
-
-    @app.exception_handler(Exception)
-    async def _unexpected(_: Request, error: Exception) -> JSONResponse:
-        log.exception("unexpected error", exc_info=error)
-        return error_response(500, "ERROR_INTERNAL", "internal error")
+    for kind in (ApiError, WebhookError, QueryError, RequestValidationError,
+                 StarletteHTTPException, EsConnectionError, EsApiError, Exception):  # fmt: skip
+        app.add_exception_handler(kind, _answer)
 
 
 def _es_reason(error: EsApiError) -> str:

@@ -289,6 +289,9 @@ class ApiSettings(BaseModel):
     port: int = 8000
     # The address senders reach the service at; webhook URLs are built on it.
     public_url: str = "http://127.0.0.1:8000"
+    # The gRPC face of the same API (spaceone.api.monitoring.v1.Event); port 0 turns it off.
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int = Field(default=50051, ge=0, le=65535)
 
 
 class EngineSettings(BaseModel):

@@ -53,6 +53,7 @@ def pipeline_settings(base: Settings, name: str, **ingest: Any) -> Settings:
         apikeys=f"{name}-apikeys", webhooks=f"{name}-webhooks",
     )  # fmt: skip
     data["ingest"].update(worker_group=f"{name}-worker", **ingest)
+    data["api"]["grpc_port"] = 0  # no fixed port in tests: a test starts gRPC on a free one
     return Settings.model_validate(data)
 
 
