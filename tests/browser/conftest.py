@@ -170,6 +170,7 @@ async def page(browser: Any) -> AsyncIterator[Any]:
     page = await context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: print("console:", message.type, message.text))
     try:
         yield page
     finally:

@@ -8,10 +8,12 @@ what the API answers. Screenshots of each view go to `test-output/console/`.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
+from playwright.async_api import expect
 
 from deploy.demo_payloads import alertmanager
 from tests.browser.conftest import Console
@@ -35,11 +37,12 @@ def view_params(page: Any) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 async def sent(console: Console) -> dict[str, Any]:
-    """20 Alertmanager alerts (5 resolved) and 6 standard INFO events, through webhook URLs."""
+    """15 Alertmanager alerts then 5 of them resolved, and 6 standard INFO events, through
+    webhook URLs."""
     prometheus = await console.create_webhook("prometheus", "project-a")
     standard = await console.create_webhook("standard", "project-b")
-    for n in range(20):
-        response = await console.http.post(prometheus["webhook_url"], json=alertmanager(n, n >= 15))
+    for n, resolved in [*((n, False) for n in range(15)), *((n, True) for n in range(5))]:
+        response = await console.http.post(prometheus["webhook_url"], json=alertmanager(n, resolved))
         assert response.status_code == 200, response.text
     for n in range(6):
         body = {"event_key": f"batch-{n}", "title": f"nightly batch {n} finished", "severity": "INFO",
@@ -108,7 +111,7 @@ async def test_events_view_facets_detail_and_zoom(page: Any, console: Console, s
     severities = await page.locator("#events-table tbody tr td:nth-child(2)").all_inner_texts()
     assert severities and set(severities) == {"CRITICAL"}
     await page.screenshot(path=console.shots / "events-facet-critical.png", full_page=True)
-    shown = json.loads(await page.locator(".json .query-json").first.inner_text())
+    shown = json.loads(await page.locator(".json .query-json").first.text_content())
     assert {"k": "severity", "v": "CRITICAL", "o": "eq"} in shown["query"]["filter"]
 
     # Alt-click filters out.
@@ -121,13 +124,16 @@ async def test_events_view_facets_detail_and_zoom(page: Any, console: Console, s
     assert view_params(page)["q"] == "severity:CRITICAL"
 
     # An event's detail: every field, raw_data as JSON, links to its alert and same-key events.
-    await page.locator("#events-table .open-event").first.click()
+    alert_row = page.locator("#events-table tbody tr").filter(
+        has=page.locator("td", has_text=re.compile("^ALERT$"))
+    )
+    await alert_row.first.locator(".open-event").click()
     await page.wait_for_selector("#event-detail")
     raw = json.loads(await page.locator("#raw-data").inner_text())
-    assert raw["labels"]["severity"] == "critical"
+    assert raw["alerts"][0]["labels"]["severity"] == "critical"
+    await page.locator("#event-detail").screenshot(path=console.shots / "event-detail.png")
     assert "alert-" in (await page.locator("#to-alert").get_attribute("href"))
     assert "event_key" in (await page.locator("#same-key").get_attribute("href"))
-    await page.locator("#event-detail").screenshot(path=console.shots / "event-detail.png")
 
     # Drag across the histogram: the range narrows to what was dragged over.
     await page.goto(f"{console.url}/console/#/events?range=1h")
@@ -181,7 +187,7 @@ async def test_stats_view_builds_a_chart(page: Any, console: Console, sent: dict
     await page.select_option("#stat-chart", "bar")
     await page.locator("#stat-run").click()
     await page.wait_for_selector("#stat-chart rect[data-series]")
-    body = json.loads(await page.locator("#stat-result .query-json").inner_text())
+    body = json.loads(await page.locator("#stat-result .query-json").text_content())
     keys = [k["key"] for k in body["query"]["aggregate"][0]["group"]["keys"]]
     assert keys == ["provider", "severity"]
     await page.screenshot(path=console.shots / "stats-bar.png", full_page=True)
@@ -191,12 +197,14 @@ async def test_stats_view_builds_a_chart(page: Any, console: Console, sent: dict
     await page.select_option("#stat-bucket", "minute")
     await page.select_option("#stat-chart", "line")
     await page.locator("#stat-run").click()
-    await page.wait_for_selector("#stat-chart polyline")
+    await page.wait_for_selector("#stat-chart circle[data-series]")
     await page.screenshot(path=console.shots / "stats-line.png", full_page=True)
 
     await page.select_option("#stat-chart", "table")
     await page.locator("#stat-run").click()
     await page.wait_for_selector("#stat-table tbody tr")
+    body = json.loads(await page.locator("#stat-result .query-json").text_content())
+    assert body["query"]["aggregate"][0]["group"]["keys"][0]["date_format"] == "%Y-%m-%dT%H:%M"
     response = await console.http.post("/monitoring/v1/event/stat", headers=console.auth(), json=body)
     assert response.status_code == 200
     rows = await page.locator("#stat-table tbody tr").count()
@@ -210,7 +218,7 @@ async def test_webhooks_view_creates_a_webhook_that_takes_alerts(page: Any, cons
     await ready(page)
     await page.get_by_label("Name").fill("console hook")
     await page.get_by_label("Project").fill("project-c")
-    await page.get_by_label("Domain").fill("domain-1")
+    await page.get_by_label("Webhook domain").fill("domain-1")
     await page.get_by_role("button", name="Create webhook").click()
     url = await page.locator("#new-webhook-url").inner_text()
     assert url.startswith(console.url) and url.endswith("/events")
@@ -224,9 +232,7 @@ async def test_webhooks_view_creates_a_webhook_that_takes_alerts(page: Any, cons
 
     row = page.locator(f"tr[data-webhook-id='{webhook_id}']")
     await row.get_by_role("button", name="Disable").click()
-    await page.wait_for_function(
-        f"document.querySelector(\"tr[data-webhook-id='{webhook_id}'] .state\")?.textContent === 'DISABLED'"
-    )
+    await expect(row.locator(".state")).to_have_text("DISABLED")
     refused = await console.http.post(url, json=alertmanager(4, False))
     assert refused.status_code == 400
     await page.screenshot(path=console.shots / "webhooks.png", full_page=True)

@@ -47,8 +47,9 @@ export function drawChart(svg, { categories, labels, series, type = "bar", onBru
   }
   const every = Math.max(1, Math.ceil(categories.length / Math.max(1, Math.floor(plotW / 90))));
   categories.forEach((_, i) => {
-    if (i % every) return;
-    svg.append(el("text", { x: left + i * step + step / 2, y: height - 5, "text-anchor": "middle" },
+    const x = left + i * step + step / 2;
+    if (i % every || x > width - 36) return;
+    svg.append(el("text", { x, y: height - 5, "text-anchor": "middle" },
                   (labels || categories)[i]));
   });
   if (type === "line") {
@@ -57,6 +58,12 @@ export function drawChart(svg, { categories, labels, series, type = "bar", onBru
       const line = el("polyline", { points, fill: "none", "stroke-width": 2, "data-series": s.name });
       line.style.setProperty("stroke", colourOf(s.name, k));
       svg.append(line);
+      s.values.forEach((v, i) => {
+        const dot = el("circle", { cx: left + i * step + step / 2, cy: y(v || 0), r: 3, "data-series": s.name });
+        dot.style.setProperty("fill", colourOf(s.name, k));
+        dot.append(el("title", {}, `${(labels || categories)[i]} ${s.name}: ${v || 0}`));
+        svg.append(dot);
+      });
     });
   } else {
     const base = categories.map(() => 0);

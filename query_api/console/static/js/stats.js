@@ -90,7 +90,7 @@ function drawn(rows, params) {
     return h("table", { id: "stat-table" },
       h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col" }, c)))),
       h("tbody", {}, rows.map((r) => h("tr", {}, columns.map((c) =>
-        h("td", { class: typeof r[c] === "number" ? "num" : "" }, r[c] ?? "")))));
+        h("td", { class: typeof r[c] === "number" ? "num" : "" }, r[c] ?? ""))))));
   }
   const { categories, series } = toSeries(rows, params);
   const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");

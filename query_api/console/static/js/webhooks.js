@@ -16,7 +16,7 @@ export async function renderWebhooks(root, params, isCurrent) {
   const secret = h("div", { id: "webhook-secret" });
   const list = h("section", { "aria-label": "Webhooks", "aria-busy": "true" });
   const domainInput = session.caller?.admin
-    ? h("label", {}, "Domain", h("input", { name: "domain_id", required: true, value: session.domain || "" })) : null;
+    ? h("label", {}, "Webhook domain", h("input", { name: "domain_id", required: true, value: session.domain || "" })) : null;
   const form = h("form", { class: "card form-grid", id: "webhook-form" },
     h("label", {}, "Name", h("input", { name: "name", required: true, placeholder: "prod alertmanager" })),
     h("label", {}, "Source", h("select", { name: "plugin_id" }, PLUGINS.map((p) => h("option", { value: p }, p)))),
