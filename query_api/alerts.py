@@ -65,7 +65,9 @@ def translate_alert_list(query: Query, exact: Mapping[str, str | None]) -> Alert
 def _kind(key: str) -> str:
     kind = ALERT_FIELDS.get(key)
     if kind is None:
-        raise QueryError(INVALID, f"{key!r} is not an alert field; fields: {', '.join(ALERT_FIELDS)}")
+        raise QueryError(
+            INVALID, f"{key!r} is not an alert field; fields: {', '.join(ALERT_FIELDS)}"
+        )
     return kind
 
 

@@ -78,7 +78,9 @@ class Console:
     def auth(self, key: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {key or self.admin_key}"}
 
-    async def create_webhook(self, plugin_id: str, project: str, domain: str = "domain-1") -> dict[str, Any]:
+    async def create_webhook(
+        self, plugin_id: str, project: str, domain: str = "domain-1"
+    ) -> dict[str, Any]:
         response = await self.http.post(
             "/monitoring/v1/webhook/create", headers=self.auth(),
             json={"name": f"{plugin_id} {project}", "plugin_info": {"plugin_id": plugin_id},
@@ -89,12 +91,15 @@ class Console:
 
     async def count(self, body: dict[str, Any]) -> int:
         response = await self.http.post(
-            "/monitoring/v1/event/list", headers=self.auth(),
+            "/monitoring/v1/event/list",
+            headers=self.auth(),
             json={**body, "query": {**body.get("query", {}), "count_only": True}},
         )
         return int(response.json().get("total_count", 0)) if response.status_code == 200 else 0
 
-    async def wait_for_events(self, body: dict[str, Any], at_least: int, seconds: float = 60) -> int:
+    async def wait_for_events(
+        self, body: dict[str, Any], at_least: int, seconds: float = 60
+    ) -> int:
         deadline = asyncio.get_running_loop().time() + seconds
         while asyncio.get_running_loop().time() < deadline:
             if (found := await self.count(body)) >= at_least:

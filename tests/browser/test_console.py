@@ -42,11 +42,18 @@ async def sent(console: Console) -> dict[str, Any]:
     prometheus = await console.create_webhook("prometheus", "project-a")
     standard = await console.create_webhook("standard", "project-b")
     for n, resolved in [*((n, False) for n in range(15)), *((n, True) for n in range(5))]:
-        response = await console.http.post(prometheus["webhook_url"], json=alertmanager(n, resolved))
+        response = await console.http.post(
+            prometheus["webhook_url"], json=alertmanager(n, resolved)
+        )
         assert response.status_code == 200, response.text
     for n in range(6):
-        body = {"event_key": f"batch-{n}", "title": f"nightly batch {n} finished", "severity": "INFO",
-                "provider": "batch", "additional_info": {"duration": str(10 + n)}}
+        body = {
+            "event_key": f"batch-{n}",
+            "title": f"nightly batch {n} finished",
+            "severity": "INFO",
+            "provider": "batch",
+            "additional_info": {"duration": str(10 + n)},
+        }
         response = await console.http.post(standard["webhook_url"], json=body)
         assert response.status_code == 200, response.text
     total = await console.wait_for_events({}, 26)
@@ -63,11 +70,14 @@ async def test_a_wrong_key_gets_a_clear_message(page: Any, console: Console) -> 
     await page.screenshot(path=console.shots / "signin-wrong-key.png")
 
 
-async def test_query_bar_translates_terms_to_the_query_language(page: Any, console: Console) -> None:
+async def test_query_bar_translates_terms_to_the_query_language(
+    page: Any, console: Console
+) -> None:
     await page.goto(f"{console.url}/console/")
     parsed = await page.evaluate(
-        """async () => (await import('./js/querybar.js')).parseQuery(
-            'disk full severity:CRITICAL -provider:zabbix event_count:>5 rule:"High CPU" title:*db* tag:*')"""
+        """async () => (await import('./js/querybar.js')).parseQuery('disk full '
+            + 'severity:CRITICAL -provider:zabbix event_count:>5 rule:"High CPU" '
+            + 'title:*db* tag:*')"""
     )
     assert parsed == {
         "filter": [
@@ -105,8 +115,9 @@ async def test_events_view_facets_detail_and_zoom(page: Any, console: Console, s
     assert view_params(page)["q"] == "severity:CRITICAL"
     assert await page.locator("#total").inner_text() == f"{expected} events"
     assert int(await page.locator(".histogram").get_attribute("data-total")) == expected
-    series = await page.eval_on_selector_all("#histogram rect[data-series]",
-                                             "rects => [...new Set(rects.map(r => r.dataset.series))]")
+    series = await page.eval_on_selector_all(
+        "#histogram rect[data-series]", "rects => [...new Set(rects.map(r => r.dataset.series))]"
+    )
     assert series == ["CRITICAL"]
     severities = await page.locator("#events-table tbody tr td:nth-child(2)").all_inner_texts()
     assert severities and set(severities) == {"CRITICAL"}
@@ -205,13 +216,17 @@ async def test_stats_view_builds_a_chart(page: Any, console: Console, sent: dict
     await page.wait_for_selector("#stat-table tbody tr")
     body = json.loads(await page.locator("#stat-result .query-json").text_content())
     assert body["query"]["aggregate"][0]["group"]["keys"][0]["date_format"] == "%Y-%m-%dT%H:%M"
-    response = await console.http.post("/monitoring/v1/event/stat", headers=console.auth(), json=body)
+    response = await console.http.post(
+        "/monitoring/v1/event/stat", headers=console.auth(), json=body
+    )
     assert response.status_code == 200
     rows = await page.locator("#stat-table tbody tr").count()
     assert rows == len(response.json()["results"])
 
 
-async def test_webhooks_view_creates_a_webhook_that_takes_alerts(page: Any, console: Console) -> None:
+async def test_webhooks_view_creates_a_webhook_that_takes_alerts(
+    page: Any, console: Console
+) -> None:
     await sign_in(page, console, console.admin_key)
     await page.wait_for_selector("#nav:not([hidden])")
     await page.goto(f"{console.url}/console/#/webhooks")
