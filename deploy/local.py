@@ -104,6 +104,7 @@ def run_local(settings: Settings, serve_api: Any) -> int:
     api = f"http://{settings.api.host}:{settings.api.port}"
     print(f"""
 eventpipe is running.
+  console         {api}/console/   (sign in with the admin API key below)
   Event API       {api}   (OpenAPI docs: {api}/docs, metrics: {api}/metrics)
   admin API key   {access.api_key}
   webhook URL     {access.webhooks["prometheus"]["webhook_url"]}
