@@ -263,3 +263,30 @@ async def test_domain_key_and_dark_theme(page: Any, console: Console, sent: dict
     await ready(page)
     assert await page.evaluate("document.documentElement.dataset.theme") == "dark"
     await page.screenshot(path=console.shots / "events-dark.png", full_page=True)
+
+
+async def test_follow_shows_new_events_without_a_reload(
+    page: Any, console: Console, sent: dict
+) -> None:
+    await sign_in(page, console, console.admin_key)
+    await page.wait_for_selector("#nav:not([hidden])")
+    await page.goto(f"{console.url}/console/#/events?range=1h&q=provider:batch")
+    await ready(page)
+    await page.get_by_label("Follow new events").check()
+    await page.wait_for_function("location.hash.includes('follow=1')")
+    await ready(page)
+    before = await page.locator("#events-table tbody tr").count()
+    await page.evaluate("window.__sameDocument = true")  # gone if the page reloads
+    for n in range(3):
+        body = {"event_key": f"late-{n}", "title": f"late batch {n}", "severity": "INFO",
+                "provider": "batch"}  # fmt: skip
+        response = await console.http.post(sent["standard"]["webhook_url"], json=body)
+        assert response.status_code == 200, response.text
+    await expect(page.locator(".follow")).to_have_text(
+        re.compile(r"Following: 3 new events arrived"), timeout=30_000
+    )
+    assert await page.locator("#events-table tbody tr").count() == before + 3
+    assert await page.evaluate("window.__sameDocument") is True
+    titles = await page.locator("#events-table tbody tr td:nth-child(4)").all_inner_texts()
+    assert {"late batch 0", "late batch 1", "late batch 2"} <= set(titles[:3])
+    await page.screenshot(path=console.shots / "events-follow.png", full_page=True)
