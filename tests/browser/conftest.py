@@ -175,7 +175,14 @@ async def page(browser: Any) -> AsyncIterator[Any]:
     page = await context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("console", lambda message: print("console:", message.type, message.text))
+    # Shown with a failing test's output: what the page itself complained about.
+    page.on(
+        "console",
+        lambda message: (
+            message.type in ("error", "warning")
+            and print("browser console:", message.type, message.text)
+        ),
+    )
     try:
         yield page
     finally:
