@@ -246,6 +246,7 @@ async def test_webhooks_view_creates_a_webhook_that_takes_alerts(
     await console.wait_for_events({"webhook_id": webhook_id}, 1)
 
     row = page.locator(f"tr[data-webhook-id='{webhook_id}']")
+    await expect(row.locator(".state")).to_have_text("ENABLED")
     await row.get_by_role("button", name="Disable").click()
     await expect(row.locator(".state")).to_have_text("DISABLED")
     refused = await console.http.post(url, json=alertmanager(4, False))
@@ -286,6 +287,7 @@ async def test_follow_shows_new_events_without_a_reload(
         re.compile(r"Following: 3 new events arrived"), timeout=30_000
     )
     assert await page.locator("#events-table tbody tr").count() == before + 3
+    assert await page.locator("#total").inner_text() == f"{before + 3} events"
     assert await page.evaluate("window.__sameDocument") is True
     titles = await page.locator("#events-table tbody tr td:nth-child(4)").all_inner_texts()
     assert {"late batch 0", "late batch 1", "late batch 2"} <= set(titles[:3])

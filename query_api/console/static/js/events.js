@@ -154,7 +154,7 @@ async function drawResults(slot, body, params, columns, go, isCurrent) {
   const tbody = h("tbody", {}, answer.results.map((event) => eventRow(event, columns, go)));
   slot.replaceChildren(
     h("div", { class: "bar" },
-      h("strong", { id: "total" }, `${answer.total_count.toLocaleString()} events`),
+      h("strong", { id: "total", "data-count": answer.total_count }, `${answer.total_count.toLocaleString()} events`),
       h("span", { class: "spacer" }),
       columnChooser(columns, go)),
     h("table", { id: "events-table" }, h("thead", {}, header), tbody),
@@ -319,6 +319,11 @@ function follow(slots, listRequest, columns, go, isCurrent) {
     const tbody = document.querySelector("#events-table tbody");
     tbody?.prepend(...fresh.map((e) => eventRow(e, columns, go)));
     slots.follow.textContent = `Following: ${arrived} new event${arrived === 1 ? "" : "s"} arrived.`;
+    const total = document.getElementById("total");
+    if (total) {
+      total.dataset.count = String(Number(total.dataset.count) + fresh.length);
+      total.textContent = `${Number(total.dataset.count).toLocaleString()} events`;
+    }
     toast(`${fresh.length} new events`);
   }, FOLLOW_EVERY_MS);
 }

@@ -23,7 +23,7 @@ export async function renderWebhooks(root, params, isCurrent) {
     h("label", {}, "Project", h("input", { name: "project_id", required: true, placeholder: "project-1" })),
     domainInput,
     h("div", {}, h("button", { type: "submit" }, "Create webhook")));
-  const refresh = () => renderList(list, secret, isCurrent);
+  const refresh = (expected) => renderList(list, secret, isCurrent, expected);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const data = Object.fromEntries(new FormData(form));
@@ -34,7 +34,7 @@ export async function renderWebhooks(root, params, isCurrent) {
       }, "webhook-create");
       showSecret(secret, created, "created");
       form.reset();
-      await refresh();
+      await refresh((hooks) => hooks.some((hook) => hook.webhook_id === created.webhook_id));
     } catch (error) {
       secret.replaceChildren(errorBox(error));
     }
@@ -60,10 +60,16 @@ function showSecret(slot, created, what) {
     h("button", { type: "button", onclick: () => slot.replaceChildren() }, "I have copied them")));
 }
 
-async function renderList(slot, secret, isCurrent) {
+// The list is a search, which sees a change about a second after it is made: after a
+// change, ask again (a few times) until the list shows it.
+async function renderList(slot, secret, isCurrent, expected = () => true) {
   let answer;
   try {
-    answer = await call(`${BASE}/list`, withDomain({ query: { sort: [{ key: "created_at", desc: true }] } }), "webhooks");
+    for (let attempt = 0; attempt < 8; attempt++) {
+      answer = await call(`${BASE}/list`, withDomain({ query: { sort: [{ key: "created_at", desc: true }] } }), "webhooks");
+      if (expected(answer.results)) break;
+      await new Promise((resolve) => setTimeout(resolve, 400));
+    }
   } catch (error) {
     slot.replaceChildren(errorBox(error));
     return;
@@ -75,7 +81,12 @@ async function renderList(slot, secret, isCurrent) {
       const answerOf = await call(`${BASE}/${action}`, { webhook_id: hook.webhook_id }, `webhook-${action}`);
       if (action === "rotate_key") showSecret(secret, answerOf, "has a new key");
       else toast(`${hook.name}: ${action}d`);
-      await renderList(slot, secret, isCurrent);
+      const changed = {
+        enable: (hooks) => hooks.some((h) => h.webhook_id === hook.webhook_id && h.state === "ENABLED"),
+        disable: (hooks) => hooks.some((h) => h.webhook_id === hook.webhook_id && h.state === "DISABLED"),
+        delete: (hooks) => !hooks.some((h) => h.webhook_id === hook.webhook_id),
+      }[action];
+      await renderList(slot, secret, isCurrent, changed);
     } catch (error) {
       secret.replaceChildren(errorBox(error));
     }
