@@ -238,7 +238,6 @@ async def test_webhooks_view_creates_a_webhook_that_takes_alerts(
     url = await page.locator("#new-webhook-url").inner_text()
     assert url.startswith(console.url) and url.endswith("/events")
     assert url in await page.locator("#alertmanager-snippet").inner_text()
-    await page.screenshot(path=console.shots / "webhook-created.png", full_page=True)
 
     response = await console.http.post(url, json=alertmanager(3, False))
     assert response.status_code == 200, response.text
@@ -247,6 +246,7 @@ async def test_webhooks_view_creates_a_webhook_that_takes_alerts(
 
     row = page.locator(f"tr[data-webhook-id='{webhook_id}']")
     await expect(row.locator(".state")).to_have_text("ENABLED")
+    await page.screenshot(path=console.shots / "webhook-created.png", full_page=True)
     await row.get_by_role("button", name="Disable").click()
     await expect(row.locator(".state")).to_have_text("DISABLED")
     refused = await console.http.post(url, json=alertmanager(4, False))
