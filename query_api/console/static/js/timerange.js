@@ -7,11 +7,16 @@ export const QUICK = [
 ];
 const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-/** `{range, from, to}` of the URL -> [fromDate, toDate]. */
+/**
+ * `{range, from, to}` of the URL -> [fromDate, toDate]. A quick range ends at the next
+ * whole minute (nothing that happened is left out), so the same view asked again within
+ * the minute sends the same request and Elasticsearch can answer it from its cache.
+ */
 export function resolveRange(state, now = new Date()) {
   if (state.from && state.to) return [new Date(state.from), new Date(state.to)];
   const match = /^(\d+)([mhd])$/.exec(state.range || "24h") || [null, "24", "h"];
-  return [new Date(now.getTime() - Number(match[1]) * UNIT_MS[match[2]]), now];
+  const end = new Date(Math.ceil((now.getTime() + 1) / 60_000) * 60_000);
+  return [new Date(end.getTime() - Number(match[1]) * UNIT_MS[match[2]]), end];
 }
 
 /** The created_at conditions of a range. */
