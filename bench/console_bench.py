@@ -2,6 +2,7 @@
 each facet / histogram / list request, measured in the browser with the Performance API.
 
     python -m bench.console_bench [--events 1000000] [--days 30] [--rounds 40] [--keep]
+    python -m bench.console_bench --reuse bench-<hex> [--keep]   # indices kept by --keep
 
 1. Events as `bench.query_bench` makes them (same generator, same loading into daily
    indices behind a unique `bench-<hex>-events` alias), and a domain API key.
@@ -146,7 +147,7 @@ async def run(args: argparse.Namespace) -> int:
     from query_api.apikeys import ApiKeyStore
 
     settings = Settings()
-    prefix = f"bench-{secrets.token_hex(4)}"
+    prefix = args.reuse or f"bench-{secrets.token_hex(4)}"
     names = {kind: f"{prefix}-{kind}" for kind in ("events", "apikeys", "webhooks", "alerts")}
     es = AsyncElasticsearch(**settings.elasticsearch.client_options())
     log_path = Path(tempfile.gettempdir()) / f"{prefix}-api.log"
@@ -159,12 +160,17 @@ async def run(args: argparse.Namespace) -> int:
             settings.elasticsearch.password.get_secret_value()
         )
     try:
-        print(f"prefix {prefix}; {args.events:,} events over {args.days} days; "
-              f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}")  # fmt: skip
-        end = datetime.now(UTC).replace(microsecond=0)
-        start = end - timedelta(days=args.days)
-        await ensure_events_template(es, names["events"])
-        await load_events(es, names["events"], args, start, end)
+        if args.reuse:
+            count = (await es.count(index=names["events"]))["count"]
+            print(f"prefix {prefix} (reused): {count:,} events; {os.cpu_count()} CPUs; "
+                  f"load average {os.getloadavg()[0]:.2f}")  # fmt: skip
+        else:
+            print(f"prefix {prefix}; {args.events:,} events over {args.days} days; "
+                  f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}")  # fmt: skip
+            end = datetime.now(UTC).replace(microsecond=0)
+            start = end - timedelta(days=args.days)
+            await ensure_events_template(es, names["events"])
+            await load_events(es, names["events"], args, start, end)
         key, _ = await ApiKeyStore(es, names["apikeys"]).create(DOMAIN)
         async with api_server(env, log_path) as base:
             print(
@@ -194,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=30, help="days the events span, ending now")
     parser.add_argument("--rounds", type=int, default=40, help="timed rounds")
     parser.add_argument("--keep", action="store_true", help="keep the indices")
+    parser.add_argument("--reuse", metavar="PREFIX", help="measure indices kept by --keep")
     parser.add_argument("--streams", type=int, default=3, help="concurrent bulk streams")
     parser.add_argument("--chunk", type=int, default=5000, help="documents per bulk request")
     parser.add_argument("--max-segments", type=int, default=4, help="force-merge (0: don't)")

@@ -59,6 +59,7 @@ export function drawChart(svg, { categories, labels, series, type = "bar", onBru
       line.style.setProperty("stroke", colourOf(s.name, k));
       svg.append(line);
       s.values.forEach((v, i) => {
+        if (!v) return; // a dot marks a value; the line shows the zeros
         const dot = el("circle", { cx: left + i * step + step / 2, cy: y(v || 0), r: 3, "data-series": s.name });
         dot.style.setProperty("fill", colourOf(s.name, k));
         dot.append(el("title", {}, `${(labels || categories)[i]} ${s.name}: ${v || 0}`));

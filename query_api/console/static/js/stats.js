@@ -31,12 +31,30 @@ export function statBody(params, now = new Date()) {
   };
 }
 
+const TEXT_LENGTH = { minute: 16, hour: 13, day: 10, month: 7 };
+const STEP_MS = { minute: 60_000, hour: 3_600_000, day: 86_400_000 };
+
+/** Every bucket of the range as the stat names it (`2024-05-01T10:04`), empty ones too. */
+export function timeBuckets(params, now = new Date()) {
+  const [from, to] = resolveRange({ range: params.range || "24h" }, now);
+  const out = [];
+  let t = new Date(from);
+  if (params.bucket === "month") t = new Date(Date.UTC(t.getUTCFullYear(), t.getUTCMonth(), 1));
+  else t = new Date(Math.floor(t.getTime() / STEP_MS[params.bucket]) * STEP_MS[params.bucket]);
+  while (t < to && out.length < 2000) {
+    out.push(t.toISOString().slice(0, TEXT_LENGTH[params.bucket]));
+    t = params.bucket === "month" ? new Date(Date.UTC(t.getUTCFullYear(), t.getUTCMonth() + 1, 1))
+                                  : new Date(t.getTime() + STEP_MS[params.bucket]);
+  }
+  return out;
+}
+
 /** Rows -> chart categories and series (time or first key on x; the other keys as series). */
 export function toSeries(rows, params) {
   const xKey = params.bucket ? "time" : params.g1;
   const seriesKeys = [params.bucket ? params.g1 : params.g2, params.bucket ? params.g2 : null].filter(Boolean);
-  const categories = [...new Set(rows.map((r) => String(r[xKey] ?? "(none)")))];
-  if (params.bucket) categories.sort();
+  let categories = [...new Set(rows.map((r) => String(r[xKey] ?? "(none)")))];
+  if (params.bucket) categories = [...new Set([...timeBuckets(params), ...categories])].sort();
   const names = [...new Set(rows.map((r) => seriesKeys.map((k) => r[k] ?? "(none)").join(" · ") || "value"))];
   const series = names.map((name) => ({ name, values: categories.map(() => 0) }));
   for (const row of rows) {
@@ -98,7 +116,8 @@ function drawn(rows, params) {
   svg.id = "stat-chart";
   svg.style.height = "260px";
   const box = h("div", {}, svg, legend(series));
-  requestAnimationFrame(() => drawChart(svg, { categories, series, type: params.chart,
+  const labels = params.bucket ? categories.map((c) => c.replace("T", " ").slice(5) || c) : categories;
+  requestAnimationFrame(() => drawChart(svg, { categories, labels, series, type: params.chart,
     title: `${params.op} by ${[params.bucket, params.g1, params.g2].filter(Boolean).join(", ")}` }));
   return box;
 }
