@@ -51,6 +51,12 @@ VIEWS = [  # (range, query bar): what people look at and click
 READY = "#content[data-ready='true']"
 MEASURES = """() => performance.getEntriesByType('measure')
     .map(m => ({name: m.name, start: m.startTime, duration: m.duration}))"""
+# The network's view of the same calls (Resource Timing): fetch start to last byte, and the
+# part spent waiting for a free connection (the browser opens at most 6 per host).
+RESOURCES = """() => performance.getEntriesByType('resource')
+    .filter(r => r.name.includes('/monitoring/v1/event/'))
+    .map(r => ({path: new URL(r.name).pathname, total: r.responseEnd - r.startTime,
+                queued: r.requestStart - r.startTime}))"""
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -95,6 +101,7 @@ async def browse(base: str, key: str, rounds: int) -> dict[str, list[float]]:
                 await page.goto(f"{base}/console/{hash_}")
                 await page.wait_for_selector(READY, timeout=60_000)
                 cold = await page.evaluate(MEASURES)
+                network = await page.evaluate(RESOURCES)
                 next_range, next_q = VIEWS[(n + 3) % len(VIEWS)]
                 await page.evaluate("document.getElementById('content').dataset.ready = 'false'")
                 await page.evaluate(
@@ -111,12 +118,18 @@ async def browse(base: str, key: str, rounds: int) -> dict[str, list[float]]:
                         samples["first paint (page load)"].append(
                             measure["start"] + measure["duration"]
                         )
+                        samples["  of which page + sign-in"].append(measure["start"])
+                        samples["  of which the queries"].append(measure["duration"])
                 for measure in warm:
                     name = measure["name"]
                     if name == "paint:events":
                         samples["view paint (in page)"].append(measure["duration"])
                     elif name.startswith("api:"):
                         samples[name].append(measure["duration"])
+                for entry in network:
+                    kind = entry["path"].rsplit("/", 1)[1]
+                    samples[f"network:{kind}"].append(entry["total"])
+                    samples["network:queued"].append(entry["queued"])
                 for measure in cold:
                     if measure["name"].startswith("api:") and measure["name"] != "api:whoami":
                         samples[measure["name"]].append(measure["duration"])
@@ -129,6 +142,8 @@ def report(samples: dict[str, list[float]]) -> None:
     print("\n== the Events view in Chromium (Performance API), milliseconds")
     print(line("first paint (page load)", samples.pop("first paint (page load)", []),
                FIRST_PAINT_TARGET_MS))  # fmt: skip
+    for part in ("  of which page + sign-in", "  of which the queries"):
+        print(line(part, samples.pop(part, [])))
     print(line("view paint (in page)", samples.pop("view paint (in page)", []),
                FIRST_PAINT_TARGET_MS))  # fmt: skip
     facets = [
@@ -140,6 +155,10 @@ def report(samples: dict[str, list[float]]) -> None:
     for name in sorted(samples):
         if name.startswith("api:facet:"):
             print(line(f"  {name[4:]}", samples[name]))
+    print("  the same calls as the network saw them (Resource Timing, cold loads):")
+    for name in ("network:list", "network:stat", "network:queued"):
+        label = {"network:queued": "  waiting for a connection"}.get(name, f"  {name[8:]} request")
+        print(line(label, samples.get(name, [])))
 
 
 async def run(args: argparse.Namespace) -> int:

@@ -102,6 +102,21 @@ async def test_events_view_facets_detail_and_zoom(page: Any, console: Console, s
     assert int(await page.locator(".histogram").get_attribute("data-total")) == total
     await page.screenshot(path=console.shots / "events.png", full_page=True)
 
+    # Facet counts are the API's: severity (derived from the histogram) and provider.
+    for field in ("severity", "provider"):
+        stat = await console.http.post(
+            "/monitoring/v1/event/stat", headers=console.auth(),
+            json={"query": {"aggregate": [{"group": {"keys": [{"key": field, "name": "v"}],
+                  "fields": [{"operator": "count", "name": "n"}]}}]}},
+        )  # fmt: skip
+        expected_counts = {row["v"]: row["n"] for row in stat.json()["results"]}
+        buttons = page.locator(f"[data-facet='{field}'] button.facet-value")
+        shown = {
+            await b.get_attribute("data-value"): int(await b.locator(".count").inner_text())
+            for b in await buttons.all()
+        }
+        assert shown == expected_counts
+
     # The key stays out of the URL and in sessionStorage.
     assert console.admin_key not in page.url
     assert await page.evaluate("sessionStorage.getItem('eventpipe.apikey')") == console.admin_key
