@@ -28,6 +28,7 @@ import secrets
 import shutil
 import sys
 import tempfile
+import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -79,14 +80,18 @@ def line(label: str, values: list[float], target: float | None = None) -> str:
     return f"  {label:<28} {figures}{verdict}"
 
 
-async def browse(base: str, key: str, rounds: int) -> dict[str, list[float]]:
-    """Cold and warm Events views in Chromium; milliseconds per measure name."""
+async def browse(
+    base: str, key: str, rounds: int
+) -> tuple[dict[str, list[float]], list[list[tuple[str, bytes]]]]:
+    """Cold and warm Events views in Chromium: milliseconds per measure name, and the
+    requests (path, body) each cold view sent."""
     from playwright.async_api import async_playwright
 
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         raise SystemExit("console_bench needs Debian's chromium (apt-get install chromium)")
     samples: dict[str, list[float]] = defaultdict(list)
+    sent: list[list[tuple[str, bytes]]] = []
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path=chromium, args=["--no-sandbox", "--disable-dev-shm-usage"]
@@ -97,11 +102,20 @@ async def browse(base: str, key: str, rounds: int) -> dict[str, list[float]]:
             for n in range(rounds + 2):  # two warm-up rounds, not counted
                 range_, q = VIEWS[n % len(VIEWS)]
                 page = await context.new_page()
+                view_requests: list[tuple[str, bytes]] = []
+                page.on(
+                    "request",
+                    lambda request, into=view_requests: (
+                        "/monitoring/v1/event/" in request.url
+                        and into.append((request.url, request.post_data_buffer or b""))
+                    ),
+                )
                 hash_ = f"#/events?range={range_}" + (f"&q={q}" if q else "")
                 await page.goto(f"{base}/console/{hash_}")
                 await page.wait_for_selector(READY, timeout=60_000)
                 cold = await page.evaluate(MEASURES)
                 network = await page.evaluate(RESOURCES)
+                sent.append(list(view_requests))
                 next_range, next_q = VIEWS[(n + 3) % len(VIEWS)]
                 await page.evaluate("document.getElementById('content').dataset.ready = 'false'")
                 await page.evaluate(
@@ -135,7 +149,28 @@ async def browse(base: str, key: str, rounds: int) -> dict[str, list[float]]:
                         samples[measure["name"]].append(measure["duration"])
         finally:
             await browser.close()
-    return samples
+    return samples, sent
+
+
+async def replay(key: str, views: list[list[tuple[str, bytes]]]) -> list[float]:
+    """The cold views' requests sent again from Python, each view's at once over six
+    connections as the browser does: the server's share of the figures above."""
+    import httpx
+
+    times: list[float] = []
+    auth = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    limits = httpx.Limits(max_connections=6)
+    async with httpx.AsyncClient(headers=auth, timeout=60, limits=limits) as client:
+
+        async def one(url: str, body: bytes) -> None:
+            started = time.perf_counter()
+            response = await client.post(url, content=body)
+            response.raise_for_status()
+            times.append((time.perf_counter() - started) * 1000)
+
+        for requests in views:
+            await asyncio.gather(*(one(url, body) for url, body in requests))
+    return times
 
 
 def report(samples: dict[str, list[float]]) -> None:
@@ -196,7 +231,9 @@ async def run(args: argparse.Namespace) -> int:
                 f"API and console at {base}/console/ (uvicorn subprocess); key for {DOMAIN}; "
                 f"2 warm-up + {args.rounds} rounds: a cold load, then an in-page change"
             )
-            report(await browse(base, key, args.rounds))
+            samples, views = await browse(base, key, args.rounds)
+            report(samples)
+            print(line("server: same requests from Python", await replay(key, views)))
         return 0
     finally:
         try:
