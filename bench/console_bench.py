@@ -197,7 +197,7 @@ def report(samples: dict[str, list[float]]) -> None:
 
 
 async def run(args: argparse.Namespace) -> int:
-    from ingest.indices import ensure_events_template
+    from ingest.elasticsearch.indices import ensure_events_template
     from query_api.apikeys import ApiKeyStore
 
     settings = Settings()

@@ -125,7 +125,7 @@ def shots_dir() -> Iterator[Path]:
 async def console(settings: Settings, shots_dir: Path, tmp_path_factory: pytest.TempPathFactory
                   ) -> AsyncIterator[Console]:  # fmt: skip
     """The whole service behind a real uvicorn on 127.0.0.1:<free port>, with a worker."""
-    from ingest.topics import ensure_topics
+    from ingest.kafka.topics import ensure_topics
 
     name = f"test-console-{os.urandom(4).hex()}"
     sock = free_socket()

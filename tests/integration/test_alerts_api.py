@@ -16,7 +16,7 @@ import httpx
 import pytest
 from elasticsearch import AsyncElasticsearch
 
-from ingest.indices import ensure_alerts_index
+from ingest.elasticsearch.indices import ensure_alerts_index
 from query_api.app import create_app
 from schemas.alert import Alert
 from schemas.settings import Settings
