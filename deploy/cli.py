@@ -169,6 +169,28 @@ async def _apikey_async(args: argparse.Namespace) -> int:
         await es.close()
 
 
+def _kibana(args: argparse.Namespace) -> int:
+    """Load the saved objects of deploy/kibana/ into a Kibana (waits until it is up)."""
+    from deploy.kibana.importer import KibanaImportError, for_indices, import_objects, load_objects
+
+    settings = get_settings()
+    username = args.username or settings.elasticsearch.username
+    password = args.password
+    if password is None and settings.elasticsearch.password is not None:
+        password = settings.elasticsearch.password.get_secret_value()
+    objects = for_indices(load_objects(), settings.indices.events, settings.indices.alerts)
+    auth = (username, password) if username and password else None
+    try:
+        answer = asyncio.run(
+            import_objects(args.url, objects, auth=auth, space=args.space, wait_seconds=args.wait)
+        )
+    except KibanaImportError as error:
+        print(f"eventpipe: {error}", file=sys.stderr)
+        return 1
+    print(f"imported {answer.get('successCount', 0)} saved objects into {args.url}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="eventpipe", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -201,6 +223,15 @@ def build_parser() -> argparse.ArgumentParser:
     keys.set_defaults(func=_apikey)
 
     add_webhook_commands(commands)
+
+    kibana = commands.add_parser("kibana", help="load eventpipe's saved objects into Kibana")
+    kibana.add_argument("action", choices=["import"])
+    kibana.add_argument("--url", required=True, help="Kibana's address, e.g. http://127.0.0.1:5601")
+    kibana.add_argument("--username", help="default: the Elasticsearch username of the settings")
+    kibana.add_argument("--password", help="default: the Elasticsearch password of the settings")
+    kibana.add_argument("--space", help="a Kibana space id (default: the default space)")
+    kibana.add_argument("--wait", type=float, default=300, help="seconds to wait for Kibana")
+    kibana.set_defaults(func=_kibana)
 
     eng = commands.add_parser("engines", help="the local Kafka broker and Elasticsearch node")
     eng.add_argument("action", choices=["up", "down", "status"])

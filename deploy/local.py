@@ -111,6 +111,7 @@ def run_local(settings: Settings, serve_api: Any) -> int:
     )
     print(f"""
 eventpipe is running.
+  console         {api}/console/   (sign in with the admin API key below)
   Event API       {api}   (OpenAPI docs: {api}/docs, metrics: {api}/metrics)
   gRPC Event API  {grpc}
   admin API key   {access.api_key}

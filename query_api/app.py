@@ -19,8 +19,9 @@ from ingest.intake import http as intake
 from ingest.secrets import signing_secret
 from ingest.webhooks.registry import WebhookRegistry
 from ingest.webhooks.store import WebhookStore
-from query_api import routes_events, routes_webhooks
+from query_api import routes_alerts, routes_events, routes_webhooks
 from query_api.apikeys import ApiKeyStore
+from query_api.console import mount_console
 from query_api.deps import EsDep
 from query_api.errors import error_response, install_error_handlers
 from query_api.grpc_server import start_grpc_server
@@ -92,6 +93,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes_events.router)
     app.include_router(routes_webhooks.router)
     app.include_router(intake.router)
+    app.include_router(routes_alerts.router)
+    app.include_router(routes_alerts.caller_router)
+    mount_console(app)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
