@@ -13,11 +13,14 @@ its changelog from the start after each rebalance), and the input topic with `--
 records, so the buffer is full when the rebalance comes.
 
 Worker A starts alone and recovers; once it is processing with a full buffer, worker B
-starts: a rebalance, and both recover their new assignment while A's agent is still
-busy. Each worker prints its state every 0.5 s as JSON (in recovery or not, changelog
-records still to read, which input partitions faust fetches, which it keeps as
-"buffered", events processed while in recovery, stream records waiting for room in a
-full buffer). The script prints what it saw and a verdict: a worker that stays in
+starts (a rebalance: each keeps half); once B is busy too, B is killed (SIGKILL), and
+after the session timeout A takes B's partitions back and recovers them from the
+changelog (its memory store forgot them), its agent still busy with a full buffer: the
+surviving worker of a two-worker test. Each worker prints its state every 0.5 s as
+JSON (in recovery or not, changelog records still to read, which input partitions faust
+fetches, which it keeps as "buffered", events processed while in recovery, stream
+records waiting for room in a full buffer, pressure drops that resumed a partition
+faust had paused). The script prints what it saw and a verdict: a worker that stays in
 recovery with records to read and reads none of them for 30 s has stalled.
 
 --fixed runs the same with the fix proposed in docs/faust-recovery-stall.md applied to
@@ -75,6 +78,19 @@ def run_worker(spec: dict[str, Any]) -> None:
 
     if spec["fixed"]:
         apply_fix()
+    probes = {"drop_resumed_paused": 0, "drop_resumed_in_recovery": 0}
+    from faust.transport.consumer import Consumer
+
+    stock_on_buffer_drop = Consumer.on_buffer_drop
+
+    def on_buffer_drop(self: Any, tp: Any) -> None:
+        """Counts the pressure drops that would resume a partition faust had paused."""
+        if tp in self._buffered_partitions:
+            probes["drop_resumed_paused"] += tp in self._paused_partitions
+            probes["drop_resumed_in_recovery"] += bool(self.app.in_recovery)
+        stock_on_buffer_drop(self, tp)
+
+    Consumer.on_buffer_drop = on_buffer_drop  # type: ignore[method-assign]
     app = faust.App(
         spec["app_id"],
         broker=f"kafka://{spec['bootstrap']}",
@@ -83,6 +99,7 @@ def run_worker(spec: dict[str, Any]) -> None:
         topic_partitions=PARTITIONS,
         table_standby_replicas=0,
         stream_buffer_maxsize=spec["buffer"],
+        stream_wait_empty=spec["wait_empty"],
         web_enabled=False,
         broker_session_timeout=10.0,
         broker_heartbeat_interval=1.0,
@@ -98,7 +115,7 @@ def run_worker(spec: dict[str, Any]) -> None:
 
     @app.agent(topic)
     async def process(stream: Any) -> None:
-        async for events in stream.take_events(100, within=0.5):
+        async for events in stream.take_events(spec["batch"], within=0.5):
             for event in events:
                 table[event.key] += 1
                 stats["processed"] += 1
@@ -133,6 +150,7 @@ def run_worker(spec: dict[str, Any]) -> None:
             "processed": stats["processed"],
             "processed_in_recovery": stats["in_recovery"],
             "stream_queues": queues,
+            **probes,
         }
         # faust's worker turns sys.stdout into its log: the real stdout is the parent's pipe.
         print("STATE " + json.dumps(state), file=sys.__stdout__, flush=True)
@@ -260,7 +278,9 @@ def summary(states: list[dict[str, Any]], since: float) -> str:
         f"(e.g. {fetched_in_recovery[0]['input_fetched'] if fetched_in_recovery else []}); "
         f"stream records waiting for room in a full buffer while in recovery in "
         f"{len(waiting)}; events processed while in recovery: "
-        f"{last['processed_in_recovery']}; last: in_recovery={last['in_recovery']} "
+        f"{last['processed_in_recovery']}; pressure drops on a paused partition: "
+        f"{last['drop_resumed_paused']} ({last['drop_resumed_in_recovery']} in recovery); "
+        f"last: in_recovery={last['in_recovery']} "
         f"remaining={last['remaining']} processed={last['processed']}"
     )
 
@@ -274,10 +294,12 @@ async def orchestrate(args: argparse.Namespace) -> int:
     spec = {
         "app_id": app_id, "input": input_topic, "bootstrap": args.bootstrap,
         "buffer": args.buffer, "delay": args.delay, "fixed": args.fixed,
+        "batch": args.batch, "wait_empty": not args.no_wait_empty,
     }  # fmt: skip
     print(
         f"{app_id}: changelog {args.changelog:,} records, backlog {args.backlog:,}, "
-        f"stream_buffer_maxsize {args.buffer}, {args.delay * 1000:.0f} ms per event, "
+        f"stream_buffer_maxsize {args.buffer}, {args.delay * 1000:.0f} ms per event, batches "
+        f"of {args.batch}, stream_wait_empty {not args.no_wait_empty}, "
         f"{'WITH' if args.fixed else 'without'} the fix; logs in {workdir}",
         flush=True,
     )
@@ -300,6 +322,20 @@ async def orchestrate(args: argparse.Namespace) -> int:
         b = WorkerProcess("B", spec, workdir)
         workers.append(b)
         readers.append(asyncio.create_task(b.read()))
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # B recovered its half and busy too
+            s = b.last()
+            if s and not s["in_recovery"] and s["processed"] > 0:
+                break
+            await asyncio.sleep(0.5)
+        else:
+            print("worker B never got busy:", b.last())
+            return 2
+        print(f"B ready and busy: {b.last()}", flush=True)
+        # B dies: after the session timeout A takes B's partitions back and recovers them
+        # from the changelog (the memory store forgot them) while its buffer is full.
+        b.proc.kill()
+        print("B killed (SIGKILL); watching A", flush=True)
         since = time.monotonic()
         await asyncio.sleep(args.watch)
         verdict = 0
@@ -327,6 +363,12 @@ def main() -> int:
     parser.add_argument("--buffer", type=int, default=100)
     parser.add_argument("--delay", type=float, default=0.01)
     parser.add_argument("--watch", type=float, default=90.0)
+    parser.add_argument("--batch", type=int, default=100, help="take_events batch size")
+    parser.add_argument(
+        "--no-wait-empty",
+        action="store_true",
+        help="stream_wait_empty=False: a rebalance does not wait for the agent's batch",
+    )
     parser.add_argument("--fixed", action="store_true")
     parser.add_argument("--bootstrap", default="127.0.0.1:9092")
     return asyncio.run(orchestrate(parser.parse_args()))
