@@ -214,6 +214,7 @@ class WorkerProcess:
         self.name = name
         self.states: list[dict[str, Any]] = []
         self.log = workdir / f"{name}.log"
+        self.state_log = workdir / f"{name}.states.jsonl"
         spec = {**spec, "name": name, "datadir": str(workdir / name)}
         env = {**os.environ, "REPRO_SPEC": json.dumps(spec)}
         self.err = open(self.log, "wb")  # closed in stop()
@@ -224,15 +225,18 @@ class WorkerProcess:
         )  # fmt: skip
 
     async def read(self) -> None:
+        await asyncio.to_thread(self._read)
+
+    def _read(self) -> None:
+        """Collect the worker's STATE lines (kept in <name>.states.jsonl too)."""
         assert self.proc.stdout is not None
-        loop = asyncio.get_running_loop()
-        while True:
-            line = await loop.run_in_executor(None, self.proc.stdout.readline)
-            if not line:
-                return
-            text = line.decode(errors="replace").strip()
-            if text.startswith("STATE "):
-                self.states.append(json.loads(text[6:]))
+        with open(self.state_log, "a") as out:
+            for line in self.proc.stdout:
+                text = line.decode(errors="replace").strip()
+                if text.startswith("STATE "):
+                    self.states.append(json.loads(text[6:]))
+                    out.write(text[6:] + "\n")
+                    out.flush()
 
     def last(self) -> dict[str, Any] | None:
         return self.states[-1] if self.states else None
@@ -262,6 +266,22 @@ def stall_of(states: list[dict[str, Any]], since: float) -> float:
             start = None
         last_remaining = s["remaining"]
     return longest
+
+
+def timeline(states: list[dict[str, Any]], since: float, every: float = 5.0) -> list[str]:
+    """One line per `every` seconds after `since`: what the recovery and the stream did."""
+    lines, next_t = [], since
+    for s in states:
+        if s["t"] < next_t:
+            continue
+        next_t = s["t"] + every
+        waiting = sum(q["waiting_puts"] for q in s["stream_queues"])
+        lines.append(
+            f"  +{s['t'] - since:5.1f} s  in_recovery={s['in_recovery']!s:<5} "
+            f"remaining={s['remaining']:>7}  input fetched={s['input_fetched']} "
+            f"puts waiting={waiting}  processed in recovery={s['processed_in_recovery']}"
+        )
+    return lines
 
 
 def summary(states: list[dict[str, Any]], since: float) -> str:
@@ -309,7 +329,7 @@ async def orchestrate(args: argparse.Namespace) -> int:
         a = WorkerProcess("A", spec, workdir)
         workers.append(a)
         readers = [asyncio.create_task(a.read())]
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300
         while time.monotonic() < deadline:  # A recovered and busy, its buffer under pressure
             s = a.last()
             if s and not s["in_recovery"] and s["processed"] > 0 and s["input_buffered"]:
@@ -322,7 +342,7 @@ async def orchestrate(args: argparse.Namespace) -> int:
         b = WorkerProcess("B", spec, workdir)
         workers.append(b)
         readers.append(asyncio.create_task(b.read()))
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300
         while time.monotonic() < deadline:  # B recovered its half and busy too
             s = b.last()
             if s and not s["in_recovery"] and s["processed"] > 0:
@@ -339,6 +359,8 @@ async def orchestrate(args: argparse.Namespace) -> int:
         since = time.monotonic()
         await asyncio.sleep(args.watch)
         verdict = 0
+        print("worker A after B was killed:")
+        print("\n".join(timeline(a.states, since)))
         for w in workers:
             stalled = stall_of(w.states, since)
             print(f"worker {w.name}: {summary(w.states, since)}")
