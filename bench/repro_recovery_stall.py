@@ -155,6 +155,25 @@ def run_worker(spec: dict[str, Any]) -> None:
         # faust's worker turns sys.stdout into its log: the real stdout is the parent's pipe.
         print("STATE " + json.dumps(state), file=sys.__stdout__, flush=True)
 
+    @app.task
+    async def dump_on_sigusr1() -> None:
+        """`kill -USR1 <worker pid>`: every task's stack into the worker's log."""
+
+        def dump() -> None:
+            for task in asyncio.all_tasks():
+                print(f"--- {task.get_name()}", file=sys.__stderr__)
+                task.print_stack(limit=12, file=sys.__stderr__)
+            consumer = app.consumer
+            print(
+                f"flow_active={consumer.flow_active} active={consumer._active_partitions} "
+                f"paused={consumer._paused_partitions} "
+                f"buffered={consumer._buffered_partitions}",
+                file=sys.__stderr__,
+                flush=True,
+            )
+
+        asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, dump)
+
     sys.argv = [sys.argv[0]]
     faust.Worker(app, loglevel="WARNING", quiet=True).execute_from_commandline()
 
