@@ -212,6 +212,23 @@ async def prepare(args: argparse.Namespace, app_id: str, input_topic: str) -> No
         await producer.stop()
 
 
+async def print_commits(args: argparse.Namespace, app_id: str, input_topic: str) -> None:
+    """The group's committed offsets of the input topic beside its end offsets."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=args.bootstrap, group_id=app_id)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(input_topic, p) for p in range(PARTITIONS)]
+        ends = await consumer.end_offsets(tps)
+        pairs = ", ".join(
+            [f"{tp.partition}: {await consumer.committed(tp)}/{ends[tp]}" for tp in tps]
+        )
+        print(f"input committed/end offsets by partition: {pairs}")
+    finally:
+        await consumer.stop()
+
+
 async def cleanup(args: argparse.Namespace, app_id: str, input_topic: str) -> None:
     from aiokafka.admin import AIOKafkaAdminClient
     from aiokafka.protocol.admin import DeleteGroupsRequest
@@ -387,6 +404,7 @@ async def orchestrate(args: argparse.Namespace) -> int:
             if stalled >= STALL_SECONDS:
                 verdict = 1
         print("VERDICT: " + ("recovery STALLED" if verdict else "every recovery made progress"))
+        await print_commits(args, app_id, input_topic)
         return verdict
     finally:
         for w in workers:
