@@ -9,7 +9,7 @@ runs a faust app of one agent over it, in a child process, in three shapes:
   forward   the same, re-producing every record to a second topic through the faust
             topic's `send()` and waiting for the acks (the parse agent's shape)
   batch     the same, re-producing through the worker's batch producer
-            (`ingest.produce.BatchProducer`)
+            (`ingest.kafka.produce.BatchProducer`)
 
 and prints the child's CPU seconds (utime+stime, from its first batch to the N-th event)
 per event. Figures only; topics and groups are named `ffloor-<hex>` and deleted.
@@ -35,7 +35,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 CHILD = r"""
 import asyncio, os, sys, time
 import faust
-from ingest.worker import faust_broker
+from ingest.process.worker import faust_broker
 
 mode, src_name, dst_name, total, bootstrap = sys.argv[1:6]
 total = int(total)
@@ -63,7 +63,7 @@ async def agent(stream):
         elif mode == "batch":
             if state["producer"] is None:
                 from aiokafka import AIOKafkaProducer
-                from ingest.produce import BatchProducer
+                from ingest.kafka.produce import BatchProducer
                 kafka = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all",
                                          enable_idempotence=True, max_batch_size=1 << 20)
                 await kafka.start()

@@ -28,7 +28,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from elasticsearch import AsyncElasticsearch
 
-from ingest.indices import ensure_events_template
+from ingest.elasticsearch.indices import ensure_events_template
 from schemas.index import events_index_for
 from schemas.settings import Settings
 

@@ -74,7 +74,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _worker(args: argparse.Namespace) -> int:
     from deploy.logs import json_logging_config
-    from ingest.worker import run
+    from ingest.process.worker import run
 
     run(get_settings(), logging_config=json_logging_config())
     return 0

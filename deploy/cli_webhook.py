@@ -18,6 +18,7 @@ from elasticsearch import AsyncElasticsearch
 from elasticsearch import ConnectionError as EsConnectionError
 
 from ingest.webhooks.store import WebhookStore
+from query_api.webhook_list import list_webhooks
 from schemas.query import Condition, Query
 from schemas.settings import Settings, get_settings
 from schemas.webhook import (
@@ -111,7 +112,9 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
             webhook, key = await store.rotate_key(args.webhook_id, domain)
             _print_created(WebhookCreated.of(webhook, key, public_base_url(settings)), args.json)
         elif args.action == "list":
-            results, total = await store.list(list_query(args), _exact(args), domain)
+            results, total = await list_webhooks(
+                es, store.index, list_query(args), _exact(args), domain
+            )
             _print_list([r for r in results if isinstance(r, WebhookInfo)], total, args.json)
         elif args.action == "delete":
             await store.delete(args.webhook_id, domain)

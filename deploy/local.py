@@ -91,7 +91,7 @@ async def ensure_demo_access(settings: Settings) -> DemoAccess:
 
 def run_local(settings: Settings, serve_api: Any) -> int:
     """Engines, topics, demo access, the worker process and the API until Ctrl-C."""
-    from ingest.topics import ensure_topics
+    from ingest.kafka.topics import ensure_topics
 
     engines.up(settings.engines)
     settings = Settings()  # `up` may have generated the Elasticsearch password just now

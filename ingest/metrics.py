@@ -39,7 +39,7 @@ ORPHAN_RECOVERIES = Counter(
 )
 PARTITIONS_REREAD = Counter(
     "eventpipe_partitions_reread_total",
-    "Partitions sought back to a record that never reached a stream (see ingest/consumer.py)",
+    "Partitions sought back to a record that never reached a stream (ingest/kafka/faust_runtime)",
 )
 BULK_SECONDS = Histogram(
     "eventpipe_bulk_request_seconds",

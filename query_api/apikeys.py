@@ -9,7 +9,6 @@ a revocation therefore applies everywhere within that time.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import re
 import secrets
@@ -18,20 +17,11 @@ from datetime import UTC, datetime
 
 from elasticsearch import AsyncElasticsearch, NotFoundError
 
-from schemas.apikey import ApiKeyInfo, ApiKeyRecord, Caller
+from schemas.apikey import ApiKeyInfo, ApiKeyRecord, Caller, hash_secret
+from schemas.index import APIKEY_MAPPINGS
 
 KEY_PATTERN = re.compile(r"^ep_([0-9a-f]{12})_([A-Za-z0-9_-]{20,})$")
 CACHE_SECONDS = 5.0
-APIKEY_MAPPINGS = {
-    "dynamic": "strict",
-    "properties": {
-        "key_id": {"type": "keyword"},
-        "secret_sha256": {"type": "keyword", "index": False},
-        "domain_id": {"type": "keyword"},
-        "created_at": {"type": "date"},
-        "revoked": {"type": "boolean"},
-    },
-}
 
 
 def new_key() -> tuple[str, str, str]:
@@ -44,10 +34,6 @@ def split_key(key: str) -> tuple[str, str] | None:
     """(key_id, secret) of a well-formed key, else None."""
     match = KEY_PATTERN.match(key.strip())
     return (match.group(1), match.group(2)) if match else None
-
-
-def hash_secret(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def secret_matches(secret: str, record: ApiKeyRecord) -> bool:

@@ -13,8 +13,8 @@ from elasticsearch import ConnectionError as EsConnectionError
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from ingest import intake
-from ingest.indices import delete_expired, ensure_events_template
+from ingest.elasticsearch.indices import delete_expired, ensure_events_template
+from ingest.intake import http as intake
 from ingest.secrets import signing_secret
 from ingest.webhooks.registry import WebhookRegistry
 from ingest.webhooks.store import WebhookStore

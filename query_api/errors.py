@@ -17,8 +17,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from schemas.errors import ApiError, error_body
 from schemas.query import QueryError
 from schemas.webhook import WebhookError
+
+__all__ = ["ApiError", "error_response"]
 
 log = logging.getLogger("eventpipe.api")
 
@@ -33,16 +36,8 @@ HTTP_CODES = {
 }
 
 
-class ApiError(Exception):
-    """An error the API answers as is: HTTP status, ERROR_* code, message."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-
 def error_response(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+    return JSONResponse(error_body(code, message), status_code=status)
 
 
 def describe_validation(error: RequestValidationError) -> str:

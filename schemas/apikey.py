@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from pydantic import BaseModel
 
 from schemas.event import Timestamp
@@ -40,3 +42,8 @@ class Caller(BaseModel):
     @property
     def is_admin(self) -> bool:
         return self.domain_id is None
+
+
+def hash_secret(secret: str) -> str:
+    """SHA-256 hex: how every secret (API key, webhook access key) is stored."""
+    return hashlib.sha256(secret.encode()).hexdigest()

@@ -1,6 +1,6 @@
 """Webhook access keys: made once, kept only as a SHA-256, compared in constant time.
 
-The hashing is the API keys' (`query_api.apikeys.hash_secret`), so there is one way a
+The hashing is the API keys' (`schemas.apikey.hash_secret`), so there is one way a
 secret is stored in this project. A plain key is never logged or written anywhere.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import hmac
 import secrets
 
-from query_api.apikeys import hash_secret
+from schemas.apikey import hash_secret
 
 
 def new_access_key() -> str:

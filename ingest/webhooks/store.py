@@ -16,7 +16,7 @@ A webhook outside the caller's domain is reported as not found, so ids do not le
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,12 +24,10 @@ from elasticsearch import AsyncElasticsearch, BadRequestError, ConflictError, No
 
 from ingest.parsers.registry import available_parsers
 from ingest.webhooks.keys import hash_access_key, new_access_key
-from ingest.webhooks.query import WEBHOOK_MAPPINGS, select_fields, translate_list
-from schemas.query import Query
+from schemas.index import WEBHOOK_MAPPINGS
 from schemas.webhook import (
     Webhook,
     WebhookCreate,
-    WebhookInfo,
     WebhookInvalid,
     WebhookNotFound,
     WebhookState,
@@ -58,7 +56,10 @@ def check_plugin_id(plugin_id: str) -> None:
 
 
 class WebhookStore:
-    """Create, read, list, change and delete webhooks; the only code that writes the index."""
+    """Create, read, change and delete webhooks; the only code that writes the index.
+
+    Lists are `query_api.webhook_list`'s (a query over the index, like event list).
+    """
 
     def __init__(self, es: AsyncElasticsearch, index: str = DEFAULT_INDEX) -> None:
         self._es = es
@@ -123,27 +124,6 @@ class WebhookStore:
         """The webhook, if it lies in `domain_id` (None: any domain); else WebhookNotFound."""
         webhook, _, _ = await self._read_in_domain(webhook_id, domain_id)
         return webhook
-
-    async def list(
-        self, query: Query, exact: Mapping[str, str] | None = None, domain_id: str | None = None
-    ) -> tuple[list[WebhookInfo | dict[str, Any]], int]:
-        """Webhooks matching a Query (and exact filters) within a domain: (results, total)."""
-        body = translate_list(query, exact or {}, domain_id)
-        try:
-            found = await self._es.search(index=self.index, **body)
-        except NotFoundError:  # no webhook was ever created
-            return [], 0
-        total = found["hits"]["total"]["value"]
-        if query.count_only:
-            return [], total
-        results: list[WebhookInfo | dict[str, Any]] = []
-        for hit in found["hits"]["hits"]:
-            info = WebhookInfo.model_validate(hit["_source"])
-            if query.only or query.minimal:
-                results.append(select_fields(info.model_dump(mode="json"), query))
-            else:
-                results.append(info)
-        return results, total
 
     async def update(self, request: WebhookUpdate, domain_id: str | None) -> Webhook:
         """Replace name, parser options and/or tags; options and tags are replaced whole."""

@@ -23,7 +23,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from elasticsearch import AsyncElasticsearch
 
-from ingest.topics import ensure_topics, topic_names
+from ingest.kafka.topics import ensure_topics, topic_names
 from query_api.app import create_app
 from schemas.settings import Settings
 

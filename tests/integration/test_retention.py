@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from elasticsearch import AsyncElasticsearch
 
-from ingest.indices import delete_expired, ensure_events_template
+from ingest.elasticsearch.indices import delete_expired, ensure_events_template
 from schemas.index import events_index_for
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from ingest.indices import expired_indices
+from ingest.elasticsearch.indices import expired_indices
 from schemas.index import events_index_for, events_template, field_kind
 
 

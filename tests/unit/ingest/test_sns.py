@@ -16,10 +16,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
-from ingest.normalize import Position
-from ingest.parse_stage import DeadLetter, RawRecord, parse_record
 from ingest.parsers.aws_sns import subscription_confirmation
-from ingest.sns import (
+from ingest.process.normalize import Position
+from ingest.process.parse import DeadLetter, RawRecord, parse_record
+from ingest.webhooks.keys import hash_access_key
+from ingest.webhooks.registry import WebhookRegistry
+from ingest.webhooks.sns import (
     BadSignature,
     SigningCertificates,
     SnsRequestFailed,
@@ -31,8 +33,6 @@ from ingest.sns import (
     trusted_sns_url,
     verify_message,
 )
-from ingest.webhooks.keys import hash_access_key
-from ingest.webhooks.registry import WebhookRegistry
 from schemas.webhook import PluginInfo, Webhook, WebhookState
 from tests.unit.parsers.helpers import load
 
@@ -571,7 +571,7 @@ async def test_unsigned_notifications_parse_when_verification_is_off(
     alarm_notification: dict[str, Any],
 ) -> None:
     events = await run(webhook(), {**alarm_notification, "Signature": "forged"})
-    assert [e.title for e in events] == ["web-1 CPU high"]
+    assert [json.loads(e.doc)["title"] for e in events] == ["web-1 CPU high"]
 
 
 @pytest.mark.parametrize("version", ["1", "2"])
@@ -581,7 +581,7 @@ async def test_a_signed_notification_parses_when_verification_is_on(
     certificates, _ = certificates_for(signer)
     message = signer.sign(alarm_notification, version)
     events = await run(webhook(verify_signature=True), message, certificates=certificates)
-    assert [e.title for e in events] == ["web-1 CPU high"]
+    assert [json.loads(e.doc)["title"] for e in events] == ["web-1 CPU high"]
 
 
 async def test_a_tampered_notification_is_a_dead_letter(

@@ -6,7 +6,7 @@ import hashlib
 import re
 
 from ingest.webhooks.keys import access_key_matches, hash_access_key, new_access_key
-from query_api.apikeys import hash_secret
+from schemas.apikey import hash_secret
 
 
 def test_keys_are_long_url_safe_and_unique() -> None:

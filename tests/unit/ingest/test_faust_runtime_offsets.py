@@ -6,7 +6,7 @@ import faust
 import pytest
 from faust.types import TP
 
-from ingest.consumer import DenseOffsetConsumer, RecoveryWatch
+from ingest.kafka.faust_runtime import DenseOffsetConsumer, RecoveryWatch
 
 TOPIC_TP = TP("t.raw", 0)
 

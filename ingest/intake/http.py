@@ -27,10 +27,10 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ingest.metrics import INTAKE_PRODUCED, INTAKE_REQUESTS
-from ingest.normalize import HEADER_SIGNATURE, HEADER_WEBHOOK, signing_input
+from ingest.process.normalize import HEADER_SIGNATURE, HEADER_WEBHOOK, signing_input
 from ingest.webhooks.envelope import sign_envelope
 from ingest.webhooks.registry import WebhookRegistry
-from query_api.errors import ApiError, error_response
+from schemas.errors import ApiError, error_body
 from schemas.settings import Settings
 from schemas.webhook import WebhookError
 
@@ -225,12 +225,12 @@ class WebhookFastPath:
             )  # fmt: skip
             response = JSONResponse(answer)
         except ApiError as error:
-            response = error_response(error.status, error.code, error.message)
+            response = JSONResponse(error_body(error.code, error.message), error.status)
         except ClientDisconnect:
             return
         except Exception:
             log.exception("intake failed")
-            response = error_response(500, "ERROR_INTERNAL", "internal error")
+            response = JSONResponse(error_body("ERROR_INTERNAL", "internal error"), 500)
         await response(scope, receive, send)
 
 

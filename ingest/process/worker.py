@@ -1,0 +1,442 @@
+"""The stream processor (`eventpipe worker`): parse, then correlate and index.
+
+    events.raw ──parse (batch consumer)──▶ events.normalized ──correlate + index (faust)──▶ ES
+         └─────────────────────────────────▶ events.dlq ◀───────────────────┘
+
+One process, two stages, each a batch at a time:
+
+- **parse** is stateless, so it runs on a plain aiokafka batch consumer
+  (`ingest.kafka.batch_consumer`): a batch of raw records is parsed, its events are
+  grouped by the partition of their correlation key and produced as one record per
+  partition (many events to a record, `normalize.encode_events`), dead letters go to
+  `events.dlq`; the batch's offsets are committed once Kafka acknowledged all of it.
+- **correlate + index** needs state keyed by correlation key, so it is a faust agent over
+  `events.normalized` with the correlation Table (changelog, recovery, rebalancing). As a
+  record carries a few hundred events, faust's per-record cost is paid once per few
+  hundred events. `take_events()` acks a batch when the body returns *or raises* (faust's
+  ack trap), so the body never raises for a bad record (dead letters) and never returns
+  before Elasticsearch and the changelog acknowledged the batch (`Worker.finish`).
+
+When the worker is stopped mid-batch, the batch gets `shutdown_grace_seconds` to finish;
+if it cannot, the process exits at once without acking or committing, and the records
+are read again after a restart, where deterministic ids make the replay harmless.
+Everything that touches faust's internals is in `ingest.kafka.faust_runtime`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Coroutine, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import faust
+from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
+from elasticsearch import AsyncElasticsearch
+
+from ingest.elasticsearch.indices import ensure_alerts_index, ensure_events_template
+from ingest.elasticsearch.writer import client_serializers
+from ingest.kafka import faust_runtime
+from ingest.kafka.batch_consumer import BatchConsumer
+from ingest.kafka.faust_runtime import LeanMonitor, RecoveryWatch
+from ingest.kafka.produce import BatchProducer, Record
+from ingest.metrics import (
+    CONSUMER_LAG,
+    DEAD_LETTERS,
+    EVENTS_DUPLICATE,
+    EVENTS_INDEXED,
+    EVENTS_PRODUCED,
+    EVENTS_RETRIED,
+    ORPHAN_RECOVERIES,
+    PARTITIONS_REREAD,
+    RECORDS_RECEIVED,
+)
+from ingest.process.correlate import is_quiet, load_state
+from ingest.process.index import index_batch
+from ingest.process.normalize import BATCH_FORMAT, HEADER_FORMAT, Position, encode_events
+from ingest.process.parse import DeadLetter, RawRecord, by_partition, parse_batch
+from ingest.retry import retry
+from ingest.secrets import signing_secret
+from ingest.webhooks.registry import WebhookRegistry
+from ingest.webhooks.store import WebhookStore
+from schemas.settings import Settings
+
+log = logging.getLogger("eventpipe.worker")
+
+QUIET_MARGIN = timedelta(minutes=5)
+STALL_CHECK_SECONDS = 5.0
+SCAN_CHUNK = 2000
+EXIT_UNACKED = 75  # EX_TEMPFAIL: stopped with a batch not done; it will be read again
+# Each events.normalized record carries a few hundred events: the index stage takes
+# this many records at a time, and faust buffers few of them.
+INDEX_TAKE_RECORDS = 8
+STREAM_BUFFER_RECORDS = 16
+
+
+def faust_broker(bootstrap_servers: str) -> str:
+    """`host1:9092,host2:9092` -> faust's `kafka://host1:9092;kafka://host2:9092`."""
+    return ";".join(f"kafka://{host.strip()}" for host in bootstrap_servers.split(",") if host)
+
+
+def raw_record(message: ConsumerRecord) -> RawRecord:
+    headers = {str(k): bytes(v) for k, v in (message.headers or ()) if v is not None}
+    return RawRecord(
+        position=Position(message.topic, message.partition, message.offset),
+        timestamp=datetime.fromtimestamp(message.timestamp / 1000, UTC),
+        value=message.value,
+        headers=headers,
+    )
+
+
+def dead_letter_record(key: bytes | None, letter: DeadLetter) -> Record:
+    """The events.dlq record of a dead letter: the original bytes, why in the headers."""
+    return (key, letter.value or b"", dead_letter_headers(letter))
+
+
+def dead_letter_headers(letter: DeadLetter) -> list[tuple[str, bytes]]:
+    return [
+        ("eventpipe-error-code", letter.code.encode()),
+        ("eventpipe-error-reason", letter.reason.encode()[:4096]),
+        ("eventpipe-source-topic", letter.position.topic.encode()),
+        ("eventpipe-source-partition", str(letter.position.partition).encode()),
+        ("eventpipe-source-offset", str(letter.position.offset).encode()),
+    ]
+
+
+class Worker:
+    """The stages' shared clients and batch bodies; `build_app` wires them into faust."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.stopping = False
+        self._es: AsyncElasticsearch | None = None
+        self._registry: WebhookRegistry | None = None
+        self._kafka: AIOKafkaProducer | None = None
+        self._batches: BatchProducer | None = None
+        self._secret = signing_secret(settings)
+        self._ready = asyncio.Lock()
+        self._changelog_lock = asyncio.Lock()
+        # The newest created_at indexed: the clock quiet keys are judged by, so a replay
+        # of old records never finds its keys forgotten.
+        self.stream_time: datetime | None = None
+
+    def is_stopping(self) -> bool:
+        return self.stopping
+
+    async def resources(self) -> tuple[AsyncElasticsearch, WebhookRegistry, BatchProducer]:
+        async with self._ready:
+            if self._es is None or self._registry is None:
+                es = AsyncElasticsearch(
+                    **self.settings.elasticsearch.client_options(),
+                    serializers=client_serializers(),
+                )
+                await retry(lambda: self._prepare(es), "preparing Elasticsearch", self.is_stopping)
+                self._es = es
+                self._registry = WebhookRegistry(WebhookStore(es, self.settings.indices.webhooks))
+            if self._batches is None:
+                # All output (parsed events, dead letters, table changelog) goes out a
+                # batch at a time, acknowledged as a whole before the batch is acked.
+                kafka = AIOKafkaProducer(
+                    bootstrap_servers=self.settings.kafka.bootstrap_servers,
+                    acks="all",
+                    enable_idempotence=True,
+                    max_batch_size=1024 * 1024,
+                    max_request_size=2 * 1024 * 1024,
+                )
+                await retry(kafka.start, "connecting to Kafka", self.is_stopping)
+                self._kafka = kafka
+                self._batches = BatchProducer(kafka)
+        return self._es, self._registry, self._batches
+
+    async def close(self) -> None:
+        if self._kafka is not None:
+            await self._kafka.stop()
+        if self._es is not None:
+            await self._es.close()
+
+    async def _prepare(self, es: AsyncElasticsearch) -> None:
+        await ensure_events_template(es, self.settings.indices.events)
+        await ensure_alerts_index(es, self.settings.indices.alerts)
+
+    async def parse_batch(self, messages: Sequence[ConsumerRecord]) -> None:
+        """Parse a batch of raw records; return once Kafka acknowledged all it produced."""
+        _, registry, batches = await self.resources()
+        records = [(raw_record(message), message.key) for message in messages]
+        parsed = await parse_batch(records, registry, self._secret, self.is_stopping)
+        topics = self.settings.topics
+        partitions = await batches.partition_count(topics.normalized)
+        out: dict[int, list[Record]] = {}
+        for partition, events in by_partition(parsed.events, partitions).items():
+            headers = [(HEADER_FORMAT, BATCH_FORMAT)]
+            out[partition] = [(None, value, headers) for value in encode_events(events)]
+        letters = [dead_letter_record(key, letter) for key, letter in parsed.letters]
+        await asyncio.gather(
+            retry(lambda: batches.send_to_partitions(topics.normalized, out),
+                  "producing events", self.is_stopping),
+            retry(lambda: batches.send_all(topics.dlq, letters),
+                  "producing dead letters", self.is_stopping),
+        )  # fmt: skip
+        RECORDS_RECEIVED.inc(len(records))
+        EVENTS_PRODUCED.inc(len(parsed.events))
+        for _, letter in parsed.letters:
+            DEAD_LETTERS.labels(letter.code).inc()
+
+    async def index_batch(self, events: Sequence[Any], table: Any) -> None:
+        """Correlate and index; return once Elasticsearch has acknowledged every event."""
+        es, _, batches = await self.resources()
+        records = [
+            (Position(e.message.topic, e.message.partition, e.message.offset), e.message.value)
+            for e in events
+        ]
+        outcome = await index_batch(
+            records,
+            es=es,
+            table=faust_runtime.local_store(table),
+            store_states=lambda states, partitions: self.write_states(table, states, partitions),
+            events_prefix=self.settings.indices.events,
+            alerts_index=self.settings.indices.alerts,
+            window=timedelta(seconds=self.settings.ingest.dedup_window_seconds),
+            stopping=self.is_stopping,
+        )
+        if outcome.newest:
+            newest = datetime.fromisoformat(outcome.newest)
+            self.stream_time = max(self.stream_time or newest, newest)
+        if outcome.letters:
+            letters = [dead_letter_record(key, letter) for key, letter in outcome.letters]
+            dlq = self.settings.topics.dlq
+            await retry(lambda: batches.send_all(dlq, letters),
+                        "producing dead letters", self.is_stopping)  # fmt: skip
+        EVENTS_INDEXED.inc(outcome.indexed)
+        EVENTS_DUPLICATE.inc(outcome.duplicates)
+        EVENTS_RETRIED.inc(outcome.retried)
+        ORPHAN_RECOVERIES.inc(outcome.orphans)
+        for _, letter in outcome.letters:
+            DEAD_LETTERS.labels(letter.code).inc()
+
+    async def write_states(
+        self, table: Any, states: dict[bytes, bytes], partitions: dict[bytes, int] | None = None
+    ) -> None:
+        """Store each key's new state (JSON bytes) in the table and its changelog; return
+        once Kafka acknowledged them.
+
+        faust would send one changelog record per write, each its own future, and not wait
+        for them; here the batch's writes go out together and are acknowledged before the
+        batch is. The records are what faust's table codecs read (raw key, JSON value), so
+        its recovery reads them back into the table as its own.
+        """
+        if not states:
+            return
+        _, _, batches = await self.resources()
+        faust_runtime.local_store(table).update(states)
+        changelog = faust_runtime.changelog_topic(table)
+        if partitions is None:  # partitioned by key, as faust would
+            records: list[Record] = [(key, value, []) for key, value in states.items()]
+            send = lambda: batches.send_all(changelog, records)  # noqa: E731
+        else:  # the partition of the key's events (no hashing)
+            by_partition: dict[int, list[Record]] = {}
+            for key, value in states.items():
+                by_partition.setdefault(partitions[key], []).append((key, value, []))
+            send = lambda: batches.send_to_partitions(changelog, by_partition)  # noqa: E731
+        async with self._changelog_lock:  # one writer keeps a key's records in order
+            await retry(send, "writing the changelog", self.is_stopping)
+
+    async def forget_quiet(self, table: Any, horizon: datetime) -> int:
+        """Drop the state of keys nothing touched since `horizon`; tombstones in the changelog.
+
+        The scan yields to the event loop every `SCAN_CHUNK` keys, so a large table never
+        holds batches up; a key a batch rewrote meanwhile (a new value object) is kept.
+        """
+        _, _, batches = await self.resources()
+        store = faust_runtime.local_store(table)
+        candidates: list[tuple[bytes, Any]] = []
+        for n, (key, value) in enumerate(list(store.items()), 1):
+            state = load_state(value)
+            if state is not None and is_quiet(state, horizon):
+                candidates.append((key, value))
+            if n % SCAN_CHUNK == 0:
+                await asyncio.sleep(0)
+        changelog = faust_runtime.changelog_topic(table)
+        async with self._changelog_lock:  # no state record of these keys can overtake
+            quiet = [key for key, seen in candidates if store.get(key) is seen]
+            for key in quiet:
+                del store[key]
+            tombstones: list[Record] = [(key, None, []) for key in quiet]
+            await retry(lambda: batches.send_all(changelog, tombstones),
+                        "writing the changelog", self.is_stopping)  # fmt: skip
+        return len(quiet)
+
+    async def finish(self, body: Coroutine[Any, Any, None]) -> None:
+        """Run a batch body to the end; when stopped mid-way, finish it or exit without ack."""
+        task = asyncio.ensure_future(body)
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            self.stopping = True
+            grace = self.settings.ingest.shutdown_grace_seconds
+            try:
+                await asyncio.wait_for(asyncio.shield(task), grace)
+            except BaseException as error:
+                log.error("stopping with a batch not done (%r): exiting without ack", error)
+                os._exit(EXIT_UNACKED)
+            raise
+        except BaseException as error:
+            # Not a record's fault (those are dead letters): acking now would lose the batch.
+            log.exception("batch failed: exiting without ack", exc_info=error)
+            os._exit(EXIT_UNACKED)
+
+
+def build_app(settings: Settings) -> faust.App:
+    """The faust app: topics, the correlation table, the parse task and the index agent."""
+    partitions = settings.topics.partitions
+    datadir = settings.engines.cache_dir / "faust" / settings.ingest.worker_group
+    datadir.mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        settings.ingest.worker_group,
+        broker=faust_broker(settings.kafka.bootstrap_servers),
+        store="memory://",
+        datadir=str(datadir),
+        topic_partitions=partitions,
+        producer_acks=-1,
+        producer_linger=0.005,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=1.0,
+        # A crashed worker's partitions move to the others after 10 s, not faust's 60 s.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=2.0,
+        # A record of events.normalized holds hundreds of events: buffer few of them.
+        stream_buffer_maxsize=STREAM_BUFFER_RECORDS,
+        web_enabled=False,
+        Monitor=LeanMonitor,
+    )
+    faust_runtime.install(app)
+    worker = Worker(settings)
+    normalized = app.topic(settings.topics.normalized, key_serializer="raw", value_serializer="raw")
+    # Keyed and partitioned like events.normalized, so each key's state sits with its events.
+    table = app.Table(
+        "alert-state",
+        partitions=partitions,
+        key_type=bytes,  # raw keys, the same bytes as the topic's; values are JSON
+        use_partitioner=True,
+    )
+    batch, within = settings.ingest.batch_size, settings.ingest.batch_seconds
+    raw = BatchConsumer(
+        settings.topics.raw,
+        settings.ingest.parse_group,
+        max_records=batch,
+        wait_seconds=within,
+        bootstrap_servers=settings.kafka.bootstrap_servers,
+    )
+
+    @app.on_before_shutdown.connect
+    async def close_clients(app: faust.App, **kwargs: Any) -> None:
+        await worker.close()
+
+    @app.task
+    async def freeze_start_up_objects() -> None:
+        """Keep start-up objects out of the collector's full passes: shorter pauses."""
+        gc.freeze()
+
+    @app.task
+    async def dump_on_sigusr1() -> None:
+        """`kill -USR1 <pid>` logs where every task waits: for a worker that seems stuck."""
+        asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, lambda: dump_state(app))
+
+    @app.task
+    async def parse() -> None:
+        """The parse stage: raw records a batch at a time, committed once produced."""
+        await retry(raw.start, "joining the parse consumer group", worker.is_stopping)
+
+        async def handle(messages: Sequence[ConsumerRecord]) -> None:
+            await worker.finish(worker.parse_batch(messages))
+            last: dict[Any, int] = {}
+            for message in messages:
+                last[(message.topic, message.partition)] = message.offset
+            for (topic, partition), offset in last.items():
+                highwater = raw.highwater(TopicPartition(topic, partition))
+                if highwater is not None:
+                    CONSUMER_LAG.labels(topic, str(partition)).set(max(highwater - offset - 1, 0))
+
+        try:
+            await raw.run(handle)
+        finally:
+            await raw.stop()
+
+    @app.timer(interval=60.0)
+    async def forget_quiet_keys() -> None:
+        """Drop correlation state older than the dedup window: the table stays bounded."""
+        if worker.stream_time is None:
+            return
+        window = timedelta(seconds=settings.ingest.dedup_window_seconds)
+        await worker.forget_quiet(table, worker.stream_time - window - QUIET_MARGIN)
+
+    watch = RecoveryWatch(settings.ingest.recovery_stall_seconds)
+
+    @app.timer(interval=STALL_CHECK_SECONDS)
+    async def exit_if_recovery_stalls() -> None:
+        """A table recovery that reads nothing for long never ends (seen once, in faust):
+        exit without acking anything, for the supervisor to start the worker again."""
+        in_recovery, remaining = faust_runtime.recovery_remaining(app)
+        left = sum(remaining.values())
+        if watch.stalled(time.monotonic(), in_recovery, left):
+            log.error(
+                "table recovery read nothing for %.0f s (%d records to go): exiting to restart",
+                settings.ingest.recovery_stall_seconds, left,
+            )  # fmt: skip
+            dump_state(app)
+            os._exit(EXIT_UNACKED)
+
+    @app.timer(interval=STALL_CHECK_SECONDS)
+    async def heal_stalled_partitions() -> None:
+        """Read again a record that was dropped on its way to a stream."""
+        try:
+            PARTITIONS_REREAD.inc(await faust_runtime.heal_stalls(app))
+        except Exception as error:  # a rebalance in the way: try again next time
+            log.warning("could not seek a stalled partition back: %r", error)
+
+    @app.agent(normalized, name="correlate-and-index")
+    async def correlate_and_index(stream: faust.StreamT[bytes]) -> None:
+        async for events in stream.take_events(INDEX_TAKE_RECORDS, within=within):
+            await worker.finish(worker.index_batch(events, table))
+            last = {event.message.tp: event.message.offset for event in events}
+            for tp, offset in last.items():
+                highwater = faust_runtime.highwater(app, tp)
+                if highwater is not None:
+                    lag = max(highwater - offset - 1, 0)
+                    CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(lag)
+
+    app.eventpipe_worker = worker  # type: ignore[attr-defined]
+    return app
+
+
+def dump_state(app: faust.App) -> None:
+    log.warning("worker state:\n%s", "\n".join(faust_runtime.describe_state(app)))
+
+
+def run(settings: Settings, logging_config: dict[str, Any] | None = None) -> None:
+    """Create the topics, then run the faust worker until SIGTERM/SIGINT."""
+    from prometheus_client import start_http_server
+
+    from ingest.kafka.topics import ensure_topics
+
+    asyncio.run(ensure_topics(settings))
+    app = build_app(settings)
+    if settings.ingest.worker_metrics_port:
+        # A thread of prometheus_client's own: scraping never waits on the event loop.
+        try:
+            start_http_server(settings.ingest.worker_metrics_port, addr="127.0.0.1")
+        except OSError:  # another worker on this host has the port: take a free one
+            server, _ = start_http_server(0, addr="127.0.0.1")
+            print(
+                f"metrics port {settings.ingest.worker_metrics_port} is taken; "
+                f"this worker's metrics are on port {server.server_port}",
+                file=sys.stderr,
+            )
+    faust.Worker(
+        app, loglevel="INFO", quiet=True, logging_config=logging_config
+    ).execute_from_commandline()
