@@ -24,7 +24,11 @@ class BulkOutcome:
     done: list[int] = field(default_factory=list)
     retry: list[int] = field(default_factory=list)
     dead: list[tuple[int, str]] = field(default_factory=list)
-    duplicates: int = 0
+    duplicate_positions: list[int] = field(default_factory=list)  # done, as a 409
+
+    @property
+    def duplicates(self) -> int:
+        return len(self.duplicate_positions)
 
 
 def daily_index(prefix: str, created_at: str) -> str:
@@ -62,7 +66,7 @@ def classify_bulk_response(response: dict[str, Any]) -> BulkOutcome:
             outcome.done.append(position)
         elif status == 409:
             outcome.done.append(position)
-            outcome.duplicates += 1
+            outcome.duplicate_positions.append(position)
         elif status == 429 or status >= 500:
             outcome.retry.append(position)
         else:

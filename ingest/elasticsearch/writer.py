@@ -52,8 +52,8 @@ def client_serializers() -> dict[str, Any]:
 class BulkResult:
     """What became of a bulk write: counts, and the positions of dead items with why."""
 
-    created: int = 0
-    duplicates: int = 0
+    done: list[int] = field(default_factory=list)  # acknowledged, duplicates included
+    duplicates: list[int] = field(default_factory=list)  # already there (409 to a create)
     retried: int = 0
     dead: list[tuple[int, str]] = field(default_factory=list)
 
@@ -82,8 +82,8 @@ async def write_bulk(
             result.dead += [(i, f"bulk request refused: {invalid.reason}") for i in pending]
             return result
         outcome = classify_bulk_response(response)
-        result.created += len(outcome.done) - outcome.duplicates
-        result.duplicates += outcome.duplicates
+        result.done += [pending[i] for i in outcome.done]
+        result.duplicates += [pending[i] for i in outcome.duplicate_positions]
         result.dead += [(pending[i], reason) for i, reason in outcome.dead]
         result.retried += len(outcome.retry)
         pending = [pending[i] for i in outcome.retry]

@@ -92,9 +92,7 @@ class BatchConsumer:
             # lock. Records fetched just before a revocation are handled all the same (the
             # new owner reads them again: harmless) and their commit is left out if the
             # partition is no longer ours.
-            batches = await self.consumer.getmany(
-                timeout_ms=self._wait_ms, max_records=self._max_records
-            )
+            batches = await self._gather()
             records = [record for tp_records in batches.values() for record in tp_records]
             if not records:
                 continue
@@ -108,6 +106,21 @@ class BatchConsumer:
                     await self._commit(offsets)
                     raise
                 await self._commit(offsets)
+
+    async def _gather(self) -> dict[TopicPartition, list[ConsumerRecord]]:
+        """Up to `max_records`, waiting at most `wait_seconds` after the first arrives (as
+        faust's `take(within=)`): a trickle of records still makes batches, not one
+        output record per input record."""
+        batches = await self.consumer.getmany(
+            timeout_ms=self._wait_ms, max_records=self._max_records
+        )
+        count = sum(map(len, batches.values()))
+        if 0 < count < self._max_records:
+            await asyncio.sleep(self._wait_ms / 1000)
+            more = await self.consumer.getmany(timeout_ms=0, max_records=self._max_records - count)
+            for tp, tp_records in more.items():
+                batches.setdefault(tp, []).extend(tp_records)
+        return batches
 
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         """Commit after the handler; a commit refused by a rebalance leaves the batch to be

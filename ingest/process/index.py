@@ -96,25 +96,29 @@ async def index_batch(
     states = {key: encode_state(state) for key, state in batch.states.items()}
     # A key's events all came on one partition: its state goes to that changelog partition.
     partitions = {event.key.encode(): at.partition for event, at in zip(events, where, strict=True)}
-    # Three independent writes, each retried until done, waited for together.
-    _, indexed, alerted = await asyncio.gather(
+    # Two independent writes, each retried until done, waited for together: the states
+    # (Kafka), and the events with their alerts in one bulk request (Elasticsearch).
+    _, written = await asyncio.gather(
         store_states(states, partitions),
-        write_bulk(es, items, stopping),
-        write_bulk(es, alert_items, stopping),
+        write_bulk(es, items + alert_items, stopping),
     )
+    n = len(items)
+    duplicates = sum(1 for i in written.duplicates if i < n)
     outcome = IndexOutcome(
         events=len(events),
-        indexed=indexed.created,
-        duplicates=indexed.duplicates,
-        retried=indexed.retried,
+        indexed=sum(1 for i in written.done if i < n) - duplicates,
+        duplicates=duplicates,
+        retried=written.retried,
         orphans=batch.orphans,
         newest=max((e.created_at for e in events), default=""),
         letters=letters,
     )
-    for i, reason in indexed.dead:
-        letter = DeadLetter(where[i], docs[i], "ERROR_INDEX", reason)
-        outcome.letters.append((events[i].key.encode(), letter))
-    for i, reason in alerted.dead:
+    for i, reason in written.dead:
+        if i < n:
+            letter = DeadLetter(where[i], docs[i], "ERROR_INDEX", reason)
+            outcome.letters.append((events[i].key.encode(), letter))
+            continue
+        i -= n
         key = alert_items[i][0]
         outcome.letters.append((None, DeadLetter(where[0], alert_items[i][1], "ERROR_INDEX_ALERT",
                                                  f"{key.decode()}: {reason}")))  # fmt: skip
