@@ -75,8 +75,9 @@ SCAN_CHUNK = 2000
 EXIT_UNACKED = 75  # EX_TEMPFAIL: stopped with a batch not done; it will be read again
 # Each events.normalized record carries a few hundred events: the index stage takes
 # this many records at a time, and faust buffers few of them.
-INDEX_TAKE_RECORDS = 8
-STREAM_BUFFER_RECORDS = 16
+INDEX_TAKE_RECORDS = 16
+STREAM_BUFFER_RECORDS = 32
+INDEX_WITHIN_SECONDS = 0.02
 
 
 def raw_record(message: ConsumerRecord) -> RawRecord:
@@ -397,7 +398,8 @@ def build_app(settings: Settings) -> faust.App:
 
     @app.agent(normalized, name="correlate-and-index")
     async def correlate_and_index(stream: faust.StreamT[bytes]) -> None:
-        async for events in stream.take_events(INDEX_TAKE_RECORDS, within=within):
+        # The parse stage already gathered for `within`: its records are taken promptly.
+        async for events in stream.take_events(INDEX_TAKE_RECORDS, within=INDEX_WITHIN_SECONDS):
             await worker.finish(worker.index_batch(events, table))
             last = {event.message.tp: event.message.offset for event in events}
             for tp, offset in last.items():
