@@ -12,12 +12,13 @@ import logging
 from elasticsearch import ApiError as EsApiError
 from elasticsearch import BadRequestError as EsBadRequest
 from elasticsearch import ConnectionError as EsConnectionError
+from elasticsearch import ConnectionTimeout as EsConnectionTimeout
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from schemas.errors import ApiError, error_body
+from schemas.errors import ApiError, error_body, retry_after_header
 from schemas.query import QueryError
 from schemas.webhook import WebhookError
 
@@ -36,8 +37,16 @@ HTTP_CODES = {
 }
 
 
-def error_response(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse(error_body(code, message), status_code=status)
+def error_response(
+    status: int, code: str, message: str, retry_after: float | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        error_body(code, message), status_code=status, headers=retry_after_header(retry_after)
+    )
+
+
+def _retry_after(request: Request) -> float:
+    return float(request.app.state.settings.api.retry_after_seconds)
 
 
 def describe_validation(error: RequestValidationError) -> str:
@@ -60,7 +69,7 @@ def describe_validation(error: RequestValidationError) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api(_: Request, error: ApiError) -> JSONResponse:
-        return error_response(error.status, error.code, error.message)
+        return error_response(error.status, error.code, error.message, error.retry_after)
 
     @app.exception_handler(WebhookError)
     async def _webhook(_: Request, error: WebhookError) -> JSONResponse:
@@ -80,18 +89,23 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(error.status_code, code, str(error.detail))
 
     @app.exception_handler(EsConnectionError)
-    async def _unreachable(_: Request, error: EsConnectionError) -> JSONResponse:
-        log.warning("elasticsearch unreachable: %s", error)
-        return error_response(503, "ERROR_UNAVAILABLE", "Elasticsearch is unreachable; retry")
+    @app.exception_handler(EsConnectionTimeout)
+    async def _unreachable(request: Request, error: Exception) -> JSONResponse:
+        log.warning("elasticsearch unreachable: %r", error)
+        return error_response(
+            503, "ERROR_UNAVAILABLE", "Elasticsearch is unreachable; retry", _retry_after(request)
+        )
 
     @app.exception_handler(EsBadRequest)
     async def _es_bad_request(_: Request, error: EsBadRequest) -> JSONResponse:
         return error_response(400, "ERROR_DB_QUERY", _es_reason(error))
 
     @app.exception_handler(EsApiError)
-    async def _es_error(_: Request, error: EsApiError) -> JSONResponse:
+    async def _es_error(request: Request, error: EsApiError) -> JSONResponse:
         if error.meta.status in (429, 503):  # busy, or a new index's shards not ready yet
-            return error_response(503, "ERROR_UNAVAILABLE", "Elasticsearch is busy; retry")
+            return error_response(
+                503, "ERROR_UNAVAILABLE", "Elasticsearch is busy; retry", _retry_after(request)
+            )
         log.error("elasticsearch error %s: %s", error.meta.status, _es_reason(error))
         return error_response(502, "ERROR_DB", "Elasticsearch could not answer the request")
 

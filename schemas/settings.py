@@ -69,6 +69,9 @@ class IngestSettings(BaseModel):
     # Every intake and worker must share it: set it when they run on several hosts.
     signing_secret: SecretStr | None = None
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    # A webhook request waits at most this long for Kafka, then answers 503 (Retry-After):
+    # senders retry, and never hang until their own timeout.
+    kafka_timeout_seconds: float = Field(default=4.0, gt=0, le=30)
     dedup_window_seconds: float = Field(default=600.0, gt=0)
     # The faust app id: also the consumer group and the prefix of the table's changelog.
     worker_group: str = "eventpipe-worker"
@@ -87,6 +90,8 @@ class ApiSettings(BaseModel):
     port: int = 8000
     # The address senders reach the service at; webhook URLs are built on it.
     public_url: str = "http://127.0.0.1:8000"
+    # Retry-After of a 503 (a dependency down or slow), in seconds.
+    retry_after_seconds: float = Field(default=2.0, gt=0)
 
 
 class EngineSettings(BaseModel):

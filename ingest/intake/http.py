@@ -7,7 +7,10 @@ with the key in `X-Access-Key`, so it need not sit in a URL. The sender is check
 first (404, 403, 400 disabled); the body must be JSON (400) and at most
 `max_body_bytes` (413). The record carries the body as received, the webhook id
 and an HMAC signature in headers — never the access key — and is produced with
-acks=all; Kafka unreachable is 503, so the sender retries.
+acks=all. Kafka unreachable, or too slow to acknowledge within `kafka_timeout_seconds`
+(its buffer full), is 503 with Retry-After, so the sender retries; a request never hangs.
+A 503 after a timeout is ambiguous, as any timeout is: the record may still land, and the
+sender's retry then adds a second copy (at least once, never lost).
 """
 
 from __future__ import annotations
@@ -57,24 +60,31 @@ class RawProducer:
                     # Records are keyed by webhook, so a busy webhook fills one partition's
                     # batch: a large batch keeps concurrent requests from queueing behind it.
                     max_batch_size=1024 * 1024,
-                    request_timeout_ms=10_000,
+                    # Shorter than the request's own bound: a record still waiting in the
+                    # buffer expires unsent (KafkaTimeoutError) before the sender gets 503.
+                    request_timeout_ms=int(self._settings.ingest.kafka_timeout_seconds * 750),
                 )
                 try:
                     await producer.start()
-                except Exception:
+                except BaseException:  # also cancelled by the request's timeout
                     await producer.stop()
                     raise
                 self._producer = producer
         return self._producer
 
     async def send(self, webhook_id: str, body: bytes, signature: str) -> None:
-        producer = await self._started()
-        await producer.send_and_wait(
-            self._settings.topics.raw,
-            value=body,
-            key=webhook_id.encode(),
-            headers=[(HEADER_WEBHOOK, webhook_id.encode()), (HEADER_SIGNATURE, signature.encode())],
-        )
+        """Return once Kafka has the record; TimeoutError past `kafka_timeout_seconds`."""
+        async with asyncio.timeout(self._settings.ingest.kafka_timeout_seconds):
+            producer = await self._started()
+            await producer.send_and_wait(
+                self._settings.topics.raw,
+                value=body,
+                key=webhook_id.encode(),
+                headers=[
+                    (HEADER_WEBHOOK, webhook_id.encode()),
+                    (HEADER_SIGNATURE, signature.encode()),
+                ],
+            )
 
     async def reachable(self) -> bool:
         """True when a broker answers a metadata request within a few seconds."""
@@ -111,9 +121,9 @@ def parse_json(body: bytes) -> Any:
         raise _refused(400, "ERROR_INVALID_ARGUMENT", f"the body is not JSON: {error}") from None
 
 
-def _refused(status: int, code: str, message: str) -> ApiError:
+def _refused(status: int, code: str, message: str, retry_after: float | None = None) -> ApiError:
     INTAKE_REQUESTS.labels(str(status)).inc()
-    return ApiError(status, code, message)
+    return ApiError(status, code, message, retry_after)
 
 
 async def accept(state: Any, webhook_id: str, access_key: str, body: bytes) -> dict[str, Any]:
@@ -126,9 +136,12 @@ async def accept(state: Any, webhook_id: str, access_key: str, body: bytes) -> d
     signature = sign_envelope(state.signing_secret, signing_input(webhook_id, body))
     try:
         await state.raw_producer.send(webhook_id, body, signature)
-    except (KafkaError, OSError) as error:
-        log.warning("kafka unavailable: %s", error)
-        raise _refused(503, "ERROR_UNAVAILABLE", "Kafka is unavailable; retry later") from None
+    except (KafkaError, OSError, TimeoutError) as error:
+        log.warning("kafka unavailable: %r", error)
+        raise _refused(
+            503, "ERROR_UNAVAILABLE", "Kafka is unavailable; retry later",
+            state.settings.api.retry_after_seconds,
+        ) from None  # fmt: skip
     INTAKE_REQUESTS.labels("200").inc()
     INTAKE_PRODUCED.inc()
     return {}
@@ -225,7 +238,9 @@ class WebhookFastPath:
             )  # fmt: skip
             response = JSONResponse(answer)
         except ApiError as error:
-            response = JSONResponse(error_body(error.code, error.message), error.status)
+            response = JSONResponse(
+                error_body(error.code, error.message), error.status, error.headers()
+            )
         except ClientDisconnect:
             return
         except Exception:
