@@ -17,7 +17,7 @@ from typing import Any
 from elasticsearch import AsyncElasticsearch
 from elasticsearch import ConnectionError as EsConnectionError
 
-from ingest.webhooks.store import WebhookStore
+from ingest.webhooks.store import WebhookStore, open_store
 from schemas.query import Condition, Query
 from schemas.settings import Settings, get_settings
 from schemas.webhook import (
@@ -92,34 +92,38 @@ def run_webhook_command(args: argparse.Namespace) -> int:
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
     es = AsyncElasticsearch(**settings.elasticsearch.client_options())
-    store = WebhookStore(es, settings.indices.webhooks)
     try:
-        domain = args.domain or None
-        if args.action == "create":
-            if not domain:
-                raise ValueError("webhook create needs --domain")
-            request = WebhookCreate(
-                name=args.name,
-                plugin_info=PluginInfo(plugin_id=args.plugin, options=_options(args) or {}),
-                project_id=args.project,
-                domain_id=domain,
-                tags=parse_pairs(args.tag),
-            )
-            webhook, key = await store.create(request)
-            _print_created(WebhookCreated.of(webhook, key, public_base_url(settings)), args.json)
-        elif args.action == "rotate-key":
-            webhook, key = await store.rotate_key(args.webhook_id, domain)
-            _print_created(WebhookCreated.of(webhook, key, public_base_url(settings)), args.json)
-        elif args.action == "list":
-            results, total = await store.list(list_query(args), _exact(args), domain)
-            _print_list([r for r in results if isinstance(r, WebhookInfo)], total, args.json)
-        elif args.action == "delete":
-            await store.delete(args.webhook_id, domain)
-            print(json.dumps({}) if args.json else f"deleted {args.webhook_id}")
-        else:
-            webhook = await _change(store, args, domain)
-            _print_one(webhook.info(), args.json)
-        return 0
+        async with open_store(settings, es) as store:
+            domain = args.domain or None
+            if args.action == "create":
+                if not domain:
+                    raise ValueError("webhook create needs --domain")
+                request = WebhookCreate(
+                    name=args.name,
+                    plugin_info=PluginInfo(plugin_id=args.plugin, options=_options(args) or {}),
+                    project_id=args.project,
+                    domain_id=domain,
+                    tags=parse_pairs(args.tag),
+                )
+                webhook, key = await store.create(request)
+                _print_created(
+                    WebhookCreated.of(webhook, key, public_base_url(settings)), args.json
+                )
+            elif args.action == "rotate-key":
+                webhook, key = await store.rotate_key(args.webhook_id, domain)
+                _print_created(
+                    WebhookCreated.of(webhook, key, public_base_url(settings)), args.json
+                )
+            elif args.action == "list":
+                results, total = await store.list(list_query(args), _exact(args), domain)
+                _print_list([r for r in results if isinstance(r, WebhookInfo)], total, args.json)
+            elif args.action == "delete":
+                await store.delete(args.webhook_id, domain)
+                print(json.dumps({}) if args.json else f"deleted {args.webhook_id}")
+            else:
+                webhook = await _change(store, args, domain)
+                _print_one(webhook.info(), args.json)
+            return 0
     finally:
         await es.close()
 

@@ -16,6 +16,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from ingest.elasticsearch.indices import delete_expired, ensure_events_template
 from ingest.intake import http as intake
 from ingest.secrets import signing_secret
+from ingest.webhooks.log import WebhookLog
+from ingest.webhooks.mirror import WebhookMirror
 from ingest.webhooks.registry import WebhookRegistry
 from ingest.webhooks.store import WebhookStore
 from query_api import routes_events, routes_webhooks
@@ -51,8 +53,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.es = es
         app.state.keys = ApiKeyStore(es, settings.indices.apikeys)
-        app.state.webhooks = WebhookStore(es, settings.indices.webhooks)
-        app.state.registry = WebhookRegistry(app.state.webhooks)
+        # Webhooks: the topic read into memory (authentication needs only Kafka), the
+        # index kept as its searchable copy by the mirror.
+        webhook_log = WebhookLog(settings)
+        app.state.webhooks = WebhookStore(es, webhook_log, settings.indices.webhooks)
+        app.state.registry = WebhookRegistry(webhook_log)
+        mirror = WebhookMirror(webhook_log, app.state.webhooks)
+        await webhook_log.start()
+        mirroring = asyncio.create_task(mirror.run(), name="webhook mirror")
         app.state.signing_secret = signing_secret(settings)
         app.state.raw_producer = intake.RawProducer(settings)
         try:
@@ -69,6 +77,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             retention.cancel()
+            mirroring.cancel()
+            await webhook_log.stop()
             await app.state.raw_producer.stop()
             await es.close()
 

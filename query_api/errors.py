@@ -72,8 +72,9 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(error.status, error.code, error.message, error.retry_after)
 
     @app.exception_handler(WebhookError)
-    async def _webhook(_: Request, error: WebhookError) -> JSONResponse:
-        return error_response(error.status, error.code, error.message)
+    async def _webhook(request: Request, error: WebhookError) -> JSONResponse:
+        retry = _retry_after(request) if error.status == 503 else None
+        return error_response(error.status, error.code, error.message, retry)
 
     @app.exception_handler(QueryError)
     async def _query(_: Request, error: QueryError) -> JSONResponse:

@@ -31,6 +31,9 @@ class TopicSettings(BaseModel):
     raw: str = "events.raw"
     normalized: str = "events.normalized"
     dlq: str = "events.dlq"
+    # Webhooks' source of truth: compacted, one partition, read whole by every intake and
+    # worker (ingest/webhooks/log.py).
+    webhooks: str = "eventpipe.webhooks"
     partitions: int = Field(default=4, ge=1)
 
 
@@ -72,6 +75,8 @@ class IngestSettings(BaseModel):
     # A webhook request waits at most this long for Kafka, then answers 503 (Retry-After):
     # senders retry, and never hang until their own timeout.
     kafka_timeout_seconds: float = Field(default=4.0, gt=0, le=30)
+    # A webhook change (create, disable, …) waits this long for Kafka, then answers 503.
+    webhook_write_timeout_seconds: float = Field(default=10.0, gt=0)
     dedup_window_seconds: float = Field(default=600.0, gt=0)
     # The faust app id: also the consumer group and the prefix of the table's changelog.
     worker_group: str = "eventpipe-worker"

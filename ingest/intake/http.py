@@ -129,19 +129,26 @@ def _refused(status: int, code: str, message: str, retry_after: float | None = N
 async def accept(state: Any, webhook_id: str, access_key: str, body: bytes) -> dict[str, Any]:
     """Check the sender, then put the body on `events.raw`; `{}` once Kafka acknowledged it."""
     registry: WebhookRegistry = state.registry
+    retry_after = state.settings.api.retry_after_seconds
     try:
-        await registry.authenticate(webhook_id, access_key)
+        # Waits only at start-up, until the webhooks topic has been read once.
+        async with asyncio.timeout(state.settings.ingest.kafka_timeout_seconds):
+            await registry.authenticate(webhook_id, access_key)
     except WebhookError as refused:
-        raise _refused(refused.status, refused.code, refused.message) from None
+        retry = retry_after if refused.status == 503 else None
+        raise _refused(refused.status, refused.code, refused.message, retry) from None
+    except TimeoutError:
+        raise _refused(
+            503, "ERROR_UNAVAILABLE", "webhooks not loaded from Kafka yet; retry later", retry_after
+        ) from None
     signature = sign_envelope(state.signing_secret, signing_input(webhook_id, body))
     try:
         await state.raw_producer.send(webhook_id, body, signature)
     except (KafkaError, OSError, TimeoutError) as error:
         log.warning("kafka unavailable: %r", error)
         raise _refused(
-            503, "ERROR_UNAVAILABLE", "Kafka is unavailable; retry later",
-            state.settings.api.retry_after_seconds,
-        ) from None  # fmt: skip
+            503, "ERROR_UNAVAILABLE", "Kafka is unavailable; retry later", retry_after
+        ) from None
     INTAKE_REQUESTS.labels("200").inc()
     INTAKE_PRODUCED.inc()
     return {}

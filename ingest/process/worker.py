@@ -62,8 +62,7 @@ from ingest.process.index import (
 from ingest.process.normalize import Position
 from ingest.process.parse import DeadLetter, RawRecord, parse_record
 from ingest.secrets import signing_secret
-from ingest.webhooks.registry import WebhookRegistry
-from ingest.webhooks.store import WebhookStore
+from ingest.webhooks.registry import WebhookRegistry, open_registry
 from schemas.alert import KeyState
 from schemas.event import EventInfo
 from schemas.settings import Settings
@@ -144,7 +143,7 @@ class Worker:
                 es = AsyncElasticsearch(**self.settings.elasticsearch.client_options())
                 await self._retry(lambda: self._prepare(es), "preparing Elasticsearch")
                 self._es = es
-                self._registry = WebhookRegistry(WebhookStore(es, self.settings.indices.webhooks))
+                self._registry = await open_registry(self.settings)
             if self._batches is None:
                 # The agents' output (parsed events, dead letters, table changelog) goes
                 # out a batch at a time, acknowledged as a whole before the batch is acked.
