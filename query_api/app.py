@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ingest.elasticsearch.indices import delete_expired, ensure_events_template
 from ingest.intake import http as intake
+from ingest.intake.ratelimit import RateLimiter
 from ingest.secrets import signing_secret
 from ingest.webhooks.log import WebhookLog
 from ingest.webhooks.mirror import WebhookMirror
@@ -63,6 +64,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         mirroring = asyncio.create_task(mirror.run(), name="webhook mirror")
         app.state.signing_secret = signing_secret(settings)
         app.state.raw_producer = intake.RawProducer(settings)
+        app.state.webhook_limiter = RateLimiter(
+            settings.ingest.webhook_rate_per_second, settings.ingest.webhook_burst
+        )
+        app.state.key_limiter = RateLimiter(
+            settings.api.key_rate_per_second, settings.api.key_burst
+        )
         try:
             await ensure_events_template(es, settings.indices.events)
             await app.state.keys.ensure_index()

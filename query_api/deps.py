@@ -11,6 +11,7 @@ from typing import Annotated
 from elasticsearch import AsyncElasticsearch
 from fastapi import Depends, Request
 
+from ingest.metrics import RATE_LIMITED
 from query_api.apikeys import ApiKeyStore
 from query_api.errors import ApiError
 from schemas.apikey import Caller
@@ -37,6 +38,14 @@ async def get_caller(request: Request, keys: Annotated[ApiKeyStore, Depends(get_
     caller = await keys.authenticate(key)
     if caller is None:
         raise ApiError(401, "ERROR_AUTHENTICATE_FAILURE", "the API key is unknown or revoked")
+    limiter = getattr(request.app.state, "key_limiter", None)
+    wait = limiter.wait(caller.key_id) if limiter is not None else 0.0
+    if wait > 0:
+        RATE_LIMITED.labels("apikey").inc()
+        raise ApiError(
+            429, "ERROR_TOO_MANY_REQUESTS",
+            f"this API key is over its rate of {limiter.rate:g} requests/s; retry later", wait,
+        )  # fmt: skip
     return caller
 
 

@@ -13,7 +13,7 @@ from query_api.stat_search import run_stat
 from schemas.messages import ErrorResponse, EventQuery, EventStatQuery, GetEventRequest
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse} for status in (400, 401, 403, 404, 503)
+    status: {"model": ErrorResponse} for status in (400, 401, 403, 404, 429, 503)
 }
 router = APIRouter(prefix="/monitoring/v1/event", tags=["event"], responses=ERRORS)
 

@@ -34,7 +34,7 @@ from schemas.webhook import (
 )
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse} for status in (400, 401, 403, 404, 503)
+    status: {"model": ErrorResponse} for status in (400, 401, 403, 404, 429, 503)
 }
 router = APIRouter(prefix="/monitoring/v1/webhook", tags=["webhook"], responses=ERRORS)
 

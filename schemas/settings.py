@@ -75,6 +75,10 @@ class IngestSettings(BaseModel):
     # A webhook request waits at most this long for Kafka, then answers 503 (Retry-After):
     # senders retry, and never hang until their own timeout.
     kafka_timeout_seconds: float = Field(default=4.0, gt=0, le=30)
+    # Requests a second one webhook may send to one intake process, and its burst (None:
+    # two seconds' worth); past it, 429 with Retry-After. 0 turns the limit off.
+    webhook_rate_per_second: float = Field(default=2000.0, ge=0)
+    webhook_burst: float | None = Field(default=None, ge=1)
     # A webhook change (create, disable, …) waits this long for Kafka, then answers 503.
     webhook_write_timeout_seconds: float = Field(default=10.0, gt=0)
     dedup_window_seconds: float = Field(default=600.0, gt=0)
@@ -95,6 +99,10 @@ class ApiSettings(BaseModel):
     port: int = 8000
     # The address senders reach the service at; webhook URLs are built on it.
     public_url: str = "http://127.0.0.1:8000"
+    # Requests a second one API key may make to one API process (reads and webhook
+    # management), and its burst (None: two seconds' worth); 0 turns the limit off.
+    key_rate_per_second: float = Field(default=100.0, ge=0)
+    key_burst: float | None = Field(default=None, ge=1)
     # Retry-After of a 503 (a dependency down or slow), in seconds.
     retry_after_seconds: float = Field(default=2.0, gt=0)
 

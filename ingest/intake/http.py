@@ -29,16 +29,20 @@ from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ingest.metrics import INTAKE_PRODUCED, INTAKE_REQUESTS
+from ingest.metrics import INTAKE_PRODUCED, INTAKE_REQUESTS, RATE_LIMITED
 from ingest.process.normalize import HEADER_SIGNATURE, HEADER_WEBHOOK, signing_input
 from ingest.webhooks.envelope import sign_envelope
 from ingest.webhooks.registry import WebhookRegistry
 from schemas.errors import ApiError, error_body
+from schemas.messages import ErrorResponse
 from schemas.settings import Settings
 from schemas.webhook import WebhookError
 
 log = logging.getLogger("eventpipe.intake")
-router = APIRouter(tags=["intake"])
+INTAKE_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse} for status in (400, 403, 404, 413, 429, 503)
+}
+router = APIRouter(tags=["intake"], responses=INTAKE_ERRORS)
 
 
 class RawProducer:
@@ -126,8 +130,8 @@ def _refused(status: int, code: str, message: str, retry_after: float | None = N
     return ApiError(status, code, message, retry_after)
 
 
-async def accept(state: Any, webhook_id: str, access_key: str, body: bytes) -> dict[str, Any]:
-    """Check the sender, then put the body on `events.raw`; `{}` once Kafka acknowledged it."""
+async def admit(state: Any, webhook_id: str, access_key: str) -> None:
+    """Check the sender (SPEC §4.1) and its webhook's rate; raises the refusal."""
     registry: WebhookRegistry = state.registry
     retry_after = state.settings.api.retry_after_seconds
     try:
@@ -141,14 +145,27 @@ async def accept(state: Any, webhook_id: str, access_key: str, body: bytes) -> d
         raise _refused(
             503, "ERROR_UNAVAILABLE", "webhooks not loaded from Kafka yet; retry later", retry_after
         ) from None
+    wait = state.webhook_limiter.wait(webhook_id)
+    if wait > 0:
+        RATE_LIMITED.labels("webhook").inc()
+        raise _refused(
+            429, "ERROR_TOO_MANY_REQUESTS",
+            f"webhook {webhook_id!r} is over its rate of "
+            f"{state.webhook_limiter.rate:g} requests/s; retry later", wait,
+        )  # fmt: skip
+
+
+async def produce(state: Any, webhook_id: str, body: bytes) -> dict[str, Any]:
+    """Put an admitted body on `events.raw`; `{}` once Kafka acknowledged it."""
     signature = sign_envelope(state.signing_secret, signing_input(webhook_id, body))
     try:
         await state.raw_producer.send(webhook_id, body, signature)
     except (KafkaError, OSError, TimeoutError) as error:
         log.warning("kafka unavailable: %r", error)
         raise _refused(
-            503, "ERROR_UNAVAILABLE", "Kafka is unavailable; retry later", retry_after
-        ) from None
+            503, "ERROR_UNAVAILABLE", "Kafka is unavailable; retry later",
+            state.settings.api.retry_after_seconds,
+        ) from None  # fmt: skip
     INTAKE_REQUESTS.labels("200").inc()
     INTAKE_PRODUCED.inc()
     return {}
@@ -157,10 +174,13 @@ async def accept(state: Any, webhook_id: str, access_key: str, body: bytes) -> d
 async def receive_webhook(
     state: Any, webhook_id: str, access_key: str, chunks: AsyncIterator[bytes], declared: str | None
 ) -> dict[str, Any]:
-    """A monitoring tool's own payload for a webhook: size cap, JSON check, then `accept`."""
+    """A monitoring tool's own payload for a webhook: the sender and its rate are checked
+    before the body is read, so an unknown or refused sender costs no body; then the size
+    cap, the JSON check, and Kafka."""
+    await admit(state, webhook_id, access_key)
     body = await read_body(chunks, declared, state.settings.ingest.max_body_bytes)
     parse_json(body)
-    return await accept(state, webhook_id, access_key, body)
+    return await produce(state, webhook_id, body)
 
 
 # The two webhook routes take most of the traffic; `WebhookFastPath` serves them below
@@ -201,8 +221,9 @@ async def create_event(request: Request) -> dict[str, Any]:
             400, "ERROR_INVALID_ARGUMENT", "the body must be {webhook_id, access_key, data}"
         )
     webhook_id, access_key = str(message["webhook_id"]), str(message["access_key"])
+    await admit(state, webhook_id, access_key)
     data = json.dumps(message["data"], ensure_ascii=False, separators=(",", ":")).encode()
-    return await accept(state, webhook_id, access_key, data)
+    return await produce(state, webhook_id, data)
 
 
 class WebhookFastPath:
