@@ -25,6 +25,7 @@ from query_api import routes_events, routes_webhooks
 from query_api.apikeys import ApiKeyStore
 from query_api.deps import EsDep
 from query_api.errors import error_response, install_error_handlers
+from query_api.http_limits import RequestLimits
 from schemas.settings import Settings, get_settings
 
 log = logging.getLogger("eventpipe.api")
@@ -96,6 +97,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(intake.WebhookFastPath)
+    # Outermost: every route, the fast path included, reads its body through the limits.
+    app.add_middleware(
+        RequestLimits,
+        max_body_bytes=settings.ingest.max_body_bytes,
+        body_timeout_seconds=settings.api.body_timeout_seconds,
+    )
     app.include_router(routes_events.router)
     app.include_router(routes_webhooks.router)
     app.include_router(intake.router)

@@ -72,6 +72,8 @@ class IngestSettings(BaseModel):
     # Every intake and worker must share it: set it when they run on several hosts.
     signing_secret: SecretStr | None = None
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    # Webhook bodies nested deeper than this (objects and arrays) get 400.
+    max_json_depth: int = Field(default=64, ge=1)
     # A webhook request waits at most this long for Kafka, then answers 503 (Retry-After):
     # senders retry, and never hang until their own timeout.
     kafka_timeout_seconds: float = Field(default=4.0, gt=0, le=30)
@@ -103,6 +105,16 @@ class ApiSettings(BaseModel):
     # management), and its burst (None: two seconds' worth); 0 turns the limit off.
     key_rate_per_second: float = Field(default=100.0, ge=0)
     key_burst: float | None = Field(default=None, ge=1)
+    # What a client may send (query_api/http_limits.py): the request line and headers
+    # must arrive within header_timeout_seconds, in at most max_header_bytes and
+    # max_header_count lines (else 408 / 431); the whole body within body_timeout_seconds
+    # (else 408; its size cap is ingest.max_body_bytes); an idle kept-alive connection is
+    # closed after keep_alive_seconds.
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024)
+    max_header_count: int = Field(default=100, ge=8)
+    body_timeout_seconds: float = Field(default=30.0, gt=0)
+    keep_alive_seconds: int = Field(default=5, ge=1)
     # Retry-After of a 503 (a dependency down or slow), in seconds.
     retry_after_seconds: float = Field(default=2.0, gt=0)
 

@@ -26,6 +26,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -118,11 +119,52 @@ async def read_body(chunks: AsyncIterator[bytes], declared: str | None, limit: i
     return b"".join(parts)
 
 
-def parse_json(body: bytes) -> Any:
+def parse_json(body: bytes, max_depth: int) -> Any:
+    """The body as JSON: UTF-8 only (no other encoding guessed), nested at most `max_depth`."""
     try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise _refused(
+            400, "ERROR_INVALID_ARGUMENT", f"the body is not UTF-8 (byte {error.start})"
+        ) from None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
         raise _refused(400, "ERROR_INVALID_ARGUMENT", f"the body is not JSON: {error}") from None
+    except RecursionError:
+        value = None
+        depth = max_depth + 1
+    else:
+        depth = json_depth(value, max_depth) if _may_nest(text, max_depth) else 0
+    if depth > max_depth:
+        raise _refused(
+            400, "ERROR_INVALID_ARGUMENT", f"the body is nested deeper than {max_depth} levels"
+        )
+    return value
+
+
+def _may_nest(text: str, max_depth: int) -> bool:
+    """False when the body has too few brackets to nest past `max_depth` (the usual case)."""
+    return text.count("[") + text.count("{") > max_depth
+
+
+def json_depth(value: Any, limit: int) -> int:
+    """How deep objects and arrays nest in `value`, counted up to `limit` + 1 (iteratively)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            return deepest
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def _refused(status: int, code: str, message: str, retry_after: float | None = None) -> ApiError:
@@ -179,7 +221,7 @@ async def receive_webhook(
     cap, the JSON check, and Kafka."""
     await admit(state, webhook_id, access_key)
     body = await read_body(chunks, declared, state.settings.ingest.max_body_bytes)
-    parse_json(body)
+    parse_json(body, state.settings.ingest.max_json_depth)
     return await produce(state, webhook_id, body)
 
 
@@ -215,7 +257,7 @@ async def create_event(request: Request) -> dict[str, Any]:
     state = request.app.state
     body = await read_body(request.stream(), request.headers.get("content-length"),
                            state.settings.ingest.max_body_bytes)  # fmt: skip
-    message = parse_json(body)
+    message = parse_json(body, state.settings.ingest.max_json_depth + 1)
     if not isinstance(message, dict) or not {"webhook_id", "access_key", "data"} <= message.keys():
         raise _refused(
             400, "ERROR_INVALID_ARGUMENT", "the body must be {webhook_id, access_key, data}"
@@ -269,6 +311,12 @@ class WebhookFastPath:
             response = JSONResponse(
                 error_body(error.code, error.message), error.status, error.headers()
             )
+        except HTTPException as error:  # a limit of the body (RequestLimits): 408, 413
+            INTAKE_REQUESTS.labels(str(error.status_code)).inc()
+            code = (
+                "ERROR_REQUEST_TIMEOUT" if error.status_code == 408 else "ERROR_REQUEST_TOO_LARGE"
+            )
+            response = JSONResponse(error_body(code, str(error.detail)), error.status_code)
         except ClientDisconnect:
             return
         except Exception:

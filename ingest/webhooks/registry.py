@@ -44,7 +44,7 @@ class WebhookRegistry:
         """
         webhook = await self.get(webhook_id)
         if webhook is None:
-            raise WebhookNotFound(f"webhook {webhook_id!r} not found")
+            raise WebhookNotFound(f"webhook {webhook_id[:64]!r} not found")
         if not access_key or not access_key_matches(access_key, webhook.access_key_sha256):
             raise WebhookKeyMismatch(f"wrong access key for webhook {webhook_id!r}")
         return _enabled(webhook)
@@ -53,7 +53,7 @@ class WebhookRegistry:
         """For a record whose key the intake already checked (a verified signed envelope)."""
         webhook = await self.get(webhook_id)
         if webhook is None:
-            raise WebhookNotFound(f"webhook {webhook_id!r} not found")
+            raise WebhookNotFound(f"webhook {webhook_id[:64]!r} not found")
         return _enabled(webhook)
 
     async def get(self, webhook_id: str) -> Webhook | None:

@@ -1,0 +1,205 @@
+"""Limits on what a client may send, at the two levels where it can be enforced.
+
+- `LimitedHttpProtocol` (the socket, under uvicorn): the request line and headers must
+  arrive within `header_timeout_seconds` (slow-loris), be at most `max_header_bytes`
+  in all and `max_header_count` lines; past any, the connection is answered 408 or 431
+  and closed before the application sees anything.
+- `RequestLimits` (ASGI, every route): a declared Content-Length over
+  `ingest.max_body_bytes` is refused (413) before a byte of the body is read; a body
+  that grows past it while streaming (chunked, or a Content-Length that lies) is
+  refused as soon as it does; the whole body must arrive within `body_timeout_seconds`
+  (408).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from schemas.errors import error_body
+from schemas.settings import ApiSettings
+
+
+class RequestLimits:
+    """ASGI middleware: the body size cap and the body deadline, for every route."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int, body_timeout_seconds: float) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.body_timeout = body_timeout_seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = _content_length(scope)
+        if declared is not None and declared > self.max_body_bytes:
+            await _answer(send, 413, "ERROR_REQUEST_TOO_LARGE",
+                          f"the body exceeds {self.max_body_bytes} bytes")  # fmt: skip
+            return None
+        deadline = time.monotonic() + self.body_timeout
+        size = 0
+        done = False
+
+        async def limited_receive() -> Message:
+            nonlocal size, done
+            if done:  # the body is in: what is left is waiting for a disconnect
+                return await receive()
+            try:
+                async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                    message = await receive()
+            except TimeoutError:
+                raise HTTPException(
+                    408, f"the body did not arrive within {self.body_timeout:g} s"
+                ) from None
+            if message["type"] == "http.request":
+                size += len(message.get("body", b""))
+                if size > self.max_body_bytes:
+                    raise HTTPException(413, f"the body exceeds {self.max_body_bytes} bytes")
+                done = not message.get("more_body", False)
+            return message
+
+        return await self.app(scope, limited_receive, send)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None
+
+
+async def _answer(send: Send, status: int, code: str, message: str) -> None:
+    body = json.dumps(error_body(code, message)).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+STATUS_TEXT = {408: b"408 Request Timeout", 431: b"431 Request Header Fields Too Large"}
+
+
+class LimitedHttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a deadline and size limits on the request head.
+
+    Configure the class with `limited_protocol(settings.api)` before handing it to
+    uvicorn (`uvicorn.run(app, http=...)`).
+    """
+
+    header_timeout: float = 10.0
+    max_header_bytes: int = 16 * 1024
+    max_header_count: int = 100
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._head_bytes = 0
+        self._head_count = 0
+        self._refused = False
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_head_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_head_timer()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return
+        if self._head_timer is None and (self.cycle is None or self.cycle.response_complete):
+            self._arm_head_timer()  # the next request on a kept-alive connection
+        super().data_received(data)
+
+    def on_message_begin(self) -> None:
+        self._head_bytes = 0
+        self._head_count = 0
+        super().on_message_begin()
+
+    def on_url(self, url: bytes) -> None:
+        self._head_bytes += len(url)
+        if self._head_bytes > self.max_header_bytes:
+            return self._refuse(431, "the request line and headers are too large")
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._head_bytes += len(name) + len(value) + 4
+        self._head_count += 1
+        if self._head_bytes > self.max_header_bytes:
+            return self._refuse(431, "the request line and headers are too large")
+        if self._head_count > self.max_header_count:
+            return self._refuse(431, f"more than {self.max_header_count} header lines")
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        if self._refused:
+            return
+        self._disarm_head_timer()
+        super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        if not self._refused:
+            super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        if not self._refused:
+            super().on_message_complete()
+
+    def _arm_head_timer(self) -> None:
+        self._disarm_head_timer()
+        self._head_timer = self.loop.call_later(self.header_timeout, self._head_too_slow)
+
+    def _disarm_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_too_slow(self) -> None:
+        self._head_timer = None
+        if self.cycle is not None and not self.cycle.response_complete:
+            return  # a request in progress: its body has a deadline of its own
+        if self.transport.is_closing():
+            return
+        self._refuse(408, f"the request head did not arrive within {self.header_timeout:g} s")
+
+    def _refuse(self, status: int, message: str) -> None:
+        """Answer on the raw transport and close: the request never reaches the app."""
+        if self._refused or self.transport.is_closing():
+            return
+        self._refused = True
+        self._disarm_head_timer()
+        code = "ERROR_REQUEST_TIMEOUT" if status == 408 else "ERROR_REQUEST_HEADER_TOO_LARGE"
+        body = json.dumps(error_body(code, message)).encode()
+        self.transport.write(
+            b"HTTP/1.1 " + STATUS_TEXT[status] + b"\r\ncontent-type: application/json\r\n"
+            b"content-length: " + str(len(body)).encode() + b"\r\nconnection: close\r\n\r\n" + body
+        )
+        self.transport.close()
+
+
+def limited_protocol(settings: ApiSettings) -> type[LimitedHttpProtocol]:
+    """A `LimitedHttpProtocol` subclass carrying the configured limits."""
+    return type(
+        "ConfiguredHttpProtocol",
+        (LimitedHttpProtocol,),
+        {
+            "header_timeout": settings.header_timeout_seconds,
+            "max_header_bytes": settings.max_header_bytes,
+            "max_header_count": settings.max_header_count,
+        },
+    )
