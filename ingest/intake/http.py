@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, KafkaTimeoutError, MessageSizeTooLargeError
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
@@ -46,13 +46,31 @@ INTAKE_ERRORS: dict[int | str, dict[str, Any]] = {
 router = APIRouter(tags=["intake"], responses=INTAKE_ERRORS)
 
 
+class KafkaUnavailable(Exception):
+    """Kafka failed moments ago and has not answered since: the record was not handed over."""
+
+
 class RawProducer:
-    """One idempotent, acks=all producer for `events.raw`, started on first use."""
+    """One idempotent, acks=all producer for `events.raw`, started on first use.
+
+    A send that fails or times out marks Kafka down: until a metadata request succeeds
+    again (probed every half second), sends fail at once with KafkaUnavailable without
+    handing the record to the producer. Those 503s are unambiguous (the record will
+    never land), so a retrying sender duplicates only the records that were in flight
+    when Kafka went away, not everything it sent during the outage.
+    """
+
+    PROBE_SECONDS = 0.5
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
+        self._probe: asyncio.Task[None] | None = None
+
+    @property
+    def down(self) -> bool:
+        return self._probe is not None
 
     async def _started(self) -> AIOKafkaProducer:
         async with self._lock:
@@ -78,18 +96,36 @@ class RawProducer:
         return self._producer
 
     async def send(self, webhook_id: str, body: bytes, signature: str) -> None:
-        """Return once Kafka has the record; TimeoutError past `kafka_timeout_seconds`."""
-        async with asyncio.timeout(self._settings.ingest.kafka_timeout_seconds):
-            producer = await self._started()
-            await producer.send_and_wait(
-                self._settings.topics.raw,
-                value=body,
-                key=webhook_id.encode(),
-                headers=[
-                    (HEADER_WEBHOOK, webhook_id.encode()),
-                    (HEADER_SIGNATURE, signature.encode()),
-                ],
-            )
+        """Return once Kafka has the record; TimeoutError past `kafka_timeout_seconds`,
+        KafkaUnavailable at once while Kafka is known to be down."""
+        if self._probe is not None:
+            raise KafkaUnavailable("Kafka was unreachable and has not answered since")
+        try:
+            async with asyncio.timeout(self._settings.ingest.kafka_timeout_seconds):
+                producer = await self._started()
+                await producer.send_and_wait(
+                    self._settings.topics.raw,
+                    value=body,
+                    key=webhook_id.encode(),
+                    headers=[
+                        (HEADER_WEBHOOK, webhook_id.encode()),
+                        (HEADER_SIGNATURE, signature.encode()),
+                    ],
+                )
+        except (KafkaError, OSError, TimeoutError) as error:
+            # Only Kafka being away trips it, not a refusal of this one record.
+            away = isinstance(error, TimeoutError | OSError | KafkaTimeoutError) or error.retriable
+            if away and self._probe is None:
+                self._probe = asyncio.create_task(self._probe_until_up(), name="kafka probe")
+            raise
+
+    async def _probe_until_up(self) -> None:
+        while True:
+            await asyncio.sleep(self.PROBE_SECONDS)
+            if await self.reachable():
+                log.info("kafka reachable again: the intake hands records over again")
+                self._probe = None
+                return
 
     async def reachable(self) -> bool:
         """True when a broker answers a metadata request within a few seconds."""
@@ -101,6 +137,9 @@ class RawProducer:
             return False
 
     async def stop(self) -> None:
+        if self._probe is not None:
+            self._probe.cancel()
+            self._probe = None
         if self._producer is not None:
             await self._producer.stop()
             self._producer = None
@@ -202,6 +241,15 @@ async def produce(state: Any, webhook_id: str, body: bytes) -> dict[str, Any]:
     signature = sign_envelope(state.signing_secret, signing_input(webhook_id, body))
     try:
         await state.raw_producer.send(webhook_id, body, signature)
+    except MessageSizeTooLargeError:
+        raise _refused(
+            413, "ERROR_REQUEST_TOO_LARGE", "the body is larger than Kafka takes in one record"
+        ) from None
+    except KafkaUnavailable:
+        raise _refused(
+            503, "ERROR_UNAVAILABLE", "Kafka is unavailable; retry later",
+            state.settings.api.retry_after_seconds,
+        ) from None  # fmt: skip
     except (KafkaError, OSError, TimeoutError) as error:
         log.warning("kafka unavailable: %r", error)
         raise _refused(
