@@ -71,9 +71,14 @@ def add_webhook_commands(commands: argparse._SubParsersAction) -> None:
     update.add_argument("--clear-tags", action="store_true", help="remove every tag")
 
     action("enable", "accept its events again")
-    action("disable", "refuse its events (everywhere within seconds)")
+    action("disable", "refuse its events (everywhere within a second)")
     action("delete", "remove it for good")
-    action("rotate-key", "a new access key; the old one stops working within seconds")
+    action("rotate-key", "a new access key; the old one stops working within a second")
+    action(
+        "import",
+        "copy webhooks made before the Kafka topic was their source of truth into it",
+        by_id=False,
+    )
 
 
 def run_webhook_command(args: argparse.Namespace) -> int:
@@ -117,6 +122,9 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
             elif args.action == "list":
                 results, total = await store.list(list_query(args), _exact(args), domain)
                 _print_list([r for r in results if isinstance(r, WebhookInfo)], total, args.json)
+            elif args.action == "import":
+                count = await store.import_from_index()
+                print(json.dumps({"imported": count}) if args.json else f"imported {count}")
             elif args.action == "delete":
                 await store.delete(args.webhook_id, domain)
                 print(json.dumps({}) if args.json else f"deleted {args.webhook_id}")

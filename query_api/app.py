@@ -57,7 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.keys = ApiKeyStore(es, settings.indices.apikeys)
         # Webhooks: the topic read into memory (authentication needs only Kafka), the
         # index kept as its searchable copy by the mirror.
-        webhook_log = WebhookLog(settings)
+        webhook_log = app.state.webhook_log = WebhookLog(settings)
         app.state.webhooks = WebhookStore(es, webhook_log, settings.indices.webhooks)
         app.state.registry = WebhookRegistry(webhook_log)
         mirror = WebhookMirror(webhook_log, app.state.webhooks)
@@ -114,14 +114,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/readyz", tags=["health"], response_model=None)
     async def readyz(request: Request, es: EsDep) -> object:
-        """Ready when Elasticsearch and Kafka both answer."""
+        """Ready to take alerts: Kafka answers and the webhooks are loaded from it.
+
+        Elasticsearch is reported, not required: while it is down the intake still takes
+        alerts (reads answer 503 on their own), so a load balancer must keep sending.
+        """
+        state = request.app.state
+        if not await state.raw_producer.reachable():
+            return error_response(503, "ERROR_UNAVAILABLE", "Kafka unreachable")
+        if not state.webhook_log.loaded:
+            return error_response(503, "ERROR_UNAVAILABLE", "webhooks not loaded from Kafka yet")
         try:
             await es.cluster.health(timeout="2s")
-        except Exception as error:
-            return error_response(503, "ERROR_UNAVAILABLE", f"Elasticsearch unreachable: {error}")
-        if not await request.app.state.raw_producer.reachable():
-            return error_response(503, "ERROR_UNAVAILABLE", "Kafka unreachable")
-        return {"status": "ready"}
+            search = "ok"
+        except Exception:
+            search = "unreachable"
+        return {"status": "ready", "elasticsearch": search}
 
     @app.get("/metrics", tags=["health"], include_in_schema=False)
     async def metrics() -> Response:

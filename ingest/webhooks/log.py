@@ -98,6 +98,10 @@ class WebhookTable:
     def get(self, webhook_id: str) -> Version | None:
         return self._current.get(webhook_id)
 
+    def knows(self, webhook_id: str) -> bool:
+        """Whether the topic holds this webhook or its deletion."""
+        return webhook_id in self._current or webhook_id in self._deleted
+
     def accepted(self, offset: int) -> bool | None:
         """Whether the record at `offset` was applied (None: not read yet, or long ago)."""
         return self._outcomes.get(offset)

@@ -141,6 +141,28 @@ class WebhookStore:
                 results.append(info)
         return results, total
 
+    async def import_from_index(self) -> int:
+        """Copy into the topic the webhooks only the index has (made before the topic was
+        the source of truth); how many. A webhook the topic holds, or deleted, is kept."""
+        await self.log.wait_loaded()
+        imported, after = 0, None
+        while True:
+            try:
+                page = await self._es.search(
+                    index=self.index, size=500, sort=[{"webhook_id": "asc"}], search_after=after
+                )
+            except NotFoundError:
+                return imported
+            hits = page["hits"]["hits"]
+            if not hits:
+                return imported
+            for hit in hits:
+                webhook = Webhook.model_validate(hit["_source"])
+                if not self.log.table.knows(webhook.webhook_id):
+                    if await self.log.append(webhook.webhook_id, webhook, NEW) is not None:
+                        imported += 1
+            after = hits[-1]["sort"]
+
     async def update(self, request: WebhookUpdate, domain_id: str | None) -> Webhook:
         """Replace name, parser options and/or tags; options and tags are replaced whole."""
         changes: dict[str, Any] = {}

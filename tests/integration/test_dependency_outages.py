@@ -123,6 +123,10 @@ async def test_reads_answer_503_with_retry_after_when_elasticsearch_is_down(
                     assert response.json()["error"]["code"] == "ERROR_UNAVAILABLE"
                     assert int(response.headers["retry-after"]) >= 1
                     assert time.monotonic() - started < 5.0
+                # Still ready: the intake takes alerts without Elasticsearch.
+                ready = await http.get("/readyz")
+                assert ready.status_code == 200, ready.text
+                assert ready.json() == {"status": "ready", "elasticsearch": "unreachable"}
             finally:
                 await proxy.start()
             for index in (ours.indices.apikeys, ours.indices.webhooks):

@@ -32,6 +32,7 @@ from query_api.errors import install_error_handlers
 from schemas.settings import Settings
 from schemas.webhook import (
     WEBHOOK_ID_PATTERN,
+    Webhook,
     WebhookDisabled,
     WebhookKeyMismatch,
     WebhookNotFound,
@@ -549,3 +550,39 @@ async def test_cli_commands(
         async with AsyncElasticsearch(**settings.elasticsearch.client_options()) as es:
             await es.indices.delete(index=test_settings.indices.webhooks, ignore_unavailable=True)
         await delete_topics(test_settings, [test_settings.topics.webhooks])
+
+
+async def test_import_copies_webhooks_only_the_index_has(
+    settings: Settings, unique_name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Webhooks stored by the index-only versions reach the topic with `webhook import`."""
+    test_settings = settings.model_copy(deep=True)
+    test_settings.indices.webhooks = f"{unique_name}-webhooks"
+    test_settings.topics.webhooks = f"{unique_name}.webhooks"
+    root = argparse.ArgumentParser(prog="eventpipe")
+    add_webhook_commands(root.add_subparsers(dest="command", required=True))
+
+    async def run(*argv: str) -> Any:
+        capsys.readouterr()
+        assert await cli_webhook._run(root.parse_args(["webhook", *argv]), test_settings) == 0
+        return json.loads(capsys.readouterr().out)
+
+    async with AsyncElasticsearch(**settings.elasticsearch.client_options()) as es:
+        try:
+            kept = await run("create", "--name", "in both", "--plugin", "standard",
+                             "--project", "p", "--domain", "d", "--json")  # fmt: skip
+            old = Webhook.model_validate(
+                {**kept, "webhook_id": "webhook-00000000a1d0", "name": "index only",
+                 "access_key_sha256": "0" * 64, "updated_at": kept["created_at"]}
+            )  # fmt: skip
+            await es.index(index=test_settings.indices.webhooks, id=old.webhook_id,
+                           document=old.model_dump(mode="json"), refresh=True)  # fmt: skip
+            with pytest.raises(WebhookNotFound):
+                await cli_webhook._run(root.parse_args(["webhook", "get", old.webhook_id]),
+                                       test_settings)  # fmt: skip
+            assert await run("import", "--json") == {"imported": 1}
+            assert (await run("get", old.webhook_id, "--json"))["name"] == "index only"
+            assert await run("import", "--json") == {"imported": 0}
+        finally:
+            await es.indices.delete(index=test_settings.indices.webhooks, ignore_unavailable=True)
+            await delete_topics(test_settings, [test_settings.topics.webhooks])
