@@ -997,7 +997,11 @@ async def run(args: argparse.Namespace) -> int:
     base = Settings()
     main = pipeline_settings(base, name, worker_metrics_port=free_port())
     main.api.port = free_port()
-    intake = pipeline_settings(base, f"{name}-in", worker_metrics_port=0)
+    # The intake figure is its capacity for one webhook: the per-webhook limit (its bucket
+    # still runs) is set above what one process can serve.
+    intake = pipeline_settings(
+        base, f"{name}-in", worker_metrics_port=0, webhook_rate_per_second=1_000_000
+    )
     intake.api.port = free_port()
     ceiling_prefix = f"{name}-ceiling-events"
     workdir = Path(tempfile.mkdtemp(prefix=f"{name}-"))

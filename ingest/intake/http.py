@@ -216,9 +216,11 @@ async def admit(state: Any, webhook_id: str, access_key: str) -> None:
     registry: WebhookRegistry = state.registry
     retry_after = state.settings.api.retry_after_seconds
     try:
-        # Waits only at start-up, until the webhooks topic has been read once.
-        async with asyncio.timeout(state.settings.ingest.kafka_timeout_seconds):
+        if registry.ready:
             await registry.authenticate(webhook_id, access_key)
+        else:  # start-up: the webhooks topic has not been read whole yet; wait, within bounds
+            async with asyncio.timeout(state.settings.ingest.kafka_timeout_seconds):
+                await registry.authenticate(webhook_id, access_key)
     except WebhookError as refused:
         retry = retry_after if refused.status == 503 else None
         raise _refused(refused.status, refused.code, refused.message, retry) from None

@@ -165,8 +165,8 @@ class WebhookLog:
     """The topic read into a `WebhookTable` by a task of its own, and appended to.
 
     `find` waits until the table has read the whole topic once (at start-up), then
-    answers from memory. `changes` queues (webhook_id, Version) of every record applied,
-    for the Elasticsearch mirror.
+    answers from memory. `listen` gives a queue of (webhook_id, Version) for every
+    record applied, for the Elasticsearch mirror.
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -283,13 +283,17 @@ class WebhookLog:
                 end = (await consumer.end_offsets([self._topic]))[self._topic]
                 backoff = 0.2
                 while True:
-                    if not self._loaded.is_set() and self.table.position >= end:
+                    # The consumer's position, not the last record's offset + 1: compaction
+                    # may have removed the newest offsets below the end.
+                    if not self._loaded.is_set() and await consumer.position(self._topic) >= end:
                         self._loaded.set()
                         log.info("webhooks loaded: %d from %s", len(self.table), self._topic.topic)
                     batch = await consumer.getmany(self._topic, timeout_ms=1000)
                     records = batch.get(self._topic, [])
                     if records:
                         self._apply(records)
+                        async with self._progress:
+                            self._progress.notify_all()
             except asyncio.CancelledError:
                 raise
             except Exception as error:
@@ -312,8 +316,3 @@ class WebhookLog:
                 version = self.table.get(webhook_id) or Version(None, record.offset)
                 for queue in self._listeners:
                     queue.put_nowait((webhook_id, version))
-        asyncio.get_running_loop().create_task(self._notify())
-
-    async def _notify(self) -> None:
-        async with self._progress:
-            self._progress.notify_all()

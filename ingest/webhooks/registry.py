@@ -59,6 +59,11 @@ class WebhookRegistry:
     async def get(self, webhook_id: str) -> Webhook | None:
         return await self._source.find(webhook_id)
 
+    @property
+    def ready(self) -> bool:
+        """False while the source is still loading (a lookup would wait)."""
+        return bool(getattr(self._source, "loaded", True))
+
     async def close(self) -> None:
         """Stop reading the source when the registry owns it (see `open_registry`)."""
         stop = getattr(self._source, "stop", None)
