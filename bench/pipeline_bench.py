@@ -2,7 +2,7 @@
 
     python -m bench.pipeline_bench [--events 100000] [--rate 1000] [--seconds 30]
                                    [--intake-requests 20000] [--connections 64] [--profile]
-                                   [--parts intake,processor,latency]
+                                   [--parts intake,processor,latency,scale]
 
 One run, every topic, index and consumer group named after a fresh `pbench-<hex>`
 and deleted at the end; parts in the order they run:
@@ -24,6 +24,10 @@ and deleted at the end; parts in the order they run:
               unique fingerprint and a `bench_sent_at` label; every 10th is searched for by
               event_key (one `terms` search for all pending keys every 50 ms, straight to
               Elasticsearch, the index's own refresh_interval) until found.
+
+5. scale      part 3 again on topics of its own, with two workers on this host sharing the
+              partitions (`--parts ...,scale`): whether a second worker raises the rate
+              where Elasticsearch is not the limit.
 
 --profile samples the api and the worker with py-spy (when installed) during the timed
 windows and prints where their time goes; it skews the figures, so leave it off for them.
@@ -62,7 +66,7 @@ from ingest.elasticsearch.indices import ensure_events_template
 from ingest.kafka.topics import ensure_topics
 from ingest.parsers.standard import parse as parse_standard
 from ingest.process.correlate import alert_id_for
-from ingest.process.normalize import Position, to_events
+from ingest.process.normalize import Position, to_events, with_alert_id
 from ingest.webhooks.store import open_store
 from schemas.index import events_index_for, events_index_pattern
 from schemas.settings import Settings
@@ -79,7 +83,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_MB = 1024 * 1024
 
 RATIO_TARGET = 0.8
-CPU_US_TARGET = 40.0
+CPU_US_TARGET = 50.0
 INTAKE_RPS_TARGET = 5000.0
 INTAKE_P99_MS_TARGET = 50.0
 SEARCHABLE_P50_S_TARGET = 1.5
@@ -512,8 +516,7 @@ def worker_shaped_docs(
             project_id="project-1",
             domain_id="domain-1",
         ):
-            event = event.model_copy(update={"alert_id": alert_id_for(event.event_id)})
-            yield event.model_dump(mode="json")
+            yield json.loads(with_alert_id(event.doc, alert_id_for(event.event_id)))
 
 
 # ---- part 1: ceiling ------------------------------------------------------------------------
@@ -609,8 +612,10 @@ async def part_processor(
     report: Report,
     ceiling: float,
     running: list[Child],
+    workers: int = 1,
 ) -> Child:
-    print(f"[3/4] processor: pre-producing {n:,} records, then one worker", flush=True)
+    label = "processor" if workers == 1 else f"scale: {workers} workers"
+    print(f"[3/4] {label}: pre-producing {n:,} records, then {workers} worker(s)", flush=True)
     await ensure_topics(settings)
     async with open_store(settings, es) as store:
         webhook, key = await store.create(
@@ -627,25 +632,34 @@ async def part_processor(
     )
     print(f"  produced {n:,} records in {time.perf_counter() - t:.1f} s", flush=True)
 
-    worker = Child("worker", ["worker"], settings_environment(settings), workdir / "worker.log")
-    running.append(worker)
-    url = f"http://127.0.0.1:{settings.ingest.worker_metrics_port}/metrics"
+    children: list[Child] = []
+    urls = []
+    for k in range(workers):
+        own = settings.model_copy(deep=True)
+        if k:
+            own.ingest.worker_metrics_port = free_port()
+        log = workdir / (f"worker-{workers}w-{k}.log" if workers > 1 else "worker.log")
+        children.append(Child("worker", ["worker"], settings_environment(own), log))
+        urls.append(f"http://127.0.0.1:{own.ingest.worker_metrics_port}/metrics")
+    running.extend(children)
+    worker = children[0]
     rss: list[float] = []
     first: tuple[float, float, float] | None = None  # time, count, cpu
     last: tuple[float, float, float] | None = None
     progress_at, progress = time.monotonic(), -1.0
     async with contextlib.AsyncExitStack() as profile, metrics_client() as client:
         while True:
-            if not worker.alive():
-                raise RuntimeError(f"worker exited ({worker.proc.returncode}); log {worker.log}")
-            indexed = await scrape_indexed(client, url)
-            now, cpu = time.perf_counter(), cpu_seconds(worker.pid)
+            for child in children:
+                if not child.alive():
+                    raise RuntimeError(f"worker exited ({child.proc.returncode}); log {child.log}")
+            indexed = sum([await scrape_indexed(client, url) for url in urls])
+            now, cpu = time.perf_counter(), sum(cpu_seconds(c.pid) for c in children)
             if indexed > progress:
                 progress_at, progress = time.monotonic(), indexed
             elif time.monotonic() - progress_at > 120:
-                raise RuntimeError(f"worker stuck at {indexed:.0f} events; log {worker.log}")
+                raise RuntimeError(f"workers stuck at {indexed:.0f} events; log {worker.log}")
             if indexed > 0:
-                rss.append(rss_mb(worker.pid))
+                rss.append(sum(rss_mb(c.pid) for c in children))
                 if first is None:
                     first = (now, indexed, cpu)
                     await profile.enter_async_context(profiled(worker.pid, "worker-burst"))
@@ -658,6 +672,15 @@ async def part_processor(
     rate = events / seconds if seconds > 0 else float("nan")
     per_event = cpu / events * 1e6 if events else float("nan")
     ratio = rate / ceiling
+    if workers > 1:
+        report.add(f"{label}: Kafka->ES events/s", f"{rate:,.0f}")
+        report.add(f"{label} / ceiling", f"{ratio:.2f}x")
+        report.add(f"{label}: CPU per event, RSS max", f"{per_event:.0f} us, {max(rss):.0f} MB")
+        report.note(
+            f"{label}: {events:,.0f} events in {seconds:.1f} s, CPU {cpu:.1f} s = "
+            f"{cpu / seconds * 100:.0f}% of a core over {workers} workers"
+        )
+        return worker
     report.add("processor: Kafka->ES events/s", f"{rate:,.0f}")
     report.add("processor / ceiling", f"{ratio:.2f}x", f">= {RATIO_TARGET}x", ratio >= RATIO_TARGET)
     report.add(
@@ -968,8 +991,9 @@ async def cleanup(es: AsyncElasticsearch, pipelines: list[Settings], ceiling_pre
     for settings in pipelines:
         with contextlib.suppress(Exception):
             await _remove(settings, es)
-        with contextlib.suppress(Exception):
-            await delete_group(settings, settings.ingest.worker_group)
+        for group in (settings.ingest.worker_group, settings.ingest.parse_group):
+            with contextlib.suppress(Exception):
+                await delete_group(settings, group)
         shutil.rmtree(
             settings.engines.cache_dir / "faust" / settings.ingest.worker_group, ignore_errors=True
         )
@@ -997,6 +1021,7 @@ async def run(args: argparse.Namespace) -> int:
     base = Settings()
     main = pipeline_settings(base, name, worker_metrics_port=free_port())
     main.api.port = free_port()
+    scaled = pipeline_settings(base, f"{name}-2w", worker_metrics_port=free_port())
     # The intake figure is its capacity for one webhook: the per-webhook limit (its bucket
     # still runs) is set above what one process can serve.
     intake = pipeline_settings(
@@ -1037,9 +1062,14 @@ async def run(args: argparse.Namespace) -> int:
                 )
                 if "latency" in args.parts:
                     await part_latency(main, es, worker, args.rate, args.seconds, workdir, report)
+                await worker.stop()
+            if "scale" in args.parts:
+                await part_processor(
+                    scaled, es, args.events, workdir, report, ceiling, running, workers=2
+                )
     finally:
         print("cleaning up", flush=True)
-        await cleanup(es, [main, intake], ceiling_prefix)
+        await cleanup(es, [main, scaled, intake], ceiling_prefix)
         await es.close()
     report.note(f"whole run {time.perf_counter() - started:.0f} s; logs in {workdir}")
     report.print()
@@ -1060,8 +1090,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--parts",
         default="intake,processor,latency",
-        help="which of intake, processor, latency to run (the ceiling always runs; "
-        "latency needs processor)",
+        help="which of intake, processor, latency, scale to run (the ceiling always runs; "
+        "latency needs processor; scale runs the processor again with two workers)",
     )
     parser.add_argument(
         "--profile", action="store_true", help="py-spy each timed window (skews the figures)"

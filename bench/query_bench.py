@@ -462,6 +462,53 @@ def cases(since: str) -> list[Case]:
             "/monitoring/v1/event/stat",
             {"query": {"distinct": "provider"}},
         ),
+        Case(
+            "stat: group rule + severity, count events; group severity, count rules, sum "
+            "events; sort rules desc (two groups)",
+            "stat",
+            "/monitoring/v1/event/stat",
+            {
+                "query": {
+                    "aggregate": [
+                        {
+                            "group": {
+                                "keys": [{"key": "rule"}, {"key": "severity"}],
+                                "fields": [{"operator": "count", "name": "events"}],
+                            }
+                        },
+                        {
+                            "group": {
+                                "keys": [{"key": "severity"}],
+                                "fields": [
+                                    {"operator": "count", "name": "rules"},
+                                    {"operator": "sum", "key": "events", "name": "events"},
+                                ],
+                            }
+                        },
+                        {"sort": {"key": "rules", "desc": True}},
+                    ]
+                }
+            },
+        ),
+        Case(
+            "stat: sort created_at desc, limit 1000, group severity, count (top-N then group)",
+            "stat",
+            "/monitoring/v1/event/stat",
+            {
+                "query": {
+                    "aggregate": [
+                        {"sort": {"key": "created_at", "desc": True}},
+                        {"limit": 1000},
+                        {
+                            "group": {
+                                "keys": [{"key": "severity"}],
+                                "fields": [{"operator": "count", "name": "total"}],
+                            }
+                        },
+                    ]
+                }
+            },
+        ),
     ]
 
 
@@ -506,10 +553,19 @@ async def probe(client: httpx.AsyncClient, es: AsyncElasticsearch, case: Case) -
         total = first["hits"]["total"]["value"]
         same = same and total == api["total_count"]
         return f"{'ok' if same else 'MISMATCH'}: {len(ids)} of total_count {total:,}"
+    shown = api["results"] if len(api["results"]) <= 8 else f"{len(api['results'])} rows"
+    if "aggregations" not in first:  # a top-N search grouped by the API: every hit counted
+        hits = len(first["hits"]["hits"])
+        same = sum(row.get("total", 0) for row in api["results"]) == hits
+        return f"{'ok' if same else 'MISMATCH'}: {hits} hits -> {shown}"
     aggs = [next(iter(d["aggregations"].values())) for d in direct]
     buckets = sum(len(a["buckets"]) for a in aggs)
+    later_groups = sum("group" in stage for stage in case.body["query"].get("aggregate", [])[1:])
+    if later_groups:  # the rows are the first group's buckets regrouped: compare the totals
+        events = sum(b["doc_count"] for a in aggs for b in a["buckets"])
+        same = sum(row.get("events", 0) for row in api["results"]) == events
+        return f"{'ok' if same else 'MISMATCH'}: {buckets} buckets of {events:,} events -> {shown}"
     same = buckets == len(api["results"])
-    shown = api["results"] if len(api["results"]) <= 8 else f"{len(api['results'])} rows"
     return f"{'ok' if same else 'MISMATCH'}: {buckets} buckets -> {shown}"
 
 

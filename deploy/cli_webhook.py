@@ -18,6 +18,7 @@ from elasticsearch import AsyncElasticsearch
 from elasticsearch import ConnectionError as EsConnectionError
 
 from ingest.webhooks.store import WebhookStore, open_store
+from query_api.webhook_list import list_webhooks
 from schemas.query import Condition, Query
 from schemas.settings import Settings, get_settings
 from schemas.webhook import (
@@ -120,7 +121,9 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
                     WebhookCreated.of(webhook, key, public_base_url(settings)), args.json
                 )
             elif args.action == "list":
-                results, total = await store.list(list_query(args), _exact(args), domain)
+                results, total = await list_webhooks(
+                    es, store.index, list_query(args), _exact(args), domain
+                )
                 _print_list([r for r in results if isinstance(r, WebhookInfo)], total, args.json)
             elif args.action == "import":
                 count = await store.import_from_index()

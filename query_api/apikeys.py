@@ -23,21 +23,12 @@ from elasticsearch import ConnectionError as EsConnectionError
 from elasticsearch import ConnectionTimeout as EsConnectionTimeout
 
 from schemas.apikey import ApiKeyInfo, ApiKeyRecord, Caller, hash_secret
+from schemas.index import APIKEY_MAPPINGS
 
 KEY_PATTERN = re.compile(r"^ep_([0-9a-f]{12})_([A-Za-z0-9_-]{20,})$")
 CACHE_SECONDS = 5.0
 STALE_SECONDS = 3600.0
 CACHE_ENTRIES = 10_000
-APIKEY_MAPPINGS = {
-    "dynamic": "strict",
-    "properties": {
-        "key_id": {"type": "keyword"},
-        "secret_sha256": {"type": "keyword", "index": False},
-        "domain_id": {"type": "keyword"},
-        "created_at": {"type": "date"},
-        "revoked": {"type": "boolean"},
-    },
-}
 
 
 def new_key() -> tuple[str, str, str]:

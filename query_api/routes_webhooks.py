@@ -18,8 +18,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 
 from ingest.webhooks.store import WebhookStore
-from query_api.deps import CallerDep, SettingsDep, domain_scope
+from query_api.deps import CallerDep, EsDep, SettingsDep, domain_scope
 from query_api.errors import ApiError
+from query_api.webhook_list import list_webhooks
 from schemas.apikey import Caller
 from schemas.messages import ErrorResponse
 from schemas.webhook import (
@@ -71,10 +72,13 @@ async def get(request: WebhookRequest, caller: CallerDep, store: WebhooksDep) ->
 
 
 @router.post("/list")
-async def list_(request: WebhookQuery, caller: CallerDep, store: WebhooksDep) -> WebhooksInfo:
+async def list_(
+    request: WebhookQuery, caller: CallerDep, store: WebhooksDep, es: EsDep
+) -> WebhooksInfo:
     """Webhooks matching a Query and the exact-match filters: `{results, total_count}`."""
     domain = domain_scope(caller, request.domain_id)
-    results, total = await store.list(request.query, request.exact_filters(), domain)
+    query, exact = request.query, request.exact_filters()
+    results, total = await list_webhooks(es, store.index, query, exact, domain)
     return WebhooksInfo(results=results, total_count=total)
 
 

@@ -14,12 +14,14 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from elasticsearch import AsyncElasticsearch, BadRequestError, NotFoundError
+from elasticsearch import ApiError, AsyncElasticsearch, NotFoundError
 
 from query_api.translate import (
+    INVALID,
     MAX_EXPANSION_VALUES,
     MAX_PAGE_SIZE,
     MAX_RESULT_WINDOW,
+    Expansion,
     FilterPlan,
     ListPlan,
     apply_expansions,
@@ -29,6 +31,13 @@ from query_api.translate import (
 )
 from schemas.query import Query, QueryError
 
+# Causes of a refusal that lie in what the caller asked, whatever the HTTP status says
+# (a terms `include` too complex to determinize comes back as a 500).
+CALLER_FAULTS = frozenset({
+    "too_complex_to_determinize_exception", "query_shard_exception", "parse_exception",
+    "illegal_argument_exception", "x_content_parse_exception", "too_many_nested_clauses",
+    "too_many_clauses", "invalid_regex_exception",
+})  # fmt: skip
 # Missing indices (no event indexed yet) read as empty instead of failing.
 MISSING_OK: dict[str, Any] = {"ignore_unavailable": True, "allow_no_indices": True}
 PIT_KEEP_ALIVE = "1m"
@@ -45,7 +54,15 @@ async def resolve_filter(
     if not plan.expansions:
         return plan.query
 
-    async def values_of(field: str, pattern: str) -> list[str]:
+    async def values_of(expansion: Expansion) -> list[str]:
+        try:
+            return await _values_of(expansion.field, expansion.pattern)
+        except ApiError as error:
+            if not caller_fault(error):
+                raise
+            raise QueryError(INVALID, f"{expansion.where}: {_reason(error)}") from error
+
+    async def _values_of(field: str, pattern: str) -> list[str]:
         response = await _search(
             es,
             index=index,
@@ -65,7 +82,7 @@ async def resolve_filter(
         aggregation = (response.get("aggregations") or {}).get("values") or {}
         return [str(bucket["key"]) for bucket in aggregation.get("buckets", [])]
 
-    values = await asyncio.gather(*(values_of(e.field, e.pattern) for e in plan.expansions))
+    values = await asyncio.gather(*(values_of(e) for e in plan.expansions))
     return apply_expansions(plan, values)
 
 
@@ -80,6 +97,17 @@ async def list_events(
 ) -> tuple[list[dict], int]:
     """The requested page of events (EventInfo-shaped `_source` dicts) and the exact total."""
     plan = translate_list(query, exact, now=now or datetime.now(UTC))
+    try:
+        return await _list(es, index, plan, domain_id)
+    except ApiError as error:
+        if not caller_fault(error):
+            raise
+        raise await refusal(es, index, error, plan.filter) from error
+
+
+async def _list(
+    es: AsyncElasticsearch, index: str, plan: ListPlan, domain_id: str | None
+) -> tuple[list[dict], int]:
     resolved = await resolve_filter(es, index, plan.filter, domain_id=domain_id)
     es_query = scoped(resolved, domain_id)
     if plan.count_only:
@@ -201,24 +229,62 @@ async def _deep_page(
 
 
 async def _search(es: AsyncElasticsearch, **kwargs: Any) -> dict:
-    """es.search; a request Elasticsearch refuses as malformed is the caller's bad query."""
+    """es.search; a missing index reads as no hits."""
     try:
         response = await es.search(**kwargs)
     except NotFoundError:
         # Belt and braces: MISSING_OK already makes a missing index read as empty.
         return {"hits": {"total": {"value": 0}, "hits": []}}
-    except BadRequestError as error:
-        raise QueryError("ERROR_INVALID_ARGUMENT", _reason(error)) from error
     return response.body
 
 
-def _reason(error: BadRequestError) -> str:
+def _causes(error: ApiError) -> list[dict[str, Any]]:
+    body = error.body if isinstance(error.body, dict) else {}
+    top = body.get("error")
+    if not isinstance(top, dict):
+        return []
+    causes = [c for c in top.get("root_cause") or [] if isinstance(c, dict)]
+    for failure in top.get("failed_shards") or []:
+        reason = failure.get("reason") if isinstance(failure, dict) else None
+        while isinstance(reason, dict):
+            causes.append(reason)
+            reason = reason.get("caused_by")
+    return causes or [top]
+
+
+def caller_fault(error: ApiError) -> bool:
+    """Whether Elasticsearch refused the request for what it asks (not for its own state)."""
+    if error.meta.status == 400:
+        return True
+    return any(cause.get("type") in CALLER_FAULTS for cause in _causes(error))
+
+
+def _reason(error: ApiError) -> str:
     """The root cause Elasticsearch gives (e.g. a regex too complex to run)."""
-    info = error.info if isinstance(error.info, dict) else {}
-    causes = (info.get("error") or {}).get("root_cause") or []
-    if causes and isinstance(causes[0], dict) and causes[0].get("reason"):
-        return f"Elasticsearch refused the query: {causes[0]['reason']}"
+    for cause in _causes(error):
+        if cause.get("reason"):
+            return f"Elasticsearch refused the query: {cause['reason']}"
     return f"Elasticsearch refused the query: {error.message}"
+
+
+async def refusal(
+    es: AsyncElasticsearch, index: str, error: ApiError, plan: FilterPlan
+) -> QueryError:
+    """ERROR_INVALID_ARGUMENT for a request Elasticsearch refused because of the query,
+    naming the condition when a regex was too complex (each regexp clause is checked
+    on its own, with the validate API, to find which)."""
+    reason = _reason(error)
+    if "determiniz" in reason.lower() and plan.regexps:
+        for where, clause in plan.regexps:
+            try:
+                checked = await es.indices.validate_query(index=index, query=clause, **MISSING_OK)
+            except ApiError:
+                continue
+            if not checked.get("valid", True):
+                return QueryError(INVALID, f"{where}: regex too complex to run; {reason}")
+        named = "; ".join(where for where, _ in plan.regexps)
+        return QueryError(INVALID, f"a regex is too complex to run ({named}); {reason}")
+    return QueryError(INVALID, reason)
 
 
 def _source(includes: tuple[str, ...] | None) -> dict[str, Any]:

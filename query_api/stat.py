@@ -1,12 +1,26 @@
-"""Event stat (SPEC §6) planned as exact Elasticsearch requests, and the rows finished in Python.
+"""Event stat (SPEC §6) planned as exact Elasticsearch requests, the rest finished in Python.
 
 Pure: no I/O here (`stat_search.run_stat` does the requests). Results are exact,
-never top-N approximations: a group stage is a composite aggregation paged to
-completion, or, when an operator needs every document (`push`,
-`merge_objects`), a scan of the matching documents grouped here. Whatever the
-path, the same rows come out.
+never top-N approximations. The pipeline runs as MongoDB runs it, any stages in
+any order; `plan_stat` gives Elasticsearch the longest prefix it can run exactly:
 
-What a group stage sees of a field, so that both paths and the list filters agree:
+1. The *window*: an optional leading `sort` (as list sorts: missing last, ties by
+   event_id; no sort is newest first) and the `skip`/`limit` stages right after it,
+   folded into one offset and limit over the matching events.
+2. Then, over the events of the window:
+   - `group`: over every match, a composite aggregation paged to completion (or,
+     when an operator needs every event, `push`/`merge_objects`, a point-in-time
+     scan of the match); over a smaller window, a top-N search (one request up to
+     Elasticsearch's 10,000 window, a point-in-time scan past it) grouped here;
+   - `count`: a count request, cut to the window;
+   - anything else (a `sort` after a `limit`, `project`, `unwind`, or nothing):
+     the window's events are fetched (point-in-time scan, capped) and the stages
+     run here, a sort over events still ordering as Elasticsearch does.
+3. Every later stage runs in `query_api.pipeline`, over rows, exactly.
+A `group` → `sort` → `limit` pipeline is thus one request per composite page.
+
+What a group over events sees of a field, so that every path and the list
+filters agree:
 - Keys, `max`, `min`, `add_to_set`, `sum` and `average` read a field's *indexed*
   values: a keyword or text field as its string (text up to 8191 characters),
   a date as its instant (`2024-05-01T00:00:00.000Z`), a leaf of
@@ -25,28 +39,24 @@ What a group stage sees of a field, so that both paths and the list filters agre
 - date_format `year`/`month`/`day` or any strftime pattern, in UTC; a pattern
   is bucketed at the finest calendar interval it shows, then buckets that
   format alike are merged here.
-
-Stages: the first stage is `group` (one only) or `count` (counts the matching
-events); anything else first is ERROR_INVALID_ARGUMENT. Later stages run here,
-in order: count, sort (missing values last both ways, stable), project,
-unwind (a list becomes one row per element; missing, null or empty drops the
-row, as MongoDB does), limit, skip. `count` always yields one row, `{name: 0}`
-for no rows.
+A group or count over no events gives no row. Events that reach a `project` or
+`unwind` become rows of their stored fields (dates formatted as above), and so
+are the results of a pipeline that never groups.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
-import math
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from query_api.pipeline import MISSING as _MISSING
+from query_api.pipeline import lookup, read_number, sort_rows
 from schemas.event import format_timestamp
-from schemas.index import FieldKind, field_kind
+from schemas.index import EVENT_PROPERTIES, FieldKind, field_kind
 from schemas.query import (
     Group,
     GroupField,
@@ -62,10 +72,11 @@ from schemas.query import (
 MAX_GROUPS = 100_000  # composite buckets read for one group stage or distinct
 MAX_SCAN_DOCUMENTS = 200_000  # events read when a group stage needs every event
 MAX_SET_VALUES = 10_000  # distinct values of a field within one group (add_to_set, sum, average)
-COMPOSITE_PAGE_SIZE = 500
+# Buckets per composite page: every page reads every matching event again, so fewer pages
+# are faster; a page Elasticsearch refuses (search.max_buckets) is asked again smaller.
+COMPOSITE_PAGE_SIZE = 2_000
 SCAN_PAGE_SIZE = 1_000
 # The event order of first/last/push/merge_objects; matches the scan's sort.
-EVENT_ORDER: list[dict[str, str]] = [{"created_at": "asc"}, {"event_id": "asc"}]
 
 TOO_LARGE = "ERROR_STAT_TOO_LARGE"
 INVALID = "ERROR_INVALID_ARGUMENT"
@@ -90,11 +101,9 @@ _DIRECTIVES: dict[str, Granularity | None] = {
     **dict.fromkeys("zZ%nt", None),
 }
 _DIRECTIVE = re.compile(r"%[-_0^#]?[EO]?(.)", re.DOTALL)
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
-_INTEGER = re.compile(r"[+-]?\d+")
-_MISSING: Any = object()
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
+DATE_FIELDS = tuple(name for name, spec in EVENT_PROPERTIES.items() if spec.get("type") == "date")
 SortValue = tuple[int, str]  # (created_at epoch millis, event_id)
 
 
@@ -167,15 +176,51 @@ class GroupPlan:
 
 
 @dataclass(frozen=True)
-class StatPlan:
-    """What to ask Elasticsearch (`mode`) and the stages to run here after it."""
+class Window:
+    """Which matching events, in which order: the leading sort/skip/limit, for Elasticsearch."""
 
-    mode: Literal["group", "count", "distinct"]
+    sort: tuple[SortKey, ...] = ()  # () = newest first, as list
+    offset: int = 0
+    limit: int | None = None
+
+    @property
+    def everything(self) -> bool:
+        return self.offset == 0 and self.limit is None
+
+    def cut(self, total: int) -> int:
+        """How many of `total` matching events the window holds."""
+        kept = max(0, total - self.offset)
+        return kept if self.limit is None else min(kept, self.limit)
+
+
+@dataclass(frozen=True)
+class StatPlan:
+    """What to ask Elasticsearch (`mode` over `window`) and the stages to run here after it.
+
+    `event_stages` (sort/skip/limit) run here over fetched events before the `mode`'s
+    step; `stages` run over rows after it (`query_api.pipeline`).
+    """
+
+    mode: Literal["group", "count", "documents", "distinct"]
+    window: Window = field(default_factory=Window)
+    event_stages: tuple[Stage, ...] = ()
     group: GroupPlan | None = None
     distinct: KeyPlan | None = None
     count_name: str = ""
     stages: tuple[Stage, ...] = ()
     page: Page = field(default_factory=Page)
+
+    @property
+    def fetches_events(self) -> bool:
+        """Whether the events themselves are read (else aggregations or a count answer)."""
+        if self.mode == "distinct":
+            return False
+        if self.mode == "documents" or self.event_stages:
+            return True
+        if self.mode == "count":
+            return False
+        assert self.group is not None
+        return self.group.scan or not self.window.everything
 
 
 def plan_stat(query: StatisticsQuery) -> StatPlan:
@@ -185,17 +230,61 @@ def plan_stat(query: StatisticsQuery) -> StatPlan:
     if query.distinct:
         key = _key_plan(GroupKey(key=query.distinct, name="value"))
         return StatPlan(mode="distinct", distinct=key, page=query.page)
-    first, *rest = query.aggregate
-    if any(stage.group is not None for stage in rest):
-        raise QueryError(INVALID, "only one `group` stage is allowed, and it comes first")
-    stages = tuple(rest)
-    if first.group is not None:
-        return StatPlan(mode="group", group=plan_group(first.group), stages=stages,
-                        page=query.page)  # fmt: skip
-    if first.count is not None:
-        return StatPlan(mode="count", count_name=first.count.name, stages=stages,
-                        page=query.page)  # fmt: skip
-    raise QueryError(INVALID, "the first aggregate stage must be `group` or `count`")
+    stages = list(query.aggregate)
+    window, i = _window(stages)
+    event_stages = []
+    while i < len(stages) and _is_window_stage(stages[i]):
+        if stages[i].sort is not None:
+            doc_sort_fields(stages[i].sort or [])  # refuses objects before any I/O
+        event_stages.append(stages[i])
+        i += 1
+    rest = stages[i + 1 :]
+    common = {"window": window, "event_stages": tuple(event_stages), "page": query.page}
+    for stage in rest:
+        if stage.group is not None:
+            plan_row_group(stage.group)
+    if i < len(stages) and stages[i].group is not None:
+        return StatPlan(mode="group", group=plan_group(stages[i].group), stages=tuple(rest),
+                        **common)  # fmt: skip
+    if i < len(stages) and stages[i].count is not None:
+        return StatPlan(mode="count", count_name=stages[i].count.name, stages=tuple(rest),
+                        **common)  # fmt: skip
+    return StatPlan(mode="documents", stages=tuple(stages[i:]), **common)
+
+
+def _is_window_stage(stage: Stage) -> bool:
+    return stage.sort is not None or stage.skip is not None or stage.limit is not None
+
+
+def _window(stages: list[Stage]) -> tuple[Window, int]:
+    """The leading sort and the skip/limit stages after it, folded; and where they end."""
+    sort: tuple[SortKey, ...] = ()
+    offset, limit = 0, None
+    i = 0
+    while i < len(stages) and stages[i].sort is not None:  # the last sort decides the order
+        sort = tuple(stages[i].sort or ())
+        doc_sort_fields(sort)
+        i += 1
+    while i < len(stages) and (stages[i].skip is not None or stages[i].limit is not None):
+        if stages[i].skip is not None:
+            skip = stages[i].skip or 0
+            offset += skip
+            limit = None if limit is None else max(0, limit - skip)
+        else:
+            limit = stages[i].limit if limit is None else min(limit, stages[i].limit or 0)
+        i += 1
+    return Window(sort=sort, offset=offset, limit=limit), i
+
+
+def plan_row_group(group: Group) -> None:
+    """A group over rows: names unique, date patterns known (any path is allowed)."""
+    names = [key.name for key in group.keys] + [item.name for item in group.fields]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise QueryError(INVALID, f"group names must be unique: {', '.join(duplicates)}")
+    for key in group.keys:
+        if key.date_format is not None:
+            pattern_granularity(_NAMED_FORMATS.get(key.date_format, (None, key.date_format))[1])
 
 
 def plan_group(group: Group) -> GroupPlan:
@@ -253,10 +342,6 @@ def _field_plan(item: GroupField) -> FieldPlan:
     if plan.reads_values and _is_object(kind, path):
         raise QueryError(INVALID, f"{item.operator}: {path!r} is an object; use one of its fields")
     return plan
-
-
-def _strip_dollar(path: str) -> str:
-    return path[1:] if path.startswith("$") else path
 
 
 # ---- composite aggregation ------------------------------------------------------------------
@@ -365,24 +450,35 @@ def _sort_value(hit: dict[str, Any]) -> SortValue:
     return (int(created), str(event_id))
 
 
+def _event_order(doc_values: dict[str, list[Any]]) -> SortValue:
+    """(created_at, event_id) of a fetched event, from its doc values."""
+    return (int(float(doc_values["created_at"][0])), str(doc_values["event_id"][0]))
+
+
 # ---- scan ----------------------------------------------------------------------------------
 
 
-def scan_request(plan: GroupPlan) -> dict[str, Any]:
-    """Search options of a scan: the stored fields first/last/push/merge_objects read,
-    doc values of keys and compared fields, in event order."""
-    sources = sorted({item.path for item in plan.fields if item.reads_source})
-    indexed = {key.field: key.kind for key in plan.keys}
-    indexed |= {item.field: item.kind for item in plan.fields if item.reads_values}
+def fetch_request(plan: StatPlan) -> dict[str, Any]:
+    """Search options for the events a plan reads: the stored fields it needs and the doc
+    values of keys, compared fields and sorts (plus created_at and event_id, the event
+    order of first/last/push/merge_objects)."""
+    indexed: dict[str, FieldKind | None] = {"created_at": "date", "event_id": "keyword"}
+    for stage in plan.event_stages:
+        for name, kind, _ in doc_sort_fields(stage.sort or ()):
+            indexed[name] = kind
+    sources: Any = False
+    if plan.mode == "documents":
+        sources = True
+    elif plan.group is not None:
+        paths = sorted({item.path for item in plan.group.fields if item.reads_source})
+        sources = {"includes": paths} if paths else False
+        indexed |= {key.field: key.kind for key in plan.group.keys}
+        indexed |= {item.field: item.kind for item in plan.group.fields if item.reads_values}
     docvalues = [
         {"field": name, "format": "epoch_millis"} if kind == "date" else {"field": name}
         for name, kind in sorted(indexed.items())
     ]
-    return {
-        "_source": {"includes": sources} if sources else False,
-        "docvalue_fields": docvalues,
-        "sort": EVENT_ORDER,
-    }
+    return {"_source": sources, "docvalue_fields": docvalues}
 
 
 def groups_from_hits(
@@ -413,7 +509,7 @@ def _hit_state(item: FieldPlan, hit: dict[str, Any], doc_values: dict[str, list[
             return values
         return (max if op == "max" else min)(values) if values else None
     value = stored_value(hit.get("_source", {}), item.path, item.kind)
-    order = _sort_value(hit)
+    order = _event_order(doc_values)
     if op in ("first", "last"):
         return (order, None if value is _MISSING else value)
     if op == "merge_objects":
@@ -511,17 +607,6 @@ def distinct_from_aggregations(
 # ---- values --------------------------------------------------------------------------------
 
 
-def read_number(value: Any) -> int | float | None:
-    """An indexed value as a number, or None: `"5"` -> 5, `"1.5"` -> 1.5, `"cpu"` -> None."""
-    text = str(value)
-    if _INTEGER.fullmatch(text):
-        return int(text)
-    if _NUMBER.fullmatch(text):
-        number = float(text)
-        return number if math.isfinite(number) else None
-    return None
-
-
 def stored_value(source: dict[str, Any], path: str, kind: FieldKind | None) -> Any:
     """A field as stored in an event (`_MISSING` if absent); dates formatted as in EventInfo."""
     value = lookup(source, path)
@@ -539,109 +624,54 @@ def _format_stored_date(value: Any) -> Any:
     return format_timestamp(instant if instant.tzinfo else instant.replace(tzinfo=UTC))
 
 
-def lookup(obj: Any, path: str) -> Any:
-    """The value at a dotted path (`_MISSING` if absent); a literal dotted key wins, and a
-    list on the way yields the values of its elements."""
-    if isinstance(obj, list):
-        found = [v for item in obj if (v := lookup(item, path)) is not _MISSING]
-        return found if found else _MISSING
-    if not isinstance(obj, dict):
-        return _MISSING
-    if path in obj:
-        return obj[path]
-    parts = path.split(".")
-    for cut in range(1, len(parts)):
-        head = ".".join(parts[:cut])
-        if head in obj:
-            found = lookup(obj[head], ".".join(parts[cut:]))
-            if found is not _MISSING:
-                return found
-    return _MISSING
+# ---- documents in Python -------------------------------------------------------------------
 
 
-# ---- later stages --------------------------------------------------------------------------
+def sort_hits(hits: list[dict[str, Any]], keys: Sequence[SortKey]) -> list[dict[str, Any]]:
+    """Events ordered exactly as Elasticsearch orders them for `translate_sort(keys)`.
+
+    Each key compares the field's doc values (the smallest ascending, the largest
+    descending), missing last both ways; ties by event_id ascending.
+    """
+    ordered = sorted(hits, key=lambda hit: _doc_values(hit, "event_id")[:1])
+    for name, kind, desc in reversed(doc_sort_fields(keys)):
+        present, absent = [], []
+        for hit in ordered:
+            values = _doc_values(hit, name)
+            if kind == "date":
+                values = [int(float(v)) for v in values]
+            if values:
+                present.append(((max if desc else min)(values), hit))
+            else:
+                absent.append(hit)
+        present.sort(key=lambda pair: pair[0], reverse=desc)
+        ordered = [hit for _, hit in present] + absent
+    return ordered
 
 
-def apply_stages(rows: list[dict[str, Any]], stages: Iterable[Stage]) -> list[dict[str, Any]]:
-    """Run the stages after the first, in order, on rows."""
-    for stage in stages:
-        if stage.count is not None:
-            rows = [{stage.count.name: len(rows)}]
-        elif stage.sort is not None:
-            rows = sort_rows(rows, stage.sort)
-        elif stage.project is not None:
-            rows = [_project(row, stage.project.fields, stage.project.exclude_keys) for row in rows]
-        elif stage.unwind is not None:
-            rows = list(_unwind(rows, _strip_dollar(stage.unwind.path)))
-        elif stage.limit is not None:
-            rows = rows[: stage.limit]
-        elif stage.skip is not None:
-            rows = rows[stage.skip :]
-    return rows
+def _doc_values(hit: dict[str, Any], field: str) -> list[Any]:
+    return hit.get("fields", {}).get(field, [])
 
 
-def sort_rows(rows: list[dict[str, Any]], keys: list[SortKey]) -> list[dict[str, Any]]:
-    """Stable sort by several keys; a missing or null value goes last whichever the direction."""
-    for key in reversed(keys):
-        present = [row for row in rows if lookup(row, key.key) not in (_MISSING, None)]
-        absent = [row for row in rows if lookup(row, key.key) in (_MISSING, None)]
-        present.sort(key=lambda row: order_key(lookup(row, key.key)), reverse=key.desc)
-        rows = present + absent
-    return rows
+def doc_sort_fields(keys: Sequence[SortKey]) -> list[tuple[str, FieldKind, bool]]:
+    """(exact field, kind, desc) of each sort key over events, as `translate_sort` reads them."""
+    fields = []
+    for key in keys:
+        found = field_kind(key.key)
+        if found is None:
+            continue  # no event has it: it orders nothing
+        if _is_object(found[0], key.key):
+            raise QueryError(INVALID, f"sort: {key.key} is an object")
+        fields.append((found[1], found[0], key.desc))
+    return fields
 
 
-def order_key(value: Any) -> tuple[Any, ...]:
-    """A total order over JSON values: numbers, strings, objects, lists, booleans."""
-    if isinstance(value, bool):
-        return (4, value)
-    if isinstance(value, int | float):
-        return (0, value)
-    if isinstance(value, str):
-        return (1, value)
-    if isinstance(value, dict):
-        return (2, json.dumps(value, sort_keys=True, default=str))
-    if isinstance(value, list):
-        return (3, tuple(order_key(v) for v in value))
-    return (5, str(value))
-
-
-def _project(row: dict[str, Any], fields: list[Any], exclude: list[str]) -> dict[str, Any]:
-    if fields:
-        picked = {item.name: lookup(row, item.key) for item in fields}
-        row = {name: value for name, value in picked.items() if value is not _MISSING}
-    else:
-        row = dict(row)
-    for path in exclude:
-        _delete(row, path)
-    return row
-
-
-def _delete(row: dict[str, Any], path: str) -> None:
-    if path in row:
-        del row[path]
-        return
-    head, _, rest = path.partition(".")
-    if rest and isinstance(row.get(head), dict):
-        row[head] = dict(row[head])
-        _delete(row[head], rest)
-
-
-def _unwind(rows: list[dict[str, Any]], path: str) -> Iterator[dict[str, Any]]:
-    for row in rows:
-        value = lookup(row, path)
-        if value is _MISSING or value is None or value == []:
-            continue
-        for element in value if isinstance(value, list) else [value]:
-            yield _replace(row, path, element)
-
-
-def _replace(row: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
-    row = dict(row)
-    if path in row or "." not in path:
-        row[path] = value
-        return row
-    head, _, rest = path.partition(".")
-    row[head] = _replace(row[head], rest, value)
+def document_row(source: dict[str, Any]) -> dict[str, Any]:
+    """An event as a pipeline row: its stored fields, dates formatted as in EventInfo."""
+    row = dict(source)
+    for name in DATE_FIELDS:
+        if row.get(name) is not None:
+            row[name] = _format_stored_date(row[name])
     return row
 
 
@@ -651,8 +681,3 @@ def page_result(rows: list[Any], page: Page) -> dict[str, Any]:
         return {"results": rows}
     start = page.start - 1
     return {"results": rows[start : start + page.limit], "total_count": len(rows)}
-
-
-def too_large(what: str, cap: int) -> QueryError:
-    return QueryError(TOO_LARGE, f"this stat reads more than {cap:,} {what}; narrow the filter "
-                                 "or group by fewer keys")  # fmt: skip

@@ -1,31 +1,41 @@
-"""Event list queries (SPEC §5) -> Elasticsearch DSL, with no I/O.
+"""Query (SPEC §5) -> Elasticsearch DSL, with no I/O: one translator for every list.
 
-Field types come from `schemas.index.field_kind`, so the mapping is written down once.
-Rules fixed here (and mirrored by `tests/reference/list_eval.py`):
+The event list and the webhook list both translate here; each passes its `Searchable`
+(`EVENTS`, `WEBHOOKS`): the field map read from its index mapping
+(`schemas.index.FieldMap`), its id field (the sort's tie-break) and the fields its
+keyword searches. Rules fixed here (and mirrored by `tests/reference/list_eval.py`):
 
-- Unmapped keys: an unmapped key is a field no event has, so a positive operator
+- Unmapped keys: an unmapped key is a field no document has, so a positive operator
   matches nothing and a negative one (`not`, `not_in`, `not_contain`, `not_contain_in`,
-  `exists: false`) matches everything. Its value is still checked.
+  `exists: false`) matches everything; its value is still checked. A sort on it orders
+  nothing. The same for every list (MongoDB's meaning of a field nobody has). Fields the
+  mapping keeps out of the index (`"index": false`, e.g. a webhook's key hash) cannot be
+  filtered or sorted on: ERROR_INVALID_ARGUMENT.
+- Null values (MongoDB's meaning): `eq` null matches a missing or null field, `not` null a
+  present, non-null one; `in`/`not_in` lists may hold null with the same meaning for that
+  item. Any other operator refuses null.
 - Values are compared as Elasticsearch keywords: numbers and booleans become their JSON
   text (`5`, `1.5`, `true`); lt/lte/gt/gte compare strings by code point, except on date
-  fields (`created_at`, `occurred_at`), where every value must be an ISO-8601 date and
-  comparisons are by instant. datetime_* and timediff_* need a date field.
-- `contain*` and `regex*` are case-insensitive for every script. Elasticsearch's
-  `case_insensitive` folds ASCII literals only (not `é`, not `[a-z]`), so non-ASCII
-  letters and character classes are folded here (`[Éé]`, `[A-Za-z]`). They never
-  anchor, except where the pattern starts with `^`/`\\A` or ends with `$`/`\\Z`.
-  `\\d \\w \\s` are ASCII classes, `.` matches any character including a newline.
-  Constructs Lucene lacks (backreferences, lookaround, `\\b`, inline flags other than
-  i/s/x, possessive or atomic groups) are refused.
+  fields, where every value must be an ISO-8601 date and comparisons are by instant.
+  datetime_* and timediff_* need a date field.
+- Case: `eq`, `in` and comparisons are case-sensitive. `contain*` and `regex*` are
+  case-insensitive for every script, in every list: Elasticsearch's `case_insensitive`
+  folds ASCII literals only (not `é`, not `[a-z]`), so non-ASCII letters and character
+  classes are folded here (`query_api.regex`). They never anchor, except where the
+  pattern starts with `^`/`\\A` or ends with `$`/`\\Z`.
 - On a keyed flattened field (`additional_info.env`) substring and regex matching cannot be
   a Lucene query, so they become *expansions*: the executor lists the field's distinct
   values matching a case-folded regex (a terms aggregation's `include`) and
   `apply_expansions` puts a `terms` query in the placeholder's place.
 - `match` takes a dict: each key/value is an `eq` on `key.subkey` (nested dicts recurse),
   all ANDed; it applies to objects (`resource`) and flattened fields.
-- keyword: split on whitespace; an event matches when ANY word matches, and a word matches
-  when it is a case-insensitive substring of event_id or title, or when all its analyzed
-  tokens occur in title, or all in description (full text, SPEC §8).
+- keyword: split on whitespace; a document matches when ANY word matches, and a word
+  matches when it is a case-insensitive substring of one of the list's substring fields
+  (event_id and title; webhook_id and name), or when all its analyzed tokens occur in
+  one of its full-text fields (events: title or description, SPEC §8). The keyword is
+  ANDed with `filter` and with `filter_or`.
+- Every regexp clause remembers the condition it came from, so a regex Elasticsearch
+  refuses as too complex is reported naming that condition.
 """
 
 from __future__ import annotations
@@ -34,14 +44,13 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from re import _constants as sre  # type: ignore[attr-defined]
-from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
 
+from query_api.regex import case_variants, fold_literal, folded_char, group, lucene_regex
 from schemas.event import format_timestamp
-from schemas.index import field_kind
+from schemas.index import EVENT_FIELDS, WEBHOOK_FIELDS, FieldMap
 from schemas.messages import EXACT_FILTERS
 from schemas.query import Condition, Query, QueryError, SortKey
 
@@ -57,7 +66,6 @@ MAX_PAGE_SIZE = 10_000
 MAX_EXPANSION_VALUES = 10_000
 # Elasticsearch's default index.max_regex_length for regexp queries.
 MAX_REGEX_LENGTH = 1_000
-MAX_REPEAT = 1_000
 
 MINIMAL_FIELDS = ("event_id", "event_key", "event_type", "title", "severity", "alert_id")
 DEFAULT_SORT = (SortKey(key="created_at", desc=True),)
@@ -87,19 +95,39 @@ EXPANSION_KEY = "__expansion__"
 
 
 @dataclass(frozen=True)
+class Searchable:
+    """What one list translates against: its fields, id (tie-break) and keyword fields."""
+
+    fields: FieldMap
+    id_field: str
+    keyword_substrings: tuple[str, ...]
+    keyword_full_text: tuple[str, ...] = ()
+
+
+EVENTS = Searchable(EVENT_FIELDS, "event_id", ("event_id", "title"), ("title", "description"))
+WEBHOOKS = Searchable(WEBHOOK_FIELDS, "webhook_id", ("webhook_id", "name"))
+
+
+@dataclass(frozen=True)
 class Expansion:
-    """Distinct values of `field` matching the Lucene regex `pattern` (already case-folded)."""
+    """Distinct values of `field` matching the Lucene regex `pattern` (already case-folded);
+    `where` names the condition it came from."""
 
     field: str
     pattern: str
+    where: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
 class FilterPlan:
-    """An Elasticsearch query whose `{"__expansion__": i}` nodes wait for `expansions[i]`."""
+    """An Elasticsearch query whose `{"__expansion__": i}` nodes wait for `expansions[i]`.
+
+    `regexps` pairs each regexp clause with the condition it came from.
+    """
 
     query: dict[str, Any]
     expansions: tuple[Expansion, ...] = ()
+    regexps: tuple[tuple[str, dict[str, Any]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -123,15 +151,17 @@ def build_filter(
     keyword: str | None,
     *,
     now: datetime,
+    searchable: Searchable = EVENTS,
 ) -> FilterPlan:
     """`filter` ANDed, `filter_or` ORed, the two groups and the keyword ANDed (SPEC §5)."""
-    builder = _Builder(now)
-    clauses = [builder.condition(c) for c in filter]
+    builder = _Builder(now, searchable.fields)
+    clauses = [builder.condition(c, f"filter[{i}]") for i, c in enumerate(filter)]
     if filter_or:
-        clauses.append(_any([builder.condition(c) for c in filter_or]))
+        either = [builder.condition(c, f"filter_or[{i}]") for i, c in enumerate(filter_or)]
+        clauses.append(_any(either))
     if keyword and keyword.split():
-        clauses.append(keyword_query(keyword))
-    return FilterPlan(_all(clauses), tuple(builder.expansions))
+        clauses.append(keyword_query(keyword, searchable))
+    return FilterPlan(_all(clauses), tuple(builder.expansions), tuple(builder.regexps))
 
 
 def apply_expansions(plan: FilterPlan, values_by_expansion: Sequence[Sequence[str]]) -> dict:
@@ -163,32 +193,38 @@ def apply_expansions(plan: FilterPlan, values_by_expansion: Sequence[Sequence[st
     return substitute(plan.query)
 
 
-def keyword_query(keyword: str) -> dict:
-    """Any word: a substring of event_id or title, or full text over title or description."""
+def keyword_query(keyword: str, searchable: Searchable = EVENTS) -> dict:
+    """Any word: a substring of a substring field, or all its tokens in a full-text field."""
     should: list[dict] = []
     for word in keyword.split():
-        should += [
-            _substring_query("event_id", word, f"keyword {word!r}"),
-            _substring_query("title.keyword", word, f"keyword {word!r}"),
-            {
-                "multi_match": {
-                    "query": word,
-                    "fields": ["title", "description"],
-                    "operator": "and",
-                }
-            },
-        ]
+        for name in searchable.keyword_substrings:
+            found = searchable.fields.kind(name)
+            assert found is not None, name
+            should.append(_substring_query(found[1], word, f"keyword {word!r}"))
+        if searchable.keyword_full_text:
+            fields = list(searchable.keyword_full_text)
+            should.append({"multi_match": {"query": word, "fields": fields, "operator": "and"}})
     return _any(should)
 
 
 class _Builder:
-    """Translates conditions one by one, collecting the expansions they need."""
+    """Translates conditions one by one, collecting the expansions and regexps they make."""
 
-    def __init__(self, now: datetime) -> None:
+    def __init__(self, now: datetime, fields: FieldMap = EVENT_FIELDS) -> None:
         self.now = now if now.tzinfo else now.replace(tzinfo=UTC)
+        self.fields = fields
         self.expansions: list[Expansion] = []
+        self.regexps: list[tuple[str, dict[str, Any]]] = []
+        self.where = ""
 
-    def condition(self, condition: Condition) -> dict:
+    def condition(self, condition: Condition, place: str = "") -> dict:
+        """One condition's query; `place` (`filter[0]`) names it in later errors."""
+        self.where = describe(condition, place)
+        query = self._condition(condition)
+        self.regexps += [(self.where, node) for node in _regexp_nodes(query)]
+        return query
+
+    def _condition(self, condition: Condition) -> dict:
         key, op, value = condition.key, condition.operator, condition.value
         if op not in OPERATORS:
             raise QueryError("ERROR_DB_QUERY", f"{key}: unknown operator {op!r}")
@@ -204,6 +240,8 @@ class _Builder:
                 "ERROR_OPERATOR_VALUE_TYPE", f"{key}: operator {op!r} takes a single value"
             )
         _check_key(key, op)
+        if self.fields.hidden(key):
+            raise QueryError(INVALID, f"{key}: this field cannot be filtered")
         if op == "exists":
             if not isinstance(value, bool):
                 raise QueryError(INVALID, f"{key}: operator 'exists' needs true or false")
@@ -215,7 +253,7 @@ class _Builder:
 
     def exists(self, key: str) -> dict:
         # The field itself, not a text field's keyword sub-field, which skips long values.
-        return MATCH_NONE if field_kind(key) is None else {"exists": {"field": key}}
+        return MATCH_NONE if self.fields.kind(key) is None else {"exists": {"field": key}}
 
     def positive(self, key: str, op: str, value: Any, shown: str) -> dict:
         """The query of a positive operator; `shown` is the operator the user wrote."""
@@ -229,7 +267,7 @@ class _Builder:
             else:
                 instant = parse_timediff(value, self.now, where)
                 comparison = TIMEDIFF_OPERATORS[op]
-            found = field_kind(key)
+            found = self.fields.kind(key)
             if found is None:
                 return MATCH_NONE
             if found[0] != "date":
@@ -246,11 +284,16 @@ class _Builder:
             needles = value if op == "contain_in" else [value]
             return self.contain(key, [_substring(v, where) for v in needles], where)
         values = value if op == "in" else [value]
+        if op in ("eq", "in") and None in values:
+            # MongoDB's null: a missing or null field (which Elasticsearch never indexes).
+            missing = _negate(self.exists(key))
+            rest = [v for v in values if v is not None]
+            return _any([missing, self.positive(key, "in", rest, shown)]) if rest else missing
         scalars = [_scalar(v, where) for v in values]
         if op in COMPARISONS and isinstance(value, bool):
             raise QueryError(INVALID, f"{where} cannot compare a boolean")
 
-        found = field_kind(key)
+        found = self.fields.kind(key)
         if found is None:
             return MATCH_NONE
         kind, field = found
@@ -269,7 +312,7 @@ class _Builder:
     def match(self, key: str, value: Any, where: str) -> dict:
         if not isinstance(value, dict) or not value:
             raise QueryError(INVALID, f"{where} needs a non-empty object")
-        found = field_kind(key)
+        found = self.fields.kind(key)
         if found is not None and found[0] not in ("object", "flattened"):
             raise QueryError(INVALID, f"{where} needs an object field")
         clauses = []
@@ -283,7 +326,7 @@ class _Builder:
         return _all(clauses)
 
     def contain(self, key: str, needles: list[str], where: str) -> dict:
-        found = field_kind(key)
+        found = self.fields.kind(key)
         if found is None:
             return MATCH_NONE
         kind, field = found
@@ -292,11 +335,11 @@ class _Builder:
             raise QueryError(INVALID, f"{where} cannot match substrings of a date")
         if kind == "flattened":
             alternatives = [fold_literal(n) for n in needles]
-            return self.expand(field, ".*" + _group(alternatives) + ".*")
+            return self.expand(field, ".*" + group(alternatives) + ".*")
         return _any([_substring_query(field, n, where) for n in needles])
 
     def regex(self, key: str, patterns: list[str], where: str) -> dict:
-        found = field_kind(key)
+        found = self.fields.kind(key)
         if found is not None:
             _check_leaf(key, found[0], where)
             if found[0] == "date":
@@ -308,12 +351,29 @@ class _Builder:
             return MATCH_NONE
         field = found[1]
         if flattened:
-            return self.expand(field, _group(translated))
+            return self.expand(field, group(translated))
         return _any([_regexp(field, p, where) for p in translated])
 
     def expand(self, field: str, pattern: str) -> dict:
-        self.expansions.append(Expansion(field, pattern))
+        self.expansions.append(Expansion(field, pattern, self.where))
         return {EXPANSION_KEY: len(self.expansions) - 1}
+
+
+def describe(condition: Condition, place: str = "") -> str:
+    """A condition as errors name it: `filter[1] (title regex '(a|b)*')`."""
+    shown = f"{condition.key} {condition.operator} {condition.value!r}"
+    return f"{place} ({shown})" if place else shown
+
+
+def _regexp_nodes(node: Any) -> list[dict[str, Any]]:
+    """Every `regexp` clause inside a query."""
+    if isinstance(node, list):
+        return [found for item in node for found in _regexp_nodes(item)]
+    if not isinstance(node, dict):
+        return []
+    if "regexp" in node:
+        return [node]
+    return [found for value in node.values() for found in _regexp_nodes(value)]
 
 
 def _check_key(key: str, op: str) -> None:
@@ -360,10 +420,10 @@ def _terms(field: str, values: list[str]) -> dict:
 
 def _substring_query(field: str, needle: str, where: str) -> dict:
     """Case-insensitive substring on a keyword field; a regexp when ASCII folding won't do."""
-    if all(len(_case_variants(c)) == 1 for c in needle if not c.isascii()):
+    if all(len(case_variants(c)) == 1 for c in needle if not c.isascii()):
         pattern = "*" + _escape_wildcard(needle) + "*"
         return {"wildcard": {field: {"value": pattern, "case_insensitive": True}}}
-    folded = "".join(_folded_char(c, fold_ascii=False) for c in needle)
+    folded = "".join(folded_char(c, fold_ascii=False) for c in needle)
     return _regexp(field, ".*" + folded + ".*", where)
 
 
@@ -403,6 +463,9 @@ def _negate(query: dict) -> dict:
         return MATCH_ALL
     if query == MATCH_ALL:
         return MATCH_NONE
+    inner = query.get("bool", {}).get("must_not", [])
+    if query.keys() == {"bool"} and query["bool"].keys() == {"must_not"} and len(inner) == 1:
+        return inner[0]
     return {"bool": {"must_not": [query]}}
 
 
@@ -469,173 +532,6 @@ def _date_comparison(field: str, op: str, instant: datetime) -> dict:
     return {"range": {field: {op: format_timestamp(floor)}}}
 
 
-# ---- regular expressions -------------------------------------------------------------------
-
-
-def _case_variants(char: str) -> set[str]:
-    variants = {char}
-    for other in (char.lower(), char.upper(), char.casefold(), char.title()):
-        if len(other) == 1:
-            variants.add(other)
-    return variants
-
-
-def _escape_char(char: str) -> str:
-    """Lucene treats `\\` + any character as that character; only ASCII punctuation needs it."""
-    return "\\" + char if char.isascii() and not char.isalnum() else char
-
-
-def _class(codepoints: set[int], *, negate: bool = False) -> str:
-    ranges: list[list[int]] = []
-    for cp in sorted(codepoints):
-        if ranges and ranges[-1][1] == cp - 1:
-            ranges[-1][1] = cp
-        else:
-            ranges.append([cp, cp])
-    body = "".join(
-        _escape_char(chr(lo)) + ("" if lo == hi else "-" + _escape_char(chr(hi)))
-        for lo, hi in ranges
-    )
-    return "[" + ("^" if negate else "") + body + "]"
-
-
-def _folded_char(char: str, *, fold_ascii: bool) -> str:
-    variants = _case_variants(char) if fold_ascii or not char.isascii() else {char}
-    return _escape_char(char) if len(variants) == 1 else _class({ord(v) for v in variants})
-
-
-def fold_literal(text: str) -> str:
-    """A Lucene regex matching `text` exactly, in any letter case (`ab` -> `[aA][bB]`)."""
-    return "".join(_folded_char(c, fold_ascii=True) for c in text) or "()"
-
-
-def _group(alternatives: list[str]) -> str:
-    return "(" + "|".join(a or "()" for a in alternatives) + ")"
-
-
-_CATEGORIES: dict[Any, set[int]] = {
-    sre.CATEGORY_DIGIT: set(range(0x30, 0x3A)),
-    sre.CATEGORY_WORD: set(range(0x30, 0x3A))
-    | set(range(0x41, 0x5B))
-    | set(range(0x61, 0x7B))
-    | {0x5F},
-    sre.CATEGORY_SPACE: {0x20, 0x09, 0x0A, 0x0B, 0x0C, 0x0D},
-}
-_NOT_CATEGORIES = {
-    sre.CATEGORY_NOT_DIGIT: sre.CATEGORY_DIGIT,
-    sre.CATEGORY_NOT_WORD: sre.CATEGORY_WORD,
-    sre.CATEGORY_NOT_SPACE: sre.CATEGORY_SPACE,
-}
-_STARTS = {sre.AT_BEGINNING, sre.AT_BEGINNING_STRING}
-_ENDS = {sre.AT_END, sre.AT_END_STRING}
-_FOLD_RANGE_LIMIT = 0x3000
-# Matching is case-insensitive and `.` matches newlines anyway; (?x) only affects parsing.
-_HARMLESS_FLAGS = re.IGNORECASE | re.UNICODE | re.DOTALL | re.VERBOSE
-
-
-class _Unsupported(Exception):
-    pass
-
-
-def lucene_regex(pattern: str, *, fold_ascii: bool, where: str = "regex") -> str:
-    """A Python regex as an unanchored Lucene regex matching the same values.
-
-    Character classes and non-ASCII literals are always case-folded here; ASCII literals
-    too with `fold_ascii` (otherwise the caller sets the query's ASCII `case_insensitive`).
-    Raises ERROR_INVALID_ARGUMENT for invalid patterns and constructs Lucene cannot express.
-    """
-    try:
-        re.compile(pattern)
-        parsed = sre_parse.parse(pattern, 0)
-    except (re.error, RecursionError, OverflowError) as error:
-        raise QueryError(INVALID, f"{where}: invalid regex {pattern!r}: {error}") from None
-    if parsed.state.flags & ~_HARMLESS_FLAGS:
-        raise QueryError(INVALID, f"{where}: regex flags are not supported in {pattern!r}")
-    emitter = _Emitter(fold_ascii)
-    items = list(parsed)
-    try:
-        if len(items) == 1 and items[0][0] is sre.BRANCH:
-            return _group([emitter.unanchored(list(alt)) for alt in items[0][1][1]])
-        return emitter.unanchored(items)
-    except _Unsupported as error:
-        raise QueryError(INVALID, f"{where}: {error} in regex {pattern!r}") from None
-
-
-class _Emitter:
-    def __init__(self, fold_ascii: bool) -> None:
-        self.fold_ascii = fold_ascii
-
-    def unanchored(self, items: list) -> str:
-        start = bool(items) and items[0][0] is sre.AT and items[0][1] in _STARTS
-        if start:
-            items = items[1:]
-        end = bool(items) and items[-1][0] is sre.AT and items[-1][1] in _ENDS
-        if end:
-            items = items[:-1]
-        body = self.sequence(items)
-        return ("" if start else ".*") + body + ("" if end else ".*") or "()"
-
-    def sequence(self, items: Any) -> str:
-        return "".join(self.item(op, av) for op, av in items)
-
-    def item(self, op: Any, av: Any) -> str:
-        if op is sre.LITERAL:
-            return _folded_char(chr(av), fold_ascii=self.fold_ascii)
-        if op is sre.NOT_LITERAL:
-            return _class({ord(v) for v in _case_variants(chr(av))}, negate=True)
-        if op is sre.ANY:
-            return "."
-        if op is sre.IN:
-            return self.char_class(av)
-        if op is sre.BRANCH:
-            return _group([self.sequence(alt) for alt in av[1]])
-        if op is sre.SUBPATTERN:
-            _group_id, add_flags, del_flags, sub = av
-            if add_flags & ~_HARMLESS_FLAGS or del_flags:
-                raise _Unsupported("inline flags are not supported")
-            return "(" + self.sequence(sub) + ")"
-        if op is sre.MAX_REPEAT or op is sre.MIN_REPEAT:
-            low, high, sub = av
-            if low > MAX_REPEAT or (high is not sre.MAXREPEAT and high > MAX_REPEAT):
-                raise _Unsupported(f"repetition counts above {MAX_REPEAT} are not supported")
-            return "(" + self.sequence(sub) + ")" + _quantifier(low, high)
-        if op is sre.AT:
-            raise _Unsupported("anchors and \\b are only supported at the start or end")
-        raise _Unsupported(f"{str(op).lower()} is not supported")
-
-    def char_class(self, items: list) -> str:
-        negate = bool(items) and items[0][0] is sre.NEGATE
-        if negate:
-            items = items[1:]
-        if len(items) == 1 and items[0][0] is sre.CATEGORY and items[0][1] in _NOT_CATEGORIES:
-            # \D, \W, \S alone (or [^\D]): the complement of the ASCII class.
-            codepoints = _CATEGORIES[_NOT_CATEGORIES[items[0][1]]]
-            return _class(codepoints, negate=not negate)
-        codepoints: set[int] = set()
-        for op, av in items:
-            if op is sre.LITERAL:
-                codepoints |= {ord(v) for v in _case_variants(chr(av))}
-            elif op is sre.RANGE:
-                low, high = av
-                codepoints |= set(range(low, high + 1))
-                if high - low <= _FOLD_RANGE_LIMIT:
-                    for cp in range(low, high + 1):
-                        codepoints |= {ord(v) for v in _case_variants(chr(cp))}
-            elif op is sre.CATEGORY and av in _CATEGORIES:
-                codepoints |= _CATEGORIES[av]
-            else:
-                raise _Unsupported("negated classes inside a character class are not supported")
-        return _class(codepoints, negate=negate)
-
-
-def _quantifier(low: int, high: Any) -> str:
-    if high is sre.MAXREPEAT:
-        return {0: "*", 1: "+"}.get(low, f"{{{low},}}")
-    if (low, high) == (0, 1):
-        return "?"
-    return f"{{{low}}}" if low == high else f"{{{low},{high}}}"
-
-
 # ---- list -----------------------------------------------------------------------------------
 
 
@@ -652,7 +548,7 @@ def translate_list(query: Query, exact: Mapping[str, str | None], *, now: dateti
             raise QueryError(INVALID, f"{name}: needs a string, not {value!r}")
         terms.append({"term": {EXACT_FIELDS[name]: value}})
     if terms:
-        plan = FilterPlan(_all([*terms, plan.query]), plan.expansions)
+        plan = FilterPlan(_all([*terms, plan.query]), plan.expansions, plan.regexps)
     if query.page.limit > MAX_PAGE_SIZE:
         raise QueryError(INVALID, f"page.limit: at most {MAX_PAGE_SIZE} events per page")
     paged = query.page.limit > 0
@@ -666,25 +562,32 @@ def translate_list(query: Query, exact: Mapping[str, str | None], *, now: dateti
     )
 
 
-def translate_sort(keys: Sequence[SortKey]) -> tuple[dict[str, Any], ...]:
-    """Sort clauses with missing values last both ways and event_id ascending as tie-break.
+def translate_sort(
+    keys: Sequence[SortKey], searchable: Searchable = EVENTS
+) -> tuple[dict[str, Any], ...]:
+    """Sort clauses with missing values last both ways and the id ascending as tie-break.
 
-    No keys means newest first. Unmapped keys are dropped: every event lacks them, so
-    they order nothing.
+    No keys means newest first. Unmapped keys are dropped: every document lacks them, so
+    they order nothing. A dynamic keyword not mapped yet (`tags.env`) sorts as missing.
     """
     clauses = []
     fields = set()
     for key in keys or DEFAULT_SORT:
         _check_key(key.key, "sort")
-        found = field_kind(key.key)
+        if searchable.fields.hidden(key.key):
+            raise QueryError(INVALID, f"sort: {key.key} cannot be sorted on")
+        found = searchable.fields.kind(key.key)
         if found is None:
             continue
         if _is_object(key.key, found[0]):
             raise QueryError(INVALID, f"sort: {key.key} is an object")
         fields.add(found[1])
-        clauses.append({found[1]: {"order": "desc" if key.desc else "asc", "missing": "_last"}})
-    if "event_id" not in fields:
-        clauses.append({"event_id": {"order": "asc", "missing": "_last"}})
+        order = {"order": "desc" if key.desc else "asc", "missing": "_last"}
+        if searchable.fields.is_dynamic(key.key):
+            order["unmapped_type"] = "keyword"
+        clauses.append({found[1]: order})
+    if searchable.id_field not in fields:
+        clauses.append({searchable.id_field: {"order": "asc", "missing": "_last"}})
     return tuple(clauses)
 
 

@@ -1,15 +1,18 @@
-"""How events are laid out in Elasticsearch: the one mapping, index names and the read alias.
+"""How eventpipe lays out its Elasticsearch indices: every mapping, index names, the read alias.
 
 Events go to one index per UTC day of `created_at` (`<events>-YYYY.MM.DD`), all
 behind the read alias `<events>`. Since an event's day never changes, a replay
 lands in the same index, where `_id` = event_id makes it a no-op. Retention
-deletes whole days. Both index creation and the query translator read the
-mapping below, so field types are written down once.
+deletes whole days. Alerts, webhooks and API keys each have one index. Index
+creation and the query translator (through `FieldMap`) read the mappings below,
+so field types are written down once.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from fnmatch import fnmatchcase
 from typing import Any, Literal
 
 KEYWORD: dict[str, Any] = {"type": "keyword"}
@@ -51,31 +54,79 @@ EVENT_MAPPINGS: dict[str, Any] = {"dynamic": "strict", "properties": EVENT_PROPE
 FieldKind = Literal["keyword", "text", "date", "flattened", "object"]
 
 
-def field_kind(path: str) -> tuple[FieldKind, str] | None:
-    """The kind of a dotted field and the field to query for exact values, or None if unmapped.
+@dataclass(frozen=True)
+class FieldMap:
+    """What a query may see of an index's fields, read from its mapping.
 
-    `title` -> ("text", "title.keyword"); `additional_info.env` -> ("flattened",
-    "additional_info.env"); `resource` -> ("object", "resource").
+    Fields mapped with `"index": false` are hidden (never filtered, sorted or shown);
+    `dynamic_templates` that map a path pattern to keywords (`tags.*`) make any path
+    they match a keyword, mapped or not yet.
     """
-    parts = path.split(".")
-    properties = EVENT_PROPERTIES
-    for depth, part in enumerate(parts):
-        spec = properties.get(part)
-        if spec is None:
-            return None
-        if spec.get("type") == "flattened":
-            return "flattened", path
-        if "properties" in spec:
-            if depth == len(parts) - 1:
-                return "object", path
-            properties = spec["properties"]
-            continue
-        if depth != len(parts) - 1:
-            return None
-        if spec["type"] == "text":
-            return "text", f"{path}.keyword"
-        return spec["type"], path
-    return None
+
+    properties: dict[str, Any]
+    dynamic_keywords: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, mappings: dict[str, Any]) -> FieldMap:
+        patterns = []
+        for template in mappings.get("dynamic_templates", []):
+            for rule in template.values():
+                if rule.get("mapping", {}).get("type") == "keyword" and "path_match" in rule:
+                    patterns.append(rule["path_match"])
+        return cls(mappings["properties"], tuple(patterns))
+
+    def kind(self, path: str) -> tuple[FieldKind, str] | None:
+        """The kind of a dotted field and the field to query for exact values, or None if
+        unmapped (or hidden).
+
+        `title` -> ("text", "title.keyword"); `additional_info.env` -> ("flattened",
+        "additional_info.env"); `resource` -> ("object", "resource").
+        """
+        parts = path.split(".")
+        properties = self.properties
+        for depth, part in enumerate(parts):
+            spec = properties.get(part)
+            if spec is None:
+                break
+            if spec.get("index") is False or spec.get("enabled") is False:
+                return None
+            if spec.get("type") == "flattened":
+                return "flattened", path
+            if "properties" in spec or spec.get("type", "object") == "object":
+                if depth == len(parts) - 1:
+                    return "object", path
+                properties = spec.get("properties", {})
+                continue
+            if depth != len(parts) - 1:
+                return None
+            if spec["type"] == "text":
+                return "text", f"{path}.keyword"
+            return spec["type"], path
+        if any(fnmatchcase(path, pattern) for pattern in self.dynamic_keywords):
+            return "keyword", path
+        return None
+
+    def is_dynamic(self, path: str) -> bool:
+        """Whether a keyword comes from a dynamic template (it may be unmapped so far)."""
+        return any(fnmatchcase(path, pattern) for pattern in self.dynamic_keywords)
+
+    def hidden(self, path: str) -> bool:
+        """Whether the mapping keeps the field out of queries (`"index": false`, or an
+        object stored but not indexed, `"enabled": false`)."""
+        spec: dict[str, Any] = {"properties": self.properties}
+        for part in path.split("."):
+            spec = spec.get("properties", {}).get(part, {})
+            if spec.get("index") is False or spec.get("enabled") is False:
+                return True
+        return False
+
+
+EVENT_FIELDS = FieldMap.of(EVENT_MAPPINGS)
+
+
+def field_kind(path: str) -> tuple[FieldKind, str] | None:
+    """The kind of an event field (see `FieldMap.kind`)."""
+    return EVENT_FIELDS.kind(path)
 
 
 def events_index_for(prefix: str, created_at: datetime) -> str:
@@ -118,5 +169,50 @@ ALERT_MAPPINGS: dict[str, Any] = {
         "last_event_at": DATE,
         "resolved_at": DATE,
         "event_count": {"type": "long"},
+    },
+}
+
+
+WEBHOOK_MAPPINGS: dict[str, Any] = {
+    "dynamic": "strict",
+    # Every tag value is a keyword: `tags.env` works with eq, contain, sort (SPEC §5).
+    "dynamic_templates": [
+        {
+            "tags_as_keywords": {
+                "path_match": "tags.*",
+                "match_mapping_type": ["string", "long", "double", "boolean"],
+                "mapping": {"type": "keyword", "ignore_above": 1024},
+            }
+        }
+    ],
+    "properties": {
+        "webhook_id": KEYWORD,
+        "name": KEYWORD,
+        "state": KEYWORD,
+        "plugin_info": {
+            "properties": {
+                "plugin_id": KEYWORD,
+                # Parser options of any shape: kept in _source, never indexed.
+                "options": {"type": "object", "enabled": False},
+            }
+        },
+        "project_id": KEYWORD,
+        "domain_id": KEYWORD,
+        "tags": {"type": "object", "dynamic": True},
+        "access_key_sha256": {"type": "keyword", "index": False, "doc_values": False},
+        "created_at": DATE,
+        "updated_at": DATE,
+    },
+}
+WEBHOOK_FIELDS = FieldMap.of(WEBHOOK_MAPPINGS)
+
+APIKEY_MAPPINGS: dict[str, Any] = {
+    "dynamic": "strict",
+    "properties": {
+        "key_id": KEYWORD,
+        "secret_sha256": {"type": "keyword", "index": False},
+        "domain_id": KEYWORD,
+        "created_at": {"type": "date"},
+        "revoked": {"type": "boolean"},
     },
 }

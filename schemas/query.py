@@ -134,26 +134,39 @@ class CountStage(BaseModel):
     name: str = Field(min_length=1)
 
 
+PROJECT_OPERATORS = ("size",)
+
+
 class ProjectField(BaseModel):
+    """`name` = the value at `key`; with operator `size`, the number of elements of that list."""
+
     model_config = ConfigDict(extra="forbid")
 
     key: str = Field(min_length=1)
     name: str = ""
+    operator: str | None = None
 
     @model_validator(mode="after")
     def _default_name(self) -> ProjectField:
         if not self.name:
             self.name = self.key
+        if self.operator is not None and self.operator not in PROJECT_OPERATORS:
+            raise ValueError(
+                f"unknown project operator {self.operator!r}; known: {', '.join(PROJECT_OPERATORS)}"
+            )
         return self
 
 
 class ProjectStage(BaseModel):
-    """Keep `fields` (renamed to `name`), or with `exclude_keys` drop the listed keys."""
+    """Rows keep the current group keys plus `fields`; `exclude_keys: true` drops the keys.
+
+    `exclude_keys` is a boolean, as in Cloudforet's core query proto.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     fields: list[ProjectField] = Field(default_factory=list)
-    exclude_keys: list[str] = Field(default_factory=list)
+    exclude_keys: bool = False
 
     @field_validator("fields", mode="before")
     @classmethod

@@ -95,6 +95,11 @@ class IngestSettings(BaseModel):
     recovery_stall_seconds: float = Field(default=180.0, gt=0)
     worker_metrics_port: int = 8001
 
+    @property
+    def parse_group(self) -> str:
+        """The consumer group of the parse stage (a plain aiokafka consumer of events.raw)."""
+        return f"{self.worker_group}-parse"
+
 
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"

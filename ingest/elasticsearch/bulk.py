@@ -1,6 +1,8 @@
 """Bulk indexing as pure steps: events to actions, and a bulk response to what happens next.
 
-`create` with `_id` = event_id makes a replay harmless: Elasticsearch answers 409
+Lines are built as bytes from documents that are already JSON, and the body goes to the
+client as one bytes object, which it sends as it is. `create` with `_id` = event_id makes
+a replay harmless: Elasticsearch answers 409
 and the event counts as done. 429 and 5xx items are retried (only those items);
 any other 4xx is the document's fault (a mapping error) and goes to the dead-letter
 topic, never retried.
@@ -8,13 +10,11 @@ topic, never retried.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from schemas.event import EventInfo
-from schemas.index import events_index_for
+import orjson
 
 
 @dataclass
@@ -27,18 +27,29 @@ class BulkOutcome:
     duplicates: int = 0
 
 
-def to_bulk_body(events: Sequence[EventInfo], prefix: str) -> list[str]:
-    """The NDJSON lines of one bulk request: a create action and the document per event.
+def daily_index(prefix: str, created_at: str) -> str:
+    """The daily index of an event from its created_at text (`2024-05-01T…Z`, UTC):
+    `schemas.index.events_index_for` without parsing the date."""
+    return f"{prefix}-{created_at[:4]}.{created_at[5:7]}.{created_at[8:10]}"
 
-    Lines are serialized here, once, so the client sends them as they are.
-    """
-    body: list[str] = []
-    for event in events:
-        index = events_index_for(prefix, event.created_at)
-        index_id = f'{json.dumps(index)},"_id":{json.dumps(event.event_id)}'
-        body.append(f'{{"create":{{"_index":{index_id}}}}}')
-        body.append(event.model_dump_json())
-    return body
+
+def create_action(index: str, doc_id: str) -> bytes:
+    """A bulk `create` action line: a replay of the same id is refused (409), never doubled."""
+    return b'{"create":{"_index":%s,"_id":%s}}' % (orjson.dumps(index), orjson.dumps(doc_id))
+
+
+def index_action(index: str, doc_id: str) -> bytes:
+    """A bulk `index` action line: the document replaces any earlier version."""
+    return b'{"index":{"_index":%s,"_id":%s}}' % (orjson.dumps(index), orjson.dumps(doc_id))
+
+
+def to_bulk_body(items: Sequence[tuple[bytes, bytes]]) -> bytes:
+    """The NDJSON body of one bulk request from (action, document) pairs, sent as is."""
+    lines = []
+    for action, doc in items:
+        lines += (action, doc)
+    lines.append(b"")
+    return b"\n".join(lines)
 
 
 def classify_bulk_response(response: dict[str, Any]) -> BulkOutcome:

@@ -1,155 +1,131 @@
 """Stage 2 of the processor: correlate a batch of events, then index events and alerts.
 
-Correlation state lives in a mapping (the worker's faust Table) keyed like the
-`events.normalized` topic. Indexing waits until Elasticsearch has acknowledged
-every event of the batch — retrying 429, 5xx and unreachable with backoff — so
-the caller may ack the batch afterwards and only then; mapping errors come back
-as dead letters.
+Input is records of `events.normalized`, each carrying many events of one partition
+(`normalize.encode_events`). Correlation state lives in the worker's table, keyed like
+the topic, so each key's state sits with its events. The stage returns only once Kafka
+has acknowledged the new states (the table's changelog) and Elasticsearch every event
+and alert — the caller acks the batch after it, and only then. Events Elasticsearch
+refuses for good go to the dead-letter topic with the reason.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from elasticsearch import ApiError as EsApiError
-from elasticsearch import AsyncElasticsearch, TransportError
+import orjson
+from elasticsearch import AsyncElasticsearch
 
-from ingest.elasticsearch.bulk import classify_bulk_response, to_bulk_body
-from ingest.metrics import BULK_SECONDS
-from ingest.process.correlate import correlate, correlation_key
-from schemas.alert import Alert, KeyState
-from schemas.event import EventInfo
+from ingest.elasticsearch.bulk import create_action, daily_index, index_action
+from ingest.elasticsearch.writer import write_bulk
+from ingest.process.correlate import State, correlate_batch
+from ingest.process.normalize import (
+    InvalidRecord,
+    NormalizedEvent,
+    Position,
+    decode_events,
+    with_alert_id,
+)
+from ingest.process.parse import DeadLetter
 
-log = logging.getLogger("eventpipe.index")
-
-MAX_BACKOFF_SECONDS = 5.0
-# Only what classify_bulk_response reads: a smaller response to parse.
-BULK_FILTER = "errors,items.*.status,items.*.error"
-
-
-class Stopping(Exception):
-    """The worker is stopping while Elasticsearch still refuses the batch: do not ack it."""
+# (states, the partition of each key's events): the changelog partition of each state
+StoreStates = Callable[[dict[bytes, bytes], dict[bytes, int]], Awaitable[None]]
 
 
 @dataclass
-class IndexResult:
+class IndexOutcome:
+    """What a batch came to: counts for the metrics, and dead letters to produce."""
+
+    events: int = 0
     indexed: int = 0
     duplicates: int = 0
     retried: int = 0
-    orphan_recoveries: int = 0
-    dead: list[tuple[EventInfo, str]] = field(default_factory=list)
+    orphans: int = 0
+    newest: str = ""  # the newest created_at of the batch (the clock quiet keys go by)
+    letters: list[tuple[bytes | None, DeadLetter]] = field(default_factory=list)
 
 
-def load_state(stored: bytes | dict[str, Any] | None) -> KeyState | None:
-    """A key's state as the table holds it: JSON bytes as the worker writes them, or the
-    dict faust's changelog recovery decodes them into."""
-    if not stored:
-        return None
-    if isinstance(stored, bytes):
-        return KeyState.model_validate_json(stored)
-    return KeyState.model_validate(stored)
+def decode_batch(
+    records: Sequence[tuple[Position, bytes | None]],
+) -> tuple[list[NormalizedEvent], list[Position], list[tuple[bytes | None, DeadLetter]]]:
+    """The events of a batch of records, each with its position (record, index within)."""
+    events: list[NormalizedEvent] = []
+    where: list[Position] = []
+    letters: list[tuple[bytes | None, DeadLetter]] = []
+    for position, value in records:
+        try:
+            decoded = decode_events(value or b"")
+        except InvalidRecord as invalid:
+            letters.append((None, DeadLetter(position, value, invalid.code, invalid.reason)))
+            continue
+        events += decoded
+        where += [position] * len(decoded)
+    return events, where, letters
 
 
-def correlate_batch(
-    events: Sequence[EventInfo], table: Mapping[bytes, bytes | dict[str, Any]], window: timedelta
-) -> tuple[list[EventInfo], dict[str, Alert], int, dict[bytes, KeyState]]:
-    """Give each event its alert, in order; return events, alerts, orphans and new states.
+async def index_batch(
+    records: Sequence[tuple[Position, bytes | None]],
+    *,
+    es: AsyncElasticsearch,
+    table: Mapping[bytes, Any],
+    store_states: StoreStates,
+    events_prefix: str,
+    alerts_index: str,
+    window: timedelta,
+    stopping: Callable[[], bool],
+) -> IndexOutcome:
+    """Correlate the events of `records` against `table`, store the new states
+    (`store_states`: the table and its changelog), index the events and alerts; return
+    once all three are acknowledged."""
+    events, where, letters = decode_batch(records)
+    batch = correlate_batch(events, table, window)
+    docs = [
+        with_alert_id(e.doc, alert_id) for e, alert_id in zip(events, batch.alert_ids, strict=True)
+    ]
+    items = [
+        (create_action(daily_index(events_prefix, e.created_at), e.event_id), doc)
+        for e, doc in zip(events, docs, strict=True)
+    ]
+    alert_items = [
+        (index_action(alerts_index, alert_id), orjson.dumps(alert))
+        for alert_id, alert in batch.alerts.items()
+    ]
+    states = {key: encode_state(state) for key, state in batch.states.items()}
+    # A key's events all came on one partition: its state goes to that changelog partition.
+    partitions = {event.key.encode(): at.partition for event, at in zip(events, where, strict=True)}
+    # Three independent writes, each retried until done, waited for together.
+    _, indexed, alerted = await asyncio.gather(
+        store_states(states, partitions),
+        write_bulk(es, items, stopping),
+        write_bulk(es, alert_items, stopping),
+    )
+    outcome = IndexOutcome(
+        events=len(events),
+        indexed=indexed.created,
+        duplicates=indexed.duplicates,
+        retried=indexed.retried,
+        orphans=batch.orphans,
+        newest=max((e.created_at for e in events), default=""),
+        letters=letters,
+    )
+    for i, reason in indexed.dead:
+        letter = DeadLetter(where[i], docs[i], "ERROR_INDEX", reason)
+        outcome.letters.append((events[i].key.encode(), letter))
+    for i, reason in alerted.dead:
+        key = alert_items[i][0]
+        outcome.letters.append((None, DeadLetter(where[0], alert_items[i][1], "ERROR_INDEX_ALERT",
+                                                 f"{key.decode()}: {reason}")))  # fmt: skip
+    return outcome
 
-    Each key's state is read from `table` once; the states to write back come out once
-    per key, for the caller to store (a table write is a changelog record).
+
+def encode_state(state: State) -> bytes:
+    """A key's state as the table and its changelog hold it: JSON bytes (what faust's json
+    value codec reads back on recovery).
+
+    Copied to its own size: a bytes object from orjson keeps the 4 KiB capacity of its
+    write buffer, ten times a state's size, and the table holds one per live key.
     """
-    alerts: dict[str, Alert] = {}
-    out: list[EventInfo] = []
-    orphans = 0
-    states: dict[bytes, KeyState | None] = {}
-    for event in events:
-        key = correlation_key(event).encode()
-        if key not in states:
-            states[key] = load_state(table.get(key))
-        result = correlate(states[key], event, window)
-        states[key] = result.state
-        event.alert_id = result.alert_id
-        out.append(event)
-        if result.alert is not None:
-            alerts[result.alert.alert_id] = result.alert
-        orphans += result.orphan_recovery
-    written = {key: state for key, state in states.items() if state is not None}
-    return out, alerts, orphans, written
-
-
-async def index_events(
-    es: AsyncElasticsearch,
-    events: Sequence[EventInfo],
-    prefix: str,
-    stopping: Callable[[], bool],
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-) -> IndexResult:
-    """Bulk-create the events until each is acknowledged or dead; retries only what failed."""
-    result = IndexResult()
-    pending = list(events)
-    backoff = 0.1
-    while pending:
-        try:
-            with BULK_SECONDS.time():
-                response = await es.bulk(
-                    operations=to_bulk_body(pending, prefix), filter_path=BULK_FILTER
-                )
-        except (TransportError, EsApiError) as error:
-            if (
-                isinstance(error, EsApiError)
-                and error.meta.status not in (429,)
-                and (error.meta.status < 500)
-            ):
-                raise
-            log.warning("bulk request failed (%s); retrying in %.1f s", error, backoff)
-        else:
-            outcome = classify_bulk_response(response)
-            result.indexed += len(outcome.done) - outcome.duplicates
-            result.duplicates += outcome.duplicates
-            result.dead += [(pending[i], reason) for i, reason in outcome.dead]
-            result.retried += len(outcome.retry)
-            pending = [pending[i] for i in outcome.retry]
-            if not pending:
-                break
-        if stopping():
-            raise Stopping(f"{len(pending)} events not indexed at shutdown")
-        await sleep(backoff)
-        backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
-    return result
-
-
-async def index_alerts(
-    es: AsyncElasticsearch,
-    alerts: dict[str, Alert],
-    index: str,
-    stopping: Callable[[], bool],
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-) -> None:
-    """Write each alert's latest state (whole documents: a replay rewrites the same state)."""
-    operations: list[str] = []
-    for alert in alerts.values():
-        operations.append(json.dumps({"index": {"_index": index, "_id": alert.alert_id}}))
-        operations.append(alert.model_dump_json())
-    backoff = 0.1
-    while operations:
-        try:
-            response = await es.bulk(operations=operations, filter_path=BULK_FILTER)
-        except (TransportError, EsApiError) as error:
-            log.warning("alerts bulk failed (%s); retrying in %.1f s", error, backoff)
-        else:
-            outcome = classify_bulk_response(response)
-            for _, reason in outcome.dead:
-                log.error("alert not indexed: %s", reason)
-            operations = [line for i in outcome.retry for line in operations[2 * i : 2 * i + 2]]
-            if not operations:
-                return
-        if stopping():
-            raise Stopping("alerts not indexed at shutdown")
-        await sleep(backoff)
-        backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+    return bytes(memoryview(orjson.dumps(state)))

@@ -9,21 +9,23 @@ replayed record yields the same ids and Elasticsearch refuses the duplicates.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
+import orjson
 from pydantic import ValidationError
 
-from schemas.event import EventInfo, EventType, ParsedEvent, Severity
+from schemas.event import EventInfo, EventType, ParsedEvent, Severity, format_timestamp
 from schemas.messages import CreateEventRequest
 from schemas.parser import ParseError
 
 HEADER_WEBHOOK = "eventpipe-webhook-id"
 HEADER_SIGNATURE = "eventpipe-signature"
+DIRECT_FIELDS = set(CreateEventRequest.model_fields)
 
 
 class InvalidRecord(Exception):
@@ -35,8 +37,7 @@ class InvalidRecord(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True)
-class Submission:
+class Submission(NamedTuple):
     """Who sent a record and what: checked by signature (intake) or by access key (direct)."""
 
     webhook_id: str
@@ -46,11 +47,27 @@ class Submission:
     signed_bytes: bytes = b""
 
 
-@dataclass(frozen=True)
-class Position:
+class Position(NamedTuple):
+    """Where a record sits in Kafka: what event ids and dead letters are derived from."""
+
     topic: str
     partition: int
     offset: int
+
+
+class NormalizedEvent(NamedTuple):
+    """An event on its way to correlation: what correlation reads, and the document as JSON.
+
+    `key` is the correlation key (domain, project, event key joined by US), which also
+    decides the event's partition of `events.normalized`.
+    """
+
+    key: str
+    event_id: str
+    event_type: str
+    severity: str
+    created_at: str
+    doc: bytes
 
 
 def decode_record(value: bytes | None, headers: Mapping[str, bytes]) -> Submission:
@@ -58,7 +75,7 @@ def decode_record(value: bytes | None, headers: Mapping[str, bytes]) -> Submissi
     if value is None:
         raise InvalidRecord("ERROR_EMPTY_RECORD", "record has no value")
     try:
-        data = json.loads(value)
+        data = load_json(value)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise InvalidRecord("ERROR_NOT_JSON", f"record value is not JSON: {error}") from None
     webhook = headers.get(HEADER_WEBHOOK)
@@ -70,6 +87,15 @@ def decode_record(value: bytes | None, headers: Mapping[str, bytes]) -> Submissi
             signature=signature,
             signed_bytes=value,
         )
+    if (
+        type(data) is dict
+        and data.keys() == DIRECT_FIELDS
+        and type(data["webhook_id"]) is str
+        and type(data["access_key"]) is str
+        and data["webhook_id"]
+        and data["access_key"]
+    ):  # what CreateEventRequest accepts, without building it (most records are this)
+        return Submission(data["webhook_id"], data["data"], access_key=data["access_key"])
     try:
         request = CreateEventRequest.model_validate(data)
     except ValidationError as error:
@@ -106,6 +132,61 @@ def parse_error_event(webhook_id: str, webhook_name: str, error: ParseError) -> 
     )
 
 
+@functools.lru_cache(maxsize=4096)
+def created_text(created_at: datetime) -> str:
+    """created_at as stored; records of a batch mostly share their millisecond."""
+    return format_timestamp(created_at)
+
+
+def correlation_key(domain_id: str, project_id: str, event_key: str) -> str:
+    """The key events are partitioned and correlated by: domain, project and event key."""
+    return f"{domain_id}\x1f{project_id}\x1f{event_key}"
+
+
+def event_document(
+    event: ParsedEvent,
+    *,
+    event_id: str,
+    raw_data: dict[str, Any],
+    webhook_id: str,
+    project_id: str,
+    domain_id: str,
+    created_at: str,
+) -> dict[str, Any]:
+    """The EventInfo document of a parsed event, as JSON-ready values in EventInfo's field
+    order, `alert_id` left empty for correlation to fill.
+
+    Built field by field from the model the parser validated: the event is validated once,
+    where the parser returns it, and never again on its way to Elasticsearch.
+    """
+    resource = event.resource
+    return {
+        "event_key": event.event_key,
+        "event_type": event.event_type,
+        "title": event.title,
+        "description": event.description,
+        "severity": event.severity,
+        "rule": event.rule,
+        "resource": {
+            "resource_id": resource.resource_id,
+            "resource_type": resource.resource_type,
+            "name": resource.name,
+        },
+        "provider": event.provider,
+        "account": event.account,
+        "image_url": event.image_url,
+        "occurred_at": format_timestamp(event.occurred_at) if event.occurred_at else None,
+        "additional_info": event.additional_info,
+        "event_id": event_id,
+        "raw_data": raw_data,
+        "alert_id": "",
+        "webhook_id": webhook_id,
+        "project_id": project_id,
+        "domain_id": domain_id,
+        "created_at": created_at,
+    }
+
+
 def to_events(
     parsed: Sequence[ParsedEvent],
     *,
@@ -115,18 +196,132 @@ def to_events(
     webhook_id: str,
     project_id: str,
     domain_id: str,
-) -> list[EventInfo]:
+) -> list[NormalizedEvent]:
     """Stamp parser output with ids, the raw payload, the webhook's project and domain."""
     raw_data = payload if isinstance(payload, dict) else {"data": payload}
-    return [
-        EventInfo(
-            **event.model_dump(),
-            event_id=event_id_for(position, index),
-            raw_data=raw_data,
-            webhook_id=webhook_id,
-            project_id=project_id,
-            domain_id=domain_id,
-            created_at=created_at,
+    created = created_text(created_at)
+    out = []
+    for index, event in enumerate(parsed):
+        event_id = event_id_for(position, index)
+        doc = event_document(
+            event, event_id=event_id, raw_data=raw_data, webhook_id=webhook_id,
+            project_id=project_id, domain_id=domain_id, created_at=created,
+        )  # fmt: skip
+        out.append(
+            NormalizedEvent(
+                key=correlation_key(domain_id, project_id, event.event_key),
+                event_id=event_id,
+                event_type=event.event_type,
+                severity=event.severity,
+                created_at=created,
+                doc=dump_json(doc),
+            )
         )
-        for index, event in enumerate(parsed)
-    ]
+    return out
+
+
+# ---- events.normalized: events travel a batch to a record ----------------------------------
+
+BATCH_FORMAT = b"eventpipe-events-v1"
+HEADER_FORMAT = "eventpipe-format"
+MAX_RECORD_BYTES = 512 * 1024  # well under Kafka's default 1 MiB message limit
+
+
+def encode_events(events: Sequence[NormalizedEvent]) -> list[bytes]:
+    """The values of the `events.normalized` records carrying `events` (one partition's).
+
+    Each event is two lines, a header `[key, event_id, event_type, severity, created_at]`
+    and the document: what correlation needs is read without decoding the document. A
+    record holds whole events up to MAX_RECORD_BYTES (a larger event gets a record alone).
+    """
+    values: list[bytes] = []
+    lines: list[bytes] = []
+    size = 0
+    for event in events:
+        head = orjson.dumps(list(event[:5]))
+        if lines and size + len(head) + len(event.doc) + 2 > MAX_RECORD_BYTES:
+            values.append(b"\n".join(lines))
+            lines, size = [], 0
+        lines += (head, event.doc)
+        size += len(head) + len(event.doc) + 2
+    if lines:
+        values.append(b"\n".join(lines))
+    return values
+
+
+def decode_events(value: bytes) -> list[NormalizedEvent]:
+    """The events of one `events.normalized` record (InvalidRecord when it is not one).
+
+    Documents stay bytes: the index stage writes them as they are, with the alert id set.
+    A record of the one-event-per-record format (an EventInfo JSON object, what workers
+    before this format wrote) still reads, so an upgrade loses nothing in flight.
+    """
+    if value[:1] == b"{":
+        return [legacy_event(value)]
+    lines = value.split(b"\n")
+    if len(lines) % 2:
+        raise InvalidRecord("ERROR_INVALID_EVENT", "an events batch has an odd number of lines")
+    out = []
+    for i in range(0, len(lines), 2):
+        try:
+            head = orjson.loads(lines[i])
+            out.append(NormalizedEvent(*head, doc=lines[i + 1]))
+        except (orjson.JSONDecodeError, TypeError) as error:
+            raise InvalidRecord("ERROR_INVALID_EVENT", f"event header {i // 2}: {error}") from None
+    return out
+
+
+def legacy_event(value: bytes) -> NormalizedEvent:
+    """One EventInfo JSON object, as the previous format carried one event per record."""
+    try:
+        event = EventInfo.model_validate_json(value)
+    except ValidationError as error:
+        raise InvalidRecord(
+            "ERROR_INVALID_EVENT", f"not an EventInfo: {error.errors()[:2]}"
+        ) from None
+    doc = event.model_dump(mode="json")
+    doc["alert_id"] = ""
+    return NormalizedEvent(
+        key=correlation_key(event.domain_id, event.project_id, event.event_key),
+        event_id=event.event_id,
+        event_type=event.event_type.value,
+        severity=event.severity.value,
+        created_at=doc["created_at"],
+        doc=dump_json(doc),
+    )
+
+
+ALERT_ID_SLOT = b'"alert_id":""'
+
+
+def with_alert_id(doc: bytes, alert_id: str) -> bytes:
+    """The document with its alert id filled in, without decoding it.
+
+    `event_document` leaves `"alert_id":""` after raw_data, followed only by the webhook's
+    ids and created_at (strings): the last such slot is the top-level one, whatever
+    raw_data holds (inside a JSON string a quote is always escaped).
+    """
+    if not alert_id:
+        return doc
+    at = doc.rindex(ALERT_ID_SLOT)
+    return b'%s"alert_id":%s%s' % (doc[:at], orjson.dumps(alert_id), doc[at + len(ALERT_ID_SLOT) :])
+
+
+def load_json(value: bytes) -> Any:
+    """JSON as the standard library reads it, at orjson's speed where the two agree.
+
+    orjson refuses what Python's json accepts (NaN, integers beyond 64 bits, lone
+    surrogates); those few payloads take the standard library.
+    """
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return json.loads(value)
+
+
+def dump_json(value: Any) -> bytes:
+    """Compact UTF-8 JSON; integers beyond 64 bits fall back to the standard library."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()

@@ -12,18 +12,23 @@ no record can block its partition.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import NamedTuple
 
+from ingest.kafka.produce import partition_for
 from ingest.parsers.registry import get_parser
 from ingest.process.normalize import (
     InvalidRecord,
+    NormalizedEvent,
     Position,
     decode_record,
     parse_error_event,
     signing_input,
     to_events,
 )
+from ingest.retry import Invalid, retry
 from ingest.webhooks.envelope import verify_envelope
 from ingest.webhooks.registry import WebhookRegistry
 from ingest.webhooks.sns import (
@@ -35,19 +40,20 @@ from ingest.webhooks.sns import (
     admit_delivery,
     get_from_aws,
 )
-from schemas.event import EventInfo, ParsedEvent
+from schemas.event import ParsedEvent
 from schemas.parser import ParseError
 from schemas.webhook import Webhook, WebhookError
 
 log = logging.getLogger("eventpipe.parse")
 
 
-@dataclass(frozen=True)
-class RawRecord:
+class RawRecord(NamedTuple):
+    """A record of `events.raw`: where it sits, when Kafka took it, its bytes and headers."""
+
     position: Position
     timestamp: datetime
     value: bytes | None
-    headers: dict[str, bytes] = field(default_factory=dict)
+    headers: dict[str, bytes] = {}  # noqa: RUF012 (never mutated)
 
 
 @dataclass(frozen=True)
@@ -67,7 +73,7 @@ async def parse_record(
     *,
     http_get: HttpGet = get_from_aws,
     certificates: CertificateSource = SIGNING_CERTIFICATES,
-) -> list[EventInfo] | DeadLetter:
+) -> list[NormalizedEvent] | DeadLetter:
     """The events of one raw record, or the dead letter it becomes.
 
     `aws-sns` deliveries first pass `ingest.webhooks.sns.admit_delivery` (its options
@@ -131,3 +137,55 @@ def run_parser(webhook: Webhook, data: object) -> list[ParsedEvent]:
         log.exception("parser %s failed", webhook.plugin_info.plugin_id)
         failure = ParseError(f"the {webhook.plugin_info.plugin_id} parser failed: {error!r}")
     return [parse_error_event(webhook.webhook_id, webhook.name, failure)]
+
+
+@dataclass
+class ParsedBatch:
+    """A batch of raw records after parsing: the events, and the records that became
+    dead letters (keyed like their source record)."""
+
+    events: list[NormalizedEvent] = field(default_factory=list)
+    letters: list[tuple[bytes | None, DeadLetter]] = field(default_factory=list)
+
+
+async def parse_batch(
+    records: Sequence[tuple[RawRecord, bytes | None]],
+    registry: WebhookRegistry,
+    secret: bytes,
+    stopping: Callable[[], bool],
+) -> ParsedBatch:
+    """Parse every (record, key) pair; a webhook store that cannot be read is waited for."""
+    out = ParsedBatch()
+    for record, key in records:
+        try:
+            try:
+                outcome = await parse_record(record, registry, secret)
+            except Exception:  # the webhook store: wait for it as for any dependency
+                outcome = await retry(
+                    lambda record=record: parse_record(record, registry, secret),
+                    "reading the webhook store", stopping,
+                )  # fmt: skip
+        except Invalid as invalid:
+            outcome = DeadLetter(
+                record.position, record.value, "ERROR_WEBHOOK_LOOKUP", invalid.reason
+            )
+        if isinstance(outcome, DeadLetter):
+            out.letters.append((key, outcome))
+        else:
+            out.events += outcome
+    return out
+
+
+def by_partition(
+    events: Sequence[NormalizedEvent], partitions: int
+) -> dict[int, list[NormalizedEvent]]:
+    """Events grouped by the partition of their correlation key (Kafka's default
+    partitioner), in order: each key's events and its state meet on one partition."""
+    groups: dict[int, list[NormalizedEvent]] = {}
+    seen: dict[str, int] = {}
+    for event in events:
+        partition = seen.get(event.key)
+        if partition is None:
+            partition = seen[event.key] = partition_for(event.key.encode(), partitions)
+        groups.setdefault(partition, []).append(event)
+    return groups

@@ -1,21 +1,26 @@
-"""The stream processor (`eventpipe worker`): a faust-streaming app with two agents.
+"""The stream processor (`eventpipe worker`): parse, then correlate and index.
 
-    events.raw ──parse──▶ events.normalized ──correlate + index──▶ Elasticsearch
-         └──────────────▶ events.dlq ◀─────────────┘
+    events.raw ──parse (batch consumer)──▶ events.normalized ──correlate + index (faust)──▶ ES
+         └─────────────────────────────────▶ events.dlq ◀───────────────────┘
 
-Both agents take batches with `take_events()`, which acks a batch when the loop
-body returns *or raises* (faust's ack trap). So a body never raises for a bad
-record (those go to the dead-letter topic) and never returns before its output
-is safe: the parse agent waits for Kafka to acknowledge what it produced, the
-index agent for Kafka to acknowledge the table's changelog and for Elasticsearch
-to acknowledge every event. Output goes out a batch at a time (`ingest.kafka.produce`),
-and offsets are committed only as runs of processed records (`ingest.kafka.faust_runtime`).
-When the worker is
-stopped mid-batch, the batch gets `shutdown_grace_seconds` to finish; if it
-cannot, the process exits at once, without acking, and the records are read
-again after a restart, where deterministic ids make the replay harmless.
-More workers share the work through the consumer group: partitions decide the
-parallelism.
+One process, two stages, each a batch at a time:
+
+- **parse** is stateless, so it runs on a plain aiokafka batch consumer
+  (`ingest.kafka.batch_consumer`): a batch of raw records is parsed, its events are
+  grouped by the partition of their correlation key and produced as one record per
+  partition (many events to a record, `normalize.encode_events`), dead letters go to
+  `events.dlq`; the batch's offsets are committed once Kafka acknowledged all of it.
+- **correlate + index** needs state keyed by correlation key, so it is a faust agent over
+  `events.normalized` with the correlation Table (changelog, recovery, rebalancing). As a
+  record carries a few hundred events, faust's per-record cost is paid once per few
+  hundred events. `take_events()` acks a batch when the body returns *or raises* (faust's
+  ack trap), so the body never raises for a bad record (dead letters) and never returns
+  before Elasticsearch and the changelog acknowledged the batch (`Worker.finish`).
+
+When the worker is stopped mid-batch, the batch gets `shutdown_grace_seconds` to finish;
+if it cannot, the process exits at once without acking or committing, and the records
+are read again after a restart, where deterministic ids make the replay harmless.
+Everything that touches faust's internals is in `ingest.kafka.faust_runtime`.
 """
 
 from __future__ import annotations
@@ -27,18 +32,19 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import faust
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
 from elasticsearch import AsyncElasticsearch
-from faust.sensors.monitor import Monitor
-from pydantic import ValidationError
 
 from ingest.elasticsearch.indices import ensure_alerts_index, ensure_events_template
-from ingest.kafka.faust_runtime import DenseOffsetConsumer, RecoveryWatch
+from ingest.elasticsearch.writer import client_serializers
+from ingest.kafka import faust_runtime
+from ingest.kafka.batch_consumer import BatchConsumer
+from ingest.kafka.faust_runtime import LeanMonitor, RecoveryWatch
 from ingest.kafka.produce import BatchProducer, Record
 from ingest.metrics import (
     CONSUMER_LAG,
@@ -51,20 +57,13 @@ from ingest.metrics import (
     PARTITIONS_REREAD,
     RECORDS_RECEIVED,
 )
-from ingest.process.correlate import correlation_key, is_quiet
-from ingest.process.index import (
-    Stopping,
-    correlate_batch,
-    index_alerts,
-    index_events,
-    load_state,
-)
-from ingest.process.normalize import Position
-from ingest.process.parse import DeadLetter, RawRecord, parse_record
+from ingest.process.correlate import is_quiet, load_state
+from ingest.process.index import index_batch
+from ingest.process.normalize import BATCH_FORMAT, HEADER_FORMAT, Position, encode_events
+from ingest.process.parse import DeadLetter, RawRecord, by_partition, parse_batch
+from ingest.retry import retry
 from ingest.secrets import signing_secret
 from ingest.webhooks.registry import WebhookRegistry, open_registry
-from schemas.alert import KeyState
-from schemas.event import EventInfo
 from schemas.settings import Settings
 
 log = logging.getLogger("eventpipe.worker")
@@ -73,6 +72,10 @@ QUIET_MARGIN = timedelta(minutes=5)
 STALL_CHECK_SECONDS = 5.0
 SCAN_CHUNK = 2000
 EXIT_UNACKED = 75  # EX_TEMPFAIL: stopped with a batch not done; it will be read again
+# Each events.normalized record carries a few hundred events: the index stage takes
+# this many records at a time, and faust buffers few of them.
+INDEX_TAKE_RECORDS = 8
+STREAM_BUFFER_RECORDS = 16
 
 
 def faust_broker(bootstrap_servers: str) -> str:
@@ -80,29 +83,14 @@ def faust_broker(bootstrap_servers: str) -> str:
     return ";".join(f"kafka://{host.strip()}" for host in bootstrap_servers.split(",") if host)
 
 
-def _headers(message: Any) -> dict[str, bytes]:
-    headers = message.headers or {}
-    items = headers.items() if isinstance(headers, dict) else headers
-    return {str(k): bytes(v) for k, v in items if v is not None}
-
-
-def raw_record(message: Any) -> RawRecord:
+def raw_record(message: ConsumerRecord) -> RawRecord:
+    headers = {str(k): bytes(v) for k, v in (message.headers or ()) if v is not None}
     return RawRecord(
         position=Position(message.topic, message.partition, message.offset),
-        timestamp=datetime.fromtimestamp(message.timestamp, UTC),
+        timestamp=datetime.fromtimestamp(message.timestamp / 1000, UTC),
         value=message.value,
-        headers=_headers(message),
+        headers=headers,
     )
-
-
-def local_store(table: Any) -> dict[bytes, Any]:
-    """The table's local state as the plain dict of its `memory://` store.
-
-    Read and written directly: through the Table, a missing key costs a KeyError and
-    every write its own changelog send (the changelog is written a batch at a time).
-    """
-    store: dict[bytes, Any] = table.data.data
-    return store
 
 
 def dead_letter_record(key: bytes | None, letter: DeadLetter) -> Record:
@@ -121,7 +109,7 @@ def dead_letter_headers(letter: DeadLetter) -> list[tuple[str, bytes]]:
 
 
 class Worker:
-    """The agents' shared resources and batch bodies; `build_app` wires them into faust."""
+    """The stages' shared clients and batch bodies; `build_app` wires them into faust."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -137,23 +125,30 @@ class Worker:
         # of old records never finds its keys forgotten.
         self.stream_time: datetime | None = None
 
+    def is_stopping(self) -> bool:
+        return self.stopping
+
     async def resources(self) -> tuple[AsyncElasticsearch, WebhookRegistry, BatchProducer]:
         async with self._ready:
             if self._es is None or self._registry is None:
-                es = AsyncElasticsearch(**self.settings.elasticsearch.client_options())
-                await self._retry(lambda: self._prepare(es), "preparing Elasticsearch")
+                es = AsyncElasticsearch(
+                    **self.settings.elasticsearch.client_options(),
+                    serializers=client_serializers(),
+                )
+                await retry(lambda: self._prepare(es), "preparing Elasticsearch", self.is_stopping)
                 self._es = es
                 self._registry = await open_registry(self.settings)
             if self._batches is None:
-                # The agents' output (parsed events, dead letters, table changelog) goes
-                # out a batch at a time, acknowledged as a whole before the batch is acked.
+                # All output (parsed events, dead letters, table changelog) goes out a
+                # batch at a time, acknowledged as a whole before the batch is acked.
                 kafka = AIOKafkaProducer(
                     bootstrap_servers=self.settings.kafka.bootstrap_servers,
                     acks="all",
                     enable_idempotence=True,
                     max_batch_size=1024 * 1024,
+                    max_request_size=2 * 1024 * 1024,
                 )
-                await self._retry(kafka.start, "connecting to Kafka")
+                await retry(kafka.start, "connecting to Kafka", self.is_stopping)
                 self._kafka = kafka
                 self._batches = BatchProducer(kafka)
         return self._es, self._registry, self._batches
@@ -168,101 +163,66 @@ class Worker:
         await ensure_events_template(es, self.settings.indices.events)
         await ensure_alerts_index(es, self.settings.indices.alerts)
 
-    async def _retry(self, attempt: Callable[[], Awaitable[Any]], what: str) -> Any:
-        """Retry a transient failure with backoff until it works or the worker stops."""
-        backoff = 0.1
-        while True:
-            try:
-                return await attempt()
-            except (Stopping, asyncio.CancelledError):
-                raise
-            except Exception as error:
-                if self.stopping:
-                    raise Stopping(f"{what} failed at shutdown: {error}") from error
-                log.warning("%s failed (%s); retrying in %.1f s", what, error, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
-
-    async def parse_batch(self, events: Sequence[Any]) -> None:
-        """Parse every record; return once Kafka has acknowledged all that it produced."""
+    async def parse_batch(self, messages: Sequence[ConsumerRecord]) -> None:
+        """Parse a batch of raw records; return once Kafka acknowledged all it produced."""
         _, registry, batches = await self.resources()
-        records = [raw_record(event.message) for event in events]
-        outcomes = []
-        for record in records:
-            outcomes.append(
-                await self._retry(
-                    lambda record=record: parse_record(record, registry, self._secret),
-                    "reading the webhook store",
-                )
-            )
-        parsed: list[Record] = []
-        letters: list[Record] = []
-        for event, outcome in zip(events, outcomes, strict=True):
-            if isinstance(outcome, DeadLetter):
-                letters.append(dead_letter_record(event.message.key, outcome))
-                continue
-            for doc in outcome:
-                parsed.append((correlation_key(doc).encode(), doc.model_dump_json().encode(), []))
+        records = [(raw_record(message), message.key) for message in messages]
+        parsed = await parse_batch(records, registry, self._secret, self.is_stopping)
         topics = self.settings.topics
-        await self._retry(lambda: batches.send_all(topics.normalized, parsed), "producing events")
-        await self._retry(lambda: batches.send_all(topics.dlq, letters), "producing dead letters")
+        partitions = await batches.partition_count(topics.normalized)
+        out: dict[int, list[Record]] = {}
+        for partition, events in by_partition(parsed.events, partitions).items():
+            headers = [(HEADER_FORMAT, BATCH_FORMAT)]
+            out[partition] = [(None, value, headers) for value in encode_events(events)]
+        letters = [dead_letter_record(key, letter) for key, letter in parsed.letters]
+        await asyncio.gather(
+            retry(lambda: batches.send_to_partitions(topics.normalized, out),
+                  "producing events", self.is_stopping),
+            retry(lambda: batches.send_all(topics.dlq, letters),
+                  "producing dead letters", self.is_stopping),
+        )  # fmt: skip
         RECORDS_RECEIVED.inc(len(records))
-        for outcome in outcomes:
-            if isinstance(outcome, DeadLetter):
-                DEAD_LETTERS.labels(outcome.code).inc()
-            else:
-                EVENTS_PRODUCED.inc(len(outcome))
+        EVENTS_PRODUCED.inc(len(parsed.events))
+        for _, letter in parsed.letters:
+            DEAD_LETTERS.labels(letter.code).inc()
 
     async def index_batch(self, events: Sequence[Any], table: Any) -> None:
         """Correlate and index; return once Elasticsearch has acknowledged every event."""
         es, _, batches = await self.resources()
-        docs: list[EventInfo] = []
-        positions: dict[str, Position] = {}
-        letters: list[tuple[bytes | None, DeadLetter]] = []
-        for event in events:
-            message = event.message
-            position = Position(message.topic, message.partition, message.offset)
-            try:
-                docs.append(EventInfo.model_validate_json(message.value))
-                positions[docs[-1].event_id] = position
-            except ValidationError as error:
-                letter = DeadLetter(
-                    position, message.value,
-                    "ERROR_INVALID_EVENT", f"not an EventInfo: {error.errors()[:2]}",
-                )  # fmt: skip
-                letters.append((message.key, letter))
-        window = timedelta(seconds=self.settings.ingest.dedup_window_seconds)
-        correlated, alerts, orphans, states = correlate_batch(docs, local_store(table), window)
-        if docs:
-            newest = max(doc.created_at for doc in docs)
-            self.stream_time = max(self.stream_time or newest, newest)
-        # Three independent writes, each retried until done, waited for together: the
-        # table changelog (Kafka), the events and the alerts (Elasticsearch).
-        stopping = lambda: self.stopping  # noqa: E731
-        _, result, _ = await asyncio.gather(
-            self.write_states(table, states, batches),
-            index_events(es, correlated, self.settings.indices.events, stopping),
-            index_alerts(es, alerts, self.settings.indices.alerts, stopping),
+        records = [
+            (Position(e.message.topic, e.message.partition, e.message.offset), e.message.value)
+            for e in events
+        ]
+        outcome = await index_batch(
+            records,
+            es=es,
+            table=faust_runtime.local_store(table),
+            store_states=lambda states, partitions: self.write_states(table, states, partitions),
+            events_prefix=self.settings.indices.events,
+            alerts_index=self.settings.indices.alerts,
+            window=timedelta(seconds=self.settings.ingest.dedup_window_seconds),
+            stopping=self.is_stopping,
         )
-        for doc, reason in result.dead:
-            position = positions[doc.event_id]
-            letter = DeadLetter(position, doc.model_dump_json().encode(), "ERROR_INDEX", reason)
-            letters.append((correlation_key(doc).encode(), letter))
-        if letters:
-            records = [dead_letter_record(key, letter) for key, letter in letters]
+        if outcome.newest:
+            newest = datetime.fromisoformat(outcome.newest)
+            self.stream_time = max(self.stream_time or newest, newest)
+        if outcome.letters:
+            letters = [dead_letter_record(key, letter) for key, letter in outcome.letters]
             dlq = self.settings.topics.dlq
-            await self._retry(lambda: batches.send_all(dlq, records), "producing dead letters")
-        EVENTS_INDEXED.inc(result.indexed)
-        EVENTS_DUPLICATE.inc(result.duplicates)
-        EVENTS_RETRIED.inc(result.retried)
-        ORPHAN_RECOVERIES.inc(orphans)
-        for _, letter in letters:
+            await retry(lambda: batches.send_all(dlq, letters),
+                        "producing dead letters", self.is_stopping)  # fmt: skip
+        EVENTS_INDEXED.inc(outcome.indexed)
+        EVENTS_DUPLICATE.inc(outcome.duplicates)
+        EVENTS_RETRIED.inc(outcome.retried)
+        ORPHAN_RECOVERIES.inc(outcome.orphans)
+        for _, letter in outcome.letters:
             DEAD_LETTERS.labels(letter.code).inc()
 
     async def write_states(
-        self, table: Any, states: dict[bytes, KeyState], batches: BatchProducer
+        self, table: Any, states: dict[bytes, bytes], partitions: dict[bytes, int] | None = None
     ) -> None:
-        """Store each key's new state in the table and its changelog; wait for Kafka's ack.
+        """Store each key's new state (JSON bytes) in the table and its changelog; return
+        once Kafka acknowledged them.
 
         faust would send one changelog record per write, each its own future, and not wait
         for them; here the batch's writes go out together and are acknowledged before the
@@ -271,16 +231,19 @@ class Worker:
         """
         if not states:
             return
-        store = local_store(table)
-        records: list[Record] = []
-        for key, state in states.items():
-            # Kept as the changelog's own bytes (compact: the table holds every key of
-            # the dedup window); recovery decodes them into a dict, which reads the same.
-            encoded = state.model_dump_json().encode()
-            store[key] = encoded
-            records.append((key, encoded, []))
-        async with self._changelog_lock:
-            await self._send_changelog(table, records, batches)
+        _, _, batches = await self.resources()
+        faust_runtime.local_store(table).update(states)
+        changelog = faust_runtime.changelog_topic(table)
+        if partitions is None:  # partitioned by key, as faust would
+            records: list[Record] = [(key, value, []) for key, value in states.items()]
+            send = lambda: batches.send_all(changelog, records)  # noqa: E731
+        else:  # the partition of the key's events (no hashing)
+            by_partition: dict[int, list[Record]] = {}
+            for key, value in states.items():
+                by_partition.setdefault(partitions[key], []).append((key, value, []))
+            send = lambda: batches.send_to_partitions(changelog, by_partition)  # noqa: E731
+        async with self._changelog_lock:  # one writer keeps a key's records in order
+            await retry(send, "writing the changelog", self.is_stopping)
 
     async def forget_quiet(self, table: Any, horizon: datetime) -> int:
         """Drop the state of keys nothing touched since `horizon`; tombstones in the changelog.
@@ -289,7 +252,7 @@ class Worker:
         holds batches up; a key a batch rewrote meanwhile (a new value object) is kept.
         """
         _, _, batches = await self.resources()
-        store = local_store(table)
+        store = faust_runtime.local_store(table)
         candidates: list[tuple[bytes, Any]] = []
         for n, (key, value) in enumerate(list(store.items()), 1):
             state = load_state(value)
@@ -297,19 +260,15 @@ class Worker:
                 candidates.append((key, value))
             if n % SCAN_CHUNK == 0:
                 await asyncio.sleep(0)
+        changelog = faust_runtime.changelog_topic(table)
         async with self._changelog_lock:  # no state record of these keys can overtake
             quiet = [key for key, seen in candidates if store.get(key) is seen]
             for key in quiet:
                 del store[key]
-            await self._send_changelog(table, [(key, None, []) for key in quiet], batches)
+            tombstones: list[Record] = [(key, None, []) for key in quiet]
+            await retry(lambda: batches.send_all(changelog, tombstones),
+                        "writing the changelog", self.is_stopping)  # fmt: skip
         return len(quiet)
-
-    async def _send_changelog(
-        self, table: Any, records: list[Record], batches: BatchProducer
-    ) -> None:
-        """Under `_changelog_lock`: one writer at a time keeps a key's records in order."""
-        topic = table.changelog_topic_name
-        await self._retry(lambda: batches.send_all(topic, records), "writing the changelog")
 
     async def finish(self, body: Coroutine[Any, Any, None]) -> None:
         """Run a batch body to the end; when stopped mid-way, finish it or exit without ack."""
@@ -331,28 +290,8 @@ class Worker:
             os._exit(EXIT_UNACKED)
 
 
-class LeanMonitor(Monitor):
-    """faust's monitor without its per-message timing records, which nothing here reads
-    (faust's web views are off; the worker's own metrics count per batch). Those four
-    hooks cost about 5 µs per record and stage (bench.faust_floor)."""
-
-    def on_message_in(self, tp: Any, offset: int, message: Any) -> None:
-        pass
-
-    def on_stream_event_in(self, tp: Any, offset: int, stream: Any, event: Any) -> None:
-        return None
-
-    def on_stream_event_out(
-        self, tp: Any, offset: int, stream: Any, event: Any, state: Any = None
-    ) -> None:
-        pass
-
-    def on_message_out(self, tp: Any, offset: int, message: Any) -> None:
-        pass
-
-
 def build_app(settings: Settings) -> faust.App:
-    """The faust app: topics, the correlation table and the two agents."""
+    """The faust app: topics, the correlation table, the parse task and the index agent."""
     partitions = settings.topics.partitions
     datadir = settings.engines.cache_dir / "faust" / settings.ingest.worker_group
     datadir.mkdir(parents=True, exist_ok=True)
@@ -363,21 +302,19 @@ def build_app(settings: Settings) -> faust.App:
         datadir=str(datadir),
         topic_partitions=partitions,
         producer_acks=-1,
-        # faust's own producer writes little now (see BatchProducer); a short linger
-        # still groups what it does write.
         producer_linger=0.005,
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=1.0,
         # A crashed worker's partitions move to the others after 10 s, not faust's 60 s.
         broker_session_timeout=10.0,
         broker_heartbeat_interval=2.0,
+        # A record of events.normalized holds hundreds of events: buffer few of them.
+        stream_buffer_maxsize=STREAM_BUFFER_RECORDS,
         web_enabled=False,
         Monitor=LeanMonitor,
     )
-    # Commits only runs of processed offsets (see ingest/kafka/faust_runtime.py).
-    app.transport.Consumer = DenseOffsetConsumer  # type: ignore[misc]
+    faust_runtime.install(app)
     worker = Worker(settings)
-    raw = app.topic(settings.topics.raw, key_serializer="raw", value_serializer="raw")
     normalized = app.topic(settings.topics.normalized, key_serializer="raw", value_serializer="raw")
     # Keyed and partitioned like events.normalized, so each key's state sits with its events.
     table = app.Table(
@@ -387,6 +324,13 @@ def build_app(settings: Settings) -> faust.App:
         use_partitioner=True,
     )
     batch, within = settings.ingest.batch_size, settings.ingest.batch_seconds
+    raw = BatchConsumer(
+        settings.topics.raw,
+        settings.ingest.parse_group,
+        max_records=batch,
+        wait_seconds=within,
+        bootstrap_servers=settings.kafka.bootstrap_servers,
+    )
 
     @app.on_before_shutdown.connect
     async def close_clients(app: faust.App, **kwargs: Any) -> None:
@@ -402,6 +346,26 @@ def build_app(settings: Settings) -> faust.App:
         """`kill -USR1 <pid>` logs where every task waits: for a worker that seems stuck."""
         asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, lambda: dump_state(app))
 
+    @app.task
+    async def parse() -> None:
+        """The parse stage: raw records a batch at a time, committed once produced."""
+        await retry(raw.start, "joining the parse consumer group", worker.is_stopping)
+
+        async def handle(messages: Sequence[ConsumerRecord]) -> None:
+            await worker.finish(worker.parse_batch(messages))
+            last: dict[Any, int] = {}
+            for message in messages:
+                last[(message.topic, message.partition)] = message.offset
+            for (topic, partition), offset in last.items():
+                highwater = raw.highwater(TopicPartition(topic, partition))
+                if highwater is not None:
+                    CONSUMER_LAG.labels(topic, str(partition)).set(max(highwater - offset - 1, 0))
+
+        try:
+            await raw.run(handle)
+        finally:
+            await raw.stop()
+
     @app.timer(interval=60.0)
     async def forget_quiet_keys() -> None:
         """Drop correlation state older than the dedup window: the table stays bounded."""
@@ -416,84 +380,45 @@ def build_app(settings: Settings) -> faust.App:
     async def exit_if_recovery_stalls() -> None:
         """A table recovery that reads nothing for long never ends (seen once, in faust):
         exit without acking anything, for the supervisor to start the worker again."""
-        recovery = app.tables.recovery
-        remaining = sum(recovery.active_remaining().values())
-        if watch.stalled(time.monotonic(), recovery.in_recovery, remaining):
+        in_recovery, remaining = faust_runtime.recovery_remaining(app)
+        left = sum(remaining.values())
+        if watch.stalled(time.monotonic(), in_recovery, left):
             log.error(
                 "table recovery read nothing for %.0f s (%d records to go): exiting to restart",
-                settings.ingest.recovery_stall_seconds, remaining,
+                settings.ingest.recovery_stall_seconds, left,
             )  # fmt: skip
             dump_state(app)
             os._exit(EXIT_UNACKED)
 
     @app.timer(interval=STALL_CHECK_SECONDS)
     async def heal_stalled_partitions() -> None:
-        """Read again a record that was dropped on its way to a stream (see DenseOffsetConsumer)."""
-        consumer = app.consumer
-        if isinstance(consumer, DenseOffsetConsumer):
-            try:
-                PARTITIONS_REREAD.inc(len(await consumer.heal_stalls()))
-            except Exception as error:  # a rebalance in the way: try again next time
-                log.warning("could not seek a stalled partition back: %r", error)
-
-    def record_lag(events: Sequence[Any]) -> None:
-        last = {event.message.tp: event.message.offset for event in events}
-        for tp, offset in last.items():
-            highwater = app.consumer.highwater(tp)
-            if highwater is not None:
-                CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(highwater - offset - 1, 0))
-
-    @app.agent(raw, name="parse")
-    async def parse(stream: faust.StreamT[bytes]) -> None:
-        async for events in stream.take_events(batch, within=within):
-            await worker.finish(worker.parse_batch(events))
-            record_lag(events)
+        """Read again a record that was dropped on its way to a stream."""
+        try:
+            PARTITIONS_REREAD.inc(await faust_runtime.heal_stalls(app))
+        except Exception as error:  # a rebalance in the way: try again next time
+            log.warning("could not seek a stalled partition back: %r", error)
 
     @app.agent(normalized, name="correlate-and-index")
     async def correlate_and_index(stream: faust.StreamT[bytes]) -> None:
-        async for events in stream.take_events(batch, within=within):
+        async for events in stream.take_events(INDEX_TAKE_RECORDS, within=within):
             await worker.finish(worker.index_batch(events, table))
-            record_lag(events)
+            last = {event.message.tp: event.message.offset for event in events}
+            for tp, offset in last.items():
+                highwater = faust_runtime.highwater(app, tp)
+                if highwater is not None:
+                    lag = max(highwater - offset - 1, 0)
+                    CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(lag)
 
     app.eventpipe_worker = worker  # type: ignore[attr-defined]
     return app
 
 
-def await_chain(awaitable: Any) -> list[str]:
-    """`function:line` of each coroutine down what a task is awaiting."""
-    chain = []
-    while awaitable is not None:
-        frame = getattr(awaitable, "cr_frame", None) or getattr(awaitable, "ag_frame", None)
-        if frame is not None:
-            chain.append(f"{frame.f_code.co_name}:{frame.f_lineno}")
-        awaitable = getattr(awaitable, "cr_await", None) or getattr(awaitable, "ag_await", None)
-    return chain
-
-
 def dump_state(app: faust.App) -> None:
-    """Log each asyncio task's stack, the stream buffers and the consumer's flow state."""
-    lines = []
-    for task in asyncio.all_tasks():
-        lines.append(f"task {task.get_name()}: {' -> '.join(await_chain(task.get_coro()))}")
-    for topic in app.topics:
-        queue = getattr(topic, "queue", None)
-        if queue is not None:
-            lines.append(f"buffer {topic}: {queue.qsize()}/{queue.maxsize}")
-    recovery = app.tables.recovery
-    remaining = {str(tp): n for tp, n in recovery.active_remaining().items() if n}
-    lines.append(f"recovery in_recovery={recovery.in_recovery} remaining={remaining}")
-    consumer = app.consumer
-    lines.append(
-        f"consumer flow_active={consumer.flow_active} "
-        f"paused={sorted(map(str, consumer._paused_partitions))} "
-        f"assigned={len(consumer.assignment())}"
-    )
-    log.warning("worker state:\n%s", "\n".join(lines))
+    log.warning("worker state:\n%s", "\n".join(faust_runtime.describe_state(app)))
 
 
 def run(settings: Settings, logging_config: dict[str, Any] | None = None) -> None:
     """Create the topics, then run the faust worker until SIGTERM/SIGINT."""
-    from faust.worker import Worker as FaustWorker
     from prometheus_client import start_http_server
 
     from ingest.kafka.topics import ensure_topics
@@ -511,6 +436,6 @@ def run(settings: Settings, logging_config: dict[str, Any] | None = None) -> Non
                 f"this worker's metrics are on port {server.server_port}",
                 file=sys.stderr,
             )
-    FaustWorker(
+    faust.Worker(
         app, loglevel="INFO", quiet=True, logging_config=logging_config
     ).execute_from_commandline()

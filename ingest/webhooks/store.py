@@ -1,14 +1,13 @@
 """Webhooks: changed through the webhooks topic (the source of truth, `ingest.webhooks.log`),
 searched in one Elasticsearch index (`eventpipe-webhooks`, document id = webhook_id).
 
-Reads of one webhook (`get`, `find`) come from the topic's in-memory copy, so they work
-while Elasticsearch is down; `list` searches the index (the same Query filters, sort
-and paging as event list). Each change is appended to the topic guarded by the version
-it was made on (`WebhookLog.append`), so two concurrent changes never lose one another;
-then copied into the index at once (read-your-writes for `list`) when Elasticsearch
-answers, else by the mirror later (`ingest.webhooks.mirror`). A change therefore needs
-Kafka only. A webhook outside the caller's domain is reported as not found, so ids do
-not leak.
+Reads of one webhook (`get`, `find`) come from the topic's in-memory copy, so they
+work while Elasticsearch is down; lists search the index (`query_api.webhook_list`).
+Each change is appended to the topic guarded by the version it was made on
+(`WebhookLog.append`), so two concurrent changes never lose one another; then copied
+into the index at once (read-your-writes for lists) when Elasticsearch answers, else
+by the mirror later (`ingest.webhooks.mirror`). A change therefore needs Kafka only.
+A webhook outside the caller's domain is reported as not found, so ids do not leak.
 """
 
 from __future__ import annotations
@@ -26,13 +25,11 @@ from elasticsearch import ConnectionTimeout as EsConnectionTimeout
 from ingest.parsers.registry import available_parsers
 from ingest.webhooks.keys import hash_access_key, new_access_key
 from ingest.webhooks.log import NEW, Version, WebhookLog
-from ingest.webhooks.query import WEBHOOK_MAPPINGS, select_fields, translate_list
-from schemas.query import Query
+from schemas.index import WEBHOOK_MAPPINGS
 from schemas.settings import Settings
 from schemas.webhook import (
     Webhook,
     WebhookCreate,
-    WebhookInfo,
     WebhookInvalid,
     WebhookNotFound,
     WebhookState,
@@ -61,7 +58,10 @@ def check_plugin_id(plugin_id: str) -> None:
 
 
 class WebhookStore:
-    """Create, read, list, change and delete webhooks; the only code that writes the index."""
+    """Create, read, change and delete webhooks; the only code that writes the index.
+
+    Lists are `query_api.webhook_list`'s (a query over the index, the searchable copy).
+    """
 
     def __init__(self, es: AsyncElasticsearch, log: WebhookLog, index: str = DEFAULT_INDEX) -> None:
         self._es = es
@@ -119,27 +119,6 @@ class WebhookStore:
         """The webhook, if it lies in `domain_id` (None: any domain); else WebhookNotFound."""
         webhook, _ = await self._read_in_domain(webhook_id, domain_id)
         return webhook
-
-    async def list(
-        self, query: Query, exact: Mapping[str, str] | None = None, domain_id: str | None = None
-    ) -> tuple[list[WebhookInfo | dict[str, Any]], int]:
-        """Webhooks matching a Query (and exact filters) within a domain: (results, total)."""
-        body = translate_list(query, exact or {}, domain_id)
-        try:
-            found = await self._es.search(index=self.index, **body)
-        except NotFoundError:  # no webhook was ever created
-            return [], 0
-        total = found["hits"]["total"]["value"]
-        if query.count_only:
-            return [], total
-        results: list[WebhookInfo | dict[str, Any]] = []
-        for hit in found["hits"]["hits"]:
-            info = WebhookInfo.model_validate(hit["_source"])
-            if query.only or query.minimal:
-                results.append(select_fields(info.model_dump(mode="json"), query))
-            else:
-                results.append(info)
-        return results, total
 
     async def import_from_index(self) -> int:
         """Copy into the topic the webhooks only the index has (made before the topic was

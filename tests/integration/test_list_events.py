@@ -689,7 +689,9 @@ def condition(draw: st.DrawFn) -> dict:
     if op == "exists":
         value = draw(st.booleans())
     elif op in ("in", "not_in"):
-        value = draw(st.lists(string_value(key), min_size=1, max_size=3))
+        value = draw(st.lists(st.one_of(string_value(key), st.none()), min_size=1, max_size=3))
+    elif op in ("eq", "not") and draw(st.integers(0, 4)) == 0:
+        value = None  # MongoDB's null: a missing or null field
     elif op in ("contain", "not_contain"):
         value = draw(substring(key))
     elif op in ("contain_in", "not_contain_in"):

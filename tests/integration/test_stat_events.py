@@ -1,9 +1,12 @@
-"""Event stat against the real Elasticsearch node, checked against the reference of SPEC §6.
+"""Event stat over HTTP against the real Elasticsearch node, checked against SPEC §6's reference.
 
 One seeded set of events (several years, months and days, two domains, missing
 keys, lists and numbers in additional_info) is written straight into daily
-indices behind the read alias; every case compares `run_stat` with
-`tests/reference/stat_eval.py` exactly (floats within a tolerance).
+indices behind the read alias, and the Query API runs in-process (httpx's ASGI
+transport) with an API key per domain and an admin key. Every case posts a
+StatisticsQuery and compares the JSON answer with `tests/reference/stat_eval.py`
+exactly: order, keys and types (count an int, average a float; floats within a
+tolerance).
 """
 
 from __future__ import annotations
@@ -11,12 +14,14 @@ from __future__ import annotations
 import math
 import random
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from unittest import mock
 
+import httpx
 import pytest
 from elasticsearch import AsyncElasticsearch
 from elasticsearch.helpers import async_bulk
@@ -24,13 +29,18 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from query_api import stat_search
+from query_api import pipeline, stat_search
+from query_api.apikeys import ApiKeyStore
+from query_api.app import create_app
 from query_api.stat_search import run_stat
 from schemas.event import format_timestamp
 from schemas.index import events_index_for, events_template
 from schemas.query import QueryError, StatisticsQuery
 from schemas.settings import Settings
+from tests.integration.pipeline import pipeline_settings
 from tests.reference.stat_eval import evaluate_stat
+
+STAT = "/monitoring/v1/event/stat"
 
 NOW = datetime(2024, 5, 3, 12, tzinfo=UTC)
 PLUS_TWO = timezone(timedelta(hours=2))
@@ -111,12 +121,18 @@ class Seeded:
     es: AsyncElasticsearch
     index: str
     docs: list[dict[str, Any]]
+    http: httpx.AsyncClient
+    keys: dict[str | None, str]  # domain (None: admin) -> API key
 
 
 @pytest.fixture(scope="module")
 async def seeded(settings: Settings) -> AsyncIterator[Seeded]:
-    es = AsyncElasticsearch(**settings.elasticsearch.client_options())
-    prefix = f"test-{uuid.uuid4().hex[:12]}"
+    name = f"test-stat-{uuid.uuid4().hex[:12]}"
+    ours = pipeline_settings(settings, name)
+    # The seeded days are years old: the app's retention loop must keep them.
+    ours.indices.retention_days = 100_000
+    es = AsyncElasticsearch(**ours.elasticsearch.client_options())
+    prefix = ours.indices.events
     docs = seed_events()
     await es.indices.put_index_template(name=prefix, **events_template(prefix))
     try:
@@ -126,27 +142,43 @@ async def seeded(settings: Settings) -> AsyncIterator[Seeded]:
             for d in docs
         ]  # fmt: skip
         assert await async_bulk(es, actions, refresh="wait_for") == (len(docs), [])
-        yield Seeded(es, prefix, docs)
+        app = create_app(ours)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://eventpipe") as http:
+                store: ApiKeyStore = app.state.keys
+                keys = {DOMAIN: (await store.create(DOMAIN))[0],
+                        None: (await store.create(None))[0]}  # fmt: skip
+                yield Seeded(es, prefix, docs, http, keys)
     finally:
         names = await es.options(ignore_status=404).indices.get(index=f"{prefix}-*")
         if names.body:
             await es.indices.delete(index=",".join(names.body))
         await es.indices.delete_index_template(name=prefix)
+        await es.indices.delete(index=ours.indices.apikeys, ignore_unavailable=True)
         await es.close()
 
 
+async def post_stat(seeded: Seeded, raw: dict[str, Any], domain: str | None) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {seeded.keys[domain]}"}
+    body = {"query": raw, "domain_id": domain}
+    return await seeded.http.post(STAT, headers=headers, json=body)
+
+
 async def check(seeded: Seeded, raw: dict[str, Any], domain: str | None = DOMAIN) -> dict[str, Any]:
-    """Run a stat for real and against the reference; they must agree. Returns the result."""
-    query = StatisticsQuery.model_validate(raw)
-    actual = await run_stat(seeded.es, seeded.index, query, domain, now=NOW)
-    expected = evaluate_stat(seeded.docs, query, domain, NOW)
+    """Run a stat over HTTP and against the reference; they must agree. Returns the answer."""
+    response = await post_stat(seeded, raw, domain)
+    assert response.status_code == 200, (raw, response.text)
+    actual = response.json()
+    now = datetime.now(UTC)
+    expected = evaluate_stat(seeded.docs, StatisticsQuery.model_validate(raw), domain, now)
     assert_same(actual, expected)
     return actual
 
 
 def assert_same(actual: Any, expected: Any, where: str = "") -> None:
-    if isinstance(expected, float) or isinstance(actual, float):
-        assert isinstance(actual, int | float) and isinstance(expected, int | float), where
+    if isinstance(expected, float):  # an average is a float, even when it is whole
+        assert type(actual) is float, (where, actual, expected)
         assert math.isclose(actual, expected, rel_tol=1e-9, abs_tol=1e-9), (where, actual)
     elif isinstance(expected, dict):
         assert isinstance(actual, dict) and list(actual) == list(expected), (where, actual)
@@ -284,7 +316,14 @@ async def test_named_formats_read_as_the_spec_says(seeded: Seeded) -> None:
         [{"project": {"fields": [{"key": "sev", "name": "severity"}, "tags"]}},
          {"unwind": {"path": "tags"}}, {"sort": {"key": "tags", "desc": True}}],
         [{"unwind": {"path": "$tags"}}, {"count": {"name": "pairs"}}],
-        [{"project": {"exclude_keys": ["tags", "last"]}}, {"skip": 1}],
+        [{"project": {"fields": ["n"], "exclude_keys": True}}, {"skip": 1}],
+        [{"project": {"fields": [{"key": "tags", "name": "k", "operator": "size"}]}}],
+        [{"group": {"keys": [{"key": "n"}], "fields": [
+            {"operator": "count", "name": "groups"},
+            {"operator": "push", "key": "sev", "name": "sevs"},
+            {"operator": "add_to_set", "key": "tags", "name": "tagsets"},
+            {"operator": "max", "key": "last", "name": "latest"}]}},
+         {"sort": {"key": "groups", "desc": True}}],
         [{"limit": 5}, {"skip": 2}, {"sort": {"key": "n"}}],
     ],
 )  # fmt: skip
@@ -359,13 +398,86 @@ async def test_caps_refuse_rather_than_truncate(seeded: Seeded) -> None:
     assert error.value.code == "ERROR_STAT_TOO_LARGE"
 
 
+async def test_windows_read_by_point_in_time_in_small_pages(seeded: Seeded) -> None:
+    """Skips and limits past one page (or past the 10,000 window) read pages exactly."""
+    with mock.patch.object(stat_search, "SCAN_PAGE_SIZE", 7):
+        for raw in (
+            {"aggregate": [{"sort": {"key": "title"}}, {"skip": 10}, {"limit": 20_000},
+                           {"group": {"keys": [{"key": "provider"}],
+                                      "fields": [{"operator": "push", "key": "event_id",
+                                                  "name": "ids"}]}}]},
+            {"aggregate": [{"skip": 23}, {"project": {"fields": ["event_id", "created_at"]}}]},
+            {"aggregate": [{"skip": 5}, {"limit": 9_999}, {"sort": {"key": "occurred_at"}},
+                           {"limit": 12}]},
+        ):  # fmt: skip
+            await check(seeded, raw)
+
+
+async def test_windows_and_unwinds_are_capped(seeded: Seeded) -> None:
+    for raw in (
+        {"aggregate": [{"skip": 1}, {"group": {"keys": [{"key": "severity"}]}}]},
+        {"aggregate": [{"limit": 100}, {"project": {"fields": ["title"]}}]},
+        {"aggregate": [{"sort": {"key": "title"}}]},
+    ):
+        with mock.patch.object(stat_search, "MAX_SCAN_DOCUMENTS", 50):
+            response = await post_stat(seeded, raw, DOMAIN)
+        assert response.status_code == 400, response.text
+        assert response.json()["error"]["code"] == "ERROR_STAT_TOO_LARGE"
+    unwound = {"aggregate": [{"unwind": {"path": "additional_info.tags"}}]}
+    with mock.patch.object(pipeline, "MAX_ROWS", 20):
+        response = await post_stat(seeded, unwound, DOMAIN)
+    assert response.json()["error"]["code"] == "ERROR_STAT_TOO_LARGE"
+
+
+class CountingClient:
+    """The real client, counting the requests a stat sends by endpoint."""
+
+    def __init__(self, es: AsyncElasticsearch) -> None:
+        self.es, self.calls = es, Counter[str]()
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self.es, name)
+        if name in ("search", "count", "open_point_in_time"):
+            self.calls[name] += 1
+        return attribute
+
+
+@pytest.mark.parametrize(
+    ("stages", "calls"),
+    [
+        # The common pipeline: one composite page, everything after it here.
+        ([{"group": {"keys": [{"key": "severity"}], "fields": [
+            {"operator": "count", "name": "n"}]}}, {"sort": {"key": "n", "desc": True}},
+          {"limit": 3}], {"search": 1}),
+        # A top-N search, grouped here.
+        ([{"sort": {"key": "created_at", "desc": True}}, {"limit": 40},
+          {"group": {"keys": [{"key": "severity"}]}}], {"search": 1}),
+        # A count cut to the window.
+        ([{"skip": 10}, {"limit": 5}, {"count": {"name": "n"}}], {"count": 1}),
+        # Two groups: still one composite page.
+        ([{"group": {"keys": [{"key": "provider"}, {"key": "severity"}]}},
+          {"group": {"keys": [{"key": "severity"}]}}], {"search": 1}),
+    ],
+)  # fmt: skip
+async def test_elasticsearch_runs_the_prefix_in_few_requests(
+    seeded: Seeded, stages: list[dict[str, Any]], calls: dict[str, int]
+) -> None:
+    client = CountingClient(seeded.es)
+    query = StatisticsQuery.model_validate({"aggregate": stages})
+    actual = await run_stat(client, seeded.index, query, DOMAIN)  # type: ignore[arg-type]
+    assert_same(actual, evaluate_stat(seeded.docs, query, DOMAIN, datetime.now(UTC)))
+    assert dict(client.calls) == calls
+
+
 async def test_missing_index_reads_as_no_events(es: AsyncElasticsearch, unique_name: str) -> None:
     for raw, expected in [
         ({"aggregate": [{"group": {"keys": [{"key": "severity"}]}}]}, {"results": []}),
         ({"distinct": "severity", "page": {"limit": 5}}, {"results": [], "total_count": 0}),
         ({"aggregate": [{"group": {"fields": [{"operator": "push", "key": "title",
                                                "name": "p"}]}}]}, {"results": []}),
-        ({"aggregate": [{"count": {"name": "n"}}]}, {"results": [{"n": 0}]}),
+        ({"aggregate": [{"count": {"name": "n"}}]}, {"results": []}),
+        ({"aggregate": [{"limit": 3}]}, {"results": []}),
+        ({"aggregate": [{"skip": 1}, {"group": {}}, {"count": {"name": "n"}}]}, {"results": []}),
     ]:  # fmt: skip
         query = StatisticsQuery.model_validate(raw)
         assert await run_stat(es, unique_name, query, DOMAIN) == expected
@@ -398,8 +510,126 @@ async def test_another_domain_is_never_counted(seeded: Seeded, raw: dict[str, An
         assert OTHER in str(everyone)
 
 
-# ---- random pipelines ----------------------------------------------------------------------
+# ---- SPEC §6's pipeline cases, by name ---------------------------------------------------
 
+COUNT_BY_RULE = {"group": {"keys": [{"key": "rule"}, {"key": "severity"}],
+                           "fields": [{"operator": "count", "name": "events"}]}}  # fmt: skip
+
+
+async def test_two_groups(seeded: Seeded) -> None:
+    """Events per provider, then how many providers have more than N events."""
+    result = await check(seeded, {"aggregate": [
+        {"group": {"keys": [{"key": "provider"}, {"key": "severity"}],
+                   "fields": [{"operator": "count", "name": "events"}]}},
+        {"group": {"keys": [{"key": "severity"}],
+                   "fields": [{"operator": "count", "name": "providers"},
+                              {"operator": "sum", "key": "events", "name": "events"},
+                              {"operator": "average", "key": "events", "name": "mean"},
+                              {"operator": "push", "key": "provider", "name": "names"}]}},
+        {"sort": {"key": "providers", "desc": True}}]})  # fmt: skip
+    rows = result["results"]
+    assert sum(row["events"] for row in rows) == len(in_domain(seeded))
+    assert all(isinstance(r["providers"], int) and isinstance(r["mean"], float) for r in rows)
+    by_hand = {(d.get("provider"), d.get("severity")) for d in in_domain(seeded)}
+    assert sum(row["providers"] for row in rows) == len(by_hand)
+
+
+async def test_skip_then_group(seeded: Seeded) -> None:
+    newest = sorted(in_domain(seeded), key=lambda d: (d["created_at"], d["event_id"]))
+    result = await check(seeded, {"aggregate": [
+        {"sort": {"key": "created_at"}}, {"skip": 5},
+        {"group": {"fields": [{"operator": "count", "name": "n"},
+                              {"operator": "first", "key": "event_id", "name": "first"}]}},
+    ]})  # fmt: skip
+    assert result == {"results": [{"n": len(newest) - 5, "first": newest[5]["event_id"]}]}
+    await check(seeded, {"aggregate": [{"skip": 30}, {"limit": 40},
+                                       {"group": {"keys": [{"key": "severity"}]}}]})  # fmt: skip
+
+
+async def test_project_with_exclude_keys_true(seeded: Seeded) -> None:
+    group = {"group": {"keys": [{"key": "severity", "name": "sev"}],
+                       "fields": [{"operator": "count", "name": "n"}]}}  # fmt: skip
+    kept = await check(seeded, {"aggregate": [group, {"project": {"fields": [
+        {"key": "n", "name": "total"}]}}]})  # fmt: skip
+    assert all(list(row) == ["sev", "total"] for row in kept["results"])
+    dropped = await check(seeded, {"aggregate": [group, {"project": {
+        "fields": [{"key": "n", "name": "total"}], "exclude_keys": True}}]})  # fmt: skip
+    assert dropped["results"] == [{"total": row["total"]} for row in kept["results"]]
+
+
+async def test_group_without_keys_over_nothing(seeded: Seeded) -> None:
+    nothing = [{"k": "severity", "v": "NOPE", "o": "eq"}]
+    for fields in ([{"operator": "count", "name": "n"}],
+                   [{"operator": "push", "key": "title", "name": "p"}], []):  # fmt: skip
+        result = await check(seeded, {"filter": nothing, "aggregate": [{"group": {
+            "fields": fields}}], "page": {"limit": 5}})  # fmt: skip
+        assert result == {"results": [], "total_count": 0}
+    assert await check(seeded, {"aggregate": [{"skip": 10_000}, {"group": {}}]}) == {
+        "results": []}  # fmt: skip
+
+
+async def test_count_over_nothing(seeded: Seeded) -> None:
+    nothing = [{"k": "severity", "v": "NOPE", "o": "eq"}]
+    assert await check(seeded, {"filter": nothing, "aggregate": [{"count": {"name": "n"}}]}) == {
+        "results": []}  # fmt: skip
+    after_skip = {"aggregate": [{"skip": 1_000}, {"count": {"name": "n"}}]}
+    assert await check(seeded, after_skip) == {"results": []}
+    groups = {"aggregate": [COUNT_BY_RULE, {"skip": 1_000}, {"count": {"name": "n"}}]}
+    assert await check(seeded, groups) == {"results": []}
+    some = await check(seeded, {"aggregate": [{"skip": 3}, {"limit": 7}, {"count": {"name": "n"}}]})
+    assert some == {"results": [{"n": 7}]}
+
+
+async def test_unwind_of_a_pushed_list(seeded: Seeded) -> None:
+    result = await check(seeded, {"aggregate": [
+        {"group": {"keys": [{"key": "provider"}],
+                   "fields": [{"operator": "push", "key": "additional_info.env", "name": "envs"}]}},
+        {"unwind": {"path": "$envs"}},
+        {"group": {"keys": [{"key": "envs", "name": "env"}],
+                   "fields": [{"operator": "count", "name": "n"}]}}]})  # fmt: skip
+    envs = [d["additional_info"]["env"] for d in in_domain(seeded)
+            if "env" in d.get("additional_info", {})]  # fmt: skip
+    assert {row["env"]: row["n"] for row in result["results"]} == {
+        env: envs.count(env) for env in sorted(set(envs))}  # fmt: skip
+
+
+async def test_documents_without_a_group(seeded: Seeded) -> None:
+    """Sort and limit alone return the events; project and unwind read their stored fields."""
+    top = await check(seeded, {"aggregate": [{"sort": {"key": "occurred_at", "desc": True}},
+                                             {"limit": 3}]})  # fmt: skip
+    assert len(top["results"]) == 3 and all("event_id" in row for row in top["results"])
+    await check(seeded, {"aggregate": [
+        {"limit": 50}, {"sort": [{"key": "additional_info.n"}, {"key": "title", "desc": True}]},
+        {"unwind": {"path": "additional_info.tags"}},
+        {"project": {"fields": [{"key": "additional_info.tags", "name": "tag"}, "event_id",
+                                {"key": "occurred_at", "name": "when"}]}},
+        {"sort": {"key": "when"}}]})  # fmt: skip
+
+
+async def test_null_conditions(seeded: Seeded) -> None:
+    for condition in ({"k": "rule", "v": None, "o": "eq"}, {"k": "rule", "v": None, "o": "not"},
+                      {"k": "occurred_at", "v": None, "o": "eq"},
+                      {"k": "provider", "v": ["aws", None], "o": "in"},
+                      {"k": "provider", "v": [None], "o": "not_in"},
+                      {"k": "additional_info.env", "v": None, "o": "eq"}):  # fmt: skip
+        result = await check(seeded, {"filter": [condition],
+                                      "aggregate": [{"count": {"name": "n"}}]})  # fmt: skip
+        assert result["results"] and result["results"][0]["n"] > 0, condition
+
+
+async def test_a_regex_too_complex_is_the_callers_mistake(seeded: Seeded) -> None:
+    hard = "(.*a.*b.*c.*d.*e.*f.*g.*h.*i.*j.*){1,40}"
+    for key in ("title", "additional_info.env"):
+        raw = {"filter": [{"k": "severity", "v": "INFO"}, {"k": key, "v": hard, "o": "regex"}],
+               "aggregate": [{"count": {"name": "n"}}]}  # fmt: skip
+        response = await post_stat(seeded, raw, DOMAIN)
+        assert response.status_code == 400, response.text
+        error = response.json()["error"]
+        assert error["code"] == "ERROR_INVALID_ARGUMENT"
+        assert "filter[1]" in error["message"] and key in error["message"], error
+
+
+# ---- random pipelines ----------------------------------------------------------------------
 KEYS = ["severity", "provider", "event_type", "title", "resource.resource_type",
         "additional_info.env", "additional_info.tags", "additional_info.n", "additional_info.flag",
         "additional_info.labels.tier", "created_at", "occurred_at"]  # fmt: skip
@@ -430,11 +660,33 @@ CONDITIONS = [
     {"k": "created_at", "v": "2024-01-01T00:00:00Z", "o": "datetime_lt"},
     {"k": "title", "v": "on", "o": "contain"},
     {"k": "occurred_at", "v": "now/d-2d", "o": "timediff_gte"},
+    {"k": "rule", "v": None, "o": "eq"},
+    {"k": "provider", "v": ["aws", None], "o": "in"},
 ]
 
 
+# Event fields a sort, project or unwind over events may name; the scalar ones sort well.
+DOC_SORT_KEYS = ["severity", "provider", "title", "created_at", "occurred_at", "rule",
+                 "additional_info.n", "additional_info.tags", "resource.name", "nope"]  # fmt: skip
+DOC_PATHS = ["severity", "provider", "title", "created_at", "occurred_at", "event_id",
+             "resource", "resource.name", "additional_info.tags", "additional_info.n",
+             "additional_info.env", "additional_info.labels"]  # fmt: skip
+DOC_LISTS = ["additional_info.tags"]
+ROW_OPERATORS = ["count", "sum", "average", "max", "min", "first", "last", "push", "add_to_set",
+                 "merge_objects"]  # fmt: skip
+
+
+@dataclass
+class Shape:
+    """What the rows look like at some point of a drawn pipeline."""
+
+    events: bool  # still the matching events (only sort/skip/limit so far)
+    names: list[str]  # fields a row may have
+    lists: list[str]  # fields that may hold lists (unwind)
+
+
 @st.composite
-def pipelines(draw: st.DrawFn) -> dict[str, Any]:
+def event_group(draw: st.DrawFn) -> tuple[dict[str, Any], Shape]:
     keys = []
     for i, key in enumerate(draw(st.lists(st.sampled_from(KEYS), max_size=3))):
         spec: dict[str, Any] = {"key": key, "name": f"k{i}"}
@@ -444,35 +696,91 @@ def pipelines(draw: st.DrawFn) -> dict[str, Any]:
     chosen = draw(st.lists(st.sampled_from(FIELDS), min_size=1, max_size=3))
     fields = [{"operator": op, "name": f"f{i}", **({"key": key} if key else {})}
               for i, (op, key, _) in enumerate(chosen)]  # fmt: skip
-    scalars = [k["name"] for k in keys] + [f"f{i}" for i, c in enumerate(chosen) if c[2]]
     lists = [f"f{i}" for i, (op, _, _) in enumerate(chosen) if op in ("push", "add_to_set")]
     names = [k["name"] for k in keys] + [f["name"] for f in fields]
-    stages: list[dict[str, Any]] = [{"group": {"keys": keys, "fields": fields}}]
-    for _ in range(draw(st.integers(0, 4))):
-        kinds = ["sort", "sort", "limit", "skip", "count", "project", "unwind", "unwind"]
-        kind = draw(st.sampled_from(kinds))
-        if kind == "sort" and scalars:
-            picked = draw(st.lists(st.sampled_from(scalars), min_size=1, max_size=2, unique=True))
-            stages.append({"sort": [{"key": k, "desc": draw(st.booleans())} for k in picked]})
-        elif kind in ("limit", "skip"):
-            stages.append({kind: draw(st.integers(0, 30))})
-        elif kind == "count":
-            stages.append({"count": {"name": "c"}})
-            scalars, lists, names = ["c"], [], ["c"]
-        elif kind == "project" and names:
-            kept = draw(st.lists(st.sampled_from(names), min_size=1, unique=True))
-            if draw(st.booleans()):
-                stages.append({"project": {"fields": kept}})
-                names = kept
-            else:
-                stages.append({"project": {"exclude_keys": kept}})
-                names = [n for n in names if n not in kept]
-            scalars = [n for n in scalars if n in names]
-            lists = [n for n in lists if n in names]
-        elif kind == "unwind" and lists:
-            path = draw(st.sampled_from(lists))
-            stages.append({"unwind": {"path": path}})
-            lists = [n for n in lists if n != path]
+    return {"group": {"keys": keys, "fields": fields}}, Shape(False, names, lists)
+
+
+@st.composite
+def row_group(draw: st.DrawFn, shape: Shape) -> tuple[dict[str, Any], Shape]:
+    pool = shape.names or ["nope"]
+    keys = []
+    for i, key in enumerate(draw(st.lists(st.sampled_from(pool), max_size=2, unique=True))):
+        spec: dict[str, Any] = {"key": key, "name": f"g{i}"}
+        if draw(st.integers(0, 5)) == 0:
+            spec["date_format"] = draw(st.sampled_from(["day", "%Y-%m %H"]))
+        keys.append(spec)
+    fields = []
+    for i in range(draw(st.integers(0, 3))):
+        op = draw(st.sampled_from(ROW_OPERATORS))
+        field: dict[str, Any] = {"operator": op, "name": f"h{i}"}
+        if op != "count":
+            field["key"] = draw(st.sampled_from(pool))
+        fields.append(field)
+    names = [k["name"] for k in keys] + [f["name"] for f in fields]
+    lists = [f["name"] for f in fields if f["operator"] in ("push", "add_to_set")]
+    lists += [k["name"] for k in keys if k["key"] in shape.lists]
+    return {"group": {"keys": keys, "fields": fields}}, Shape(False, names, lists)
+
+
+@st.composite
+def stage(draw: st.DrawFn, shape: Shape) -> tuple[dict[str, Any], Shape]:
+    kind = draw(st.sampled_from(["sort", "sort", "limit", "skip", "group", "group", "count",
+                                 "project", "unwind"]))  # fmt: skip
+    if kind in ("limit", "skip"):
+        return {kind: draw(st.integers(0, 60))}, shape
+    if kind == "count":
+        return {"count": {"name": "c"}}, Shape(False, ["c"], [])
+    if kind == "group":
+        return draw(event_group()) if shape.events else draw(row_group(shape))
+    if kind == "sort":
+        pool = DOC_SORT_KEYS if shape.events else shape.names or ["nope"]
+        picked = draw(st.lists(st.sampled_from(pool), min_size=1, max_size=2, unique=True))
+        return {"sort": [{"key": k, "desc": draw(st.booleans())} for k in picked]}, shape
+    names = DOC_PATHS if shape.events else shape.names
+    lists = DOC_LISTS if shape.events else shape.lists
+    if kind == "unwind" and lists:
+        path = draw(st.sampled_from(lists))
+        unwound = [n for n in lists if n != path]
+        return {"unwind": {"path": draw(st.sampled_from([path, "$" + path]))}}, Shape(
+            False, names, unwound)  # fmt: skip
+    if not names:
+        return {"limit": 5}, shape
+    kept = draw(st.lists(st.sampled_from(names), min_size=1, max_size=3, unique=True))
+    fields: list[Any] = []
+    for i, key in enumerate(kept):
+        fields.append(
+            draw(
+                st.sampled_from(
+                    [
+                        key,
+                        {"key": key, "name": f"p{i}"},
+                        {"key": key, "name": f"s{i}", "operator": "size"},
+                    ]
+                )
+            )
+        )
+    exclude = draw(st.booleans())
+    out = [f if isinstance(f, str) else f["name"] for f in fields]
+    if not exclude and not shape.events:
+        out = [*shape.names, *out]  # group keys may be kept; extra names are harmless
+    new_lists = [n for n in out if n in lists]
+    project = {"project": {"fields": fields, "exclude_keys": exclude}}
+    return project, Shape(False, list(dict.fromkeys(out)), new_lists)
+
+
+@st.composite
+def pipelines(draw: st.DrawFn) -> dict[str, Any]:
+    shape = Shape(True, DOC_PATHS, DOC_LISTS)
+    stages: list[dict[str, Any]] = []
+    if draw(st.integers(0, 2)):  # most pipelines group the events first, the common case
+        first, shape = draw(event_group())
+        stages.append(first)
+    for _ in range(draw(st.integers(0, 5))):
+        drawn, shape = draw(stage(shape))
+        stages.append(drawn)
+    if not stages:
+        stages.append({"count": {"name": "c"}})
     query: dict[str, Any] = {"aggregate": stages}
     query["filter"] = draw(st.lists(st.sampled_from(CONDITIONS), max_size=2))
     query["filter_or"] = draw(st.lists(st.sampled_from(CONDITIONS), max_size=2))
@@ -482,7 +790,7 @@ def pipelines(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @hypothesis_settings(
-    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(query=pipelines(), composite_page=st.sampled_from([4, 500]))
 async def test_random_pipelines_match_the_reference(

@@ -332,6 +332,31 @@ async def test_list_filters_sort_and_page(service: Service) -> None:
         assert (status, answer["error"]["code"]) == (400, code), body
 
 
+async def test_list_shares_the_event_lists_rules(service: Service) -> None:
+    """One translator: unmapped keys, null values, case folding and regex as for events."""
+    for spec in [new_webhook("Évora prom", tags={"env": "prod"}), new_webhook("évora graf"),
+                 new_webhook("lisbon zbx", tags={"team": "db"})]:  # fmt: skip
+        await service.ok("create", spec, service.key_a)
+
+    async def names(*conditions: dict[str, Any]) -> list[str]:
+        body = {"query": {"filter": list(conditions), "sort": {"key": "name"}}}
+        return [row["name"] for row in (await service.ok("list", body, service.key_a))["results"]]
+
+    everyone = ["lisbon zbx", "Évora prom", "évora graf"]
+    assert await names({"k": "no_such_field", "v": "x"}) == []  # a field nobody has
+    assert await names({"k": "no_such_field", "v": "x", "o": "not"}) == everyone
+    assert await names({"k": "tags.env", "v": None}) == ["lisbon zbx", "évora graf"]
+    assert await names({"k": "tags.env", "v": None, "o": "not"}) == ["Évora prom"]
+    assert await names({"k": "tags.team", "v": ["ops", None], "o": "not_in"}) == ["lisbon zbx"]
+    assert await names({"k": "name", "v": "ÉVORA", "o": "contain"}) == everyone[1:]
+    assert await names({"k": "name", "v": "^év.*(PROM|zbx)$", "o": "regex"}) == ["Évora prom"]
+    status, answer = await service.post(
+        "list", {"query": {"filter": [{"k": "name", "v": "(.*a.*b.*c.*d.*e.*f.*g.*h.*i.*j.*){1,40}",
+                                        "o": "regex"}]}}, service.key_a)  # fmt: skip
+    assert (status, answer["error"]["code"]) == (400, "ERROR_INVALID_ARGUMENT"), answer
+    assert "filter[0]" in answer["error"]["message"], answer
+
+
 async def test_list_before_any_webhook_exists(service: Service) -> None:
     assert await service.ok("list", {}, service.key_a) == {"results": [], "total_count": 0}
 

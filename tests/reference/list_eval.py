@@ -11,6 +11,7 @@ it follows the rules documented in `query_api/translate.py`'s docstring:
   leaf below them is;
 - lists match when any item matches (negative operators: when none does);
 - regex is Python's `re.search` with IGNORECASE and DOTALL;
+- a null value (eq, in) matches a missing or null field, MongoDB's meaning;
 - keyword words match as substrings of event_id/title or when all of their `\\w+`
   tokens are among the title's or the description's (an approximation of the
   standard analyzer, good for ASCII words).
@@ -142,6 +143,11 @@ def matches(doc: dict, condition: Condition, now: datetime) -> bool:
     values = _values(doc, key)
     if op in ("eq", "in"):
         wanted = value if op == "in" else [value]
+        if None in wanted:  # MongoDB's null: the field is missing or null
+            rest = [w for w in wanted if w is not None]
+            if not _present(doc, key):
+                return True
+            wanted = rest
         if is_date:
             return any(_instant(v) == _instant(w) for v in values for w in wanted)
         return any(_text(v) == _text(w) for v in values for w in wanted)

@@ -11,8 +11,20 @@ spec leaves a choice open it follows the rules in `query_api/stat.py`'s docstrin
   in the null group without one;
 - sum/average add the values that read as numbers; first/last/push/merge_objects
   read the stored field in (created_at, event_id) order;
-- rows come ordered by their keys, missing last; sort is stable, missing last;
-  unwind drops rows whose list is missing, null or empty; count gives one row.
+- rows come ordered by their keys, missing last; a group or count over nothing gives
+  no row.
+
+Stages run in order, any number, any order (SPEC §6). While the rows are still the
+matching events (only sort/skip/limit so far), a sort orders them as list does
+(`list_eval.sort_docs`: missing last, ties by event_id) and a group or count reads
+them as above. From the first group, count, project or unwind on, rows are JSON
+objects (events as their stored fields, dates in EventInfo form) and the stages
+follow MongoDB over documents, as `query_api/pipeline.py`'s docstring states:
+a group key is the value as it is (a list is one key); sum/average add what reads
+as a number; max/min/sort order numbers < strings < objects < lists < booleans,
+null/missing last in a sort; first/last/push/merge_objects go in row order;
+add_to_set is the sorted distinct values; project keeps the current group keys
+unless `exclude_keys`; unwind drops missing, null or empty lists.
 """
 
 from __future__ import annotations
@@ -24,7 +36,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from schemas.query import Group, GroupField, GroupKey, SortKey, Stage, StatisticsQuery
-from tests.reference.list_eval import matches_query
+from tests.reference.list_eval import matches_query, sort_docs
 
 DATE_FIELDS = {"created_at", "occurred_at"}
 TEXT_FIELDS = {"title", "description"}
@@ -152,46 +164,192 @@ def group_events(events: list[dict], group: Group) -> list[dict]:
 def _get(row: Any, path: str) -> Any:
     if isinstance(row, dict) and path in row:
         return row[path]
-    head, dot, rest = path.partition(".")
-    if dot and isinstance(row, dict) and head in row:
-        return _get(row[head], rest)
+    parts = path.split(".")
+    for cut in range(1, len(parts)):
+        head = ".".join(parts[:cut])
+        if isinstance(row, dict) and head in row:
+            found = _get(row[head], ".".join(parts[cut:]))
+            if found is not ABSENT:
+                return found
     return ABSENT
+
+
+def rank(value: Any) -> tuple:
+    """numbers < strings < objects < lists < booleans."""
+    if isinstance(value, bool):
+        return (4, value)
+    if isinstance(value, int | float):
+        return (0, value)
+    if isinstance(value, str):
+        return (1, value)
+    if isinstance(value, dict):
+        return (2, json.dumps(value, sort_keys=True))
+    if isinstance(value, list):
+        return (3, tuple(rank(v) for v in value))
+    return (5, str(value))
 
 
 def sort_rows(rows: list[dict], keys: list[SortKey]) -> list[dict]:
     for key in reversed(keys):
         present = [r for r in rows if _get(r, key.key) not in (ABSENT, None)]
-        present.sort(key=lambda r: _get(r, key.key), reverse=key.desc)
+        present.sort(key=lambda r: rank(_get(r, key.key)), reverse=key.desc)
         rows = present + [r for r in rows if _get(r, key.key) in (ABSENT, None)]
     return rows
 
 
-def run_stage(rows: list[dict], stage: Stage) -> list[dict]:
+def _same(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return json.dumps(value, sort_keys=True)
+
+
+def _as_number(value: Any) -> int | float | None:
+    if isinstance(value, bool) or value is None or isinstance(value, dict | list):
+        return None
+    if isinstance(value, int | float):
+        return value
+    return number(str(value))
+
+
+def _row_key(row: dict, key: GroupKey) -> Any:
+    value = _get(row, key.key)
+    if value is ABSENT or value is None:
+        return None
+    if not key.date_format:
+        return value
+    try:
+        moment = instant(value) if isinstance(value, str) else None
+    except ValueError:
+        moment = None
+    if moment is None:
+        return None
+    return moment.strftime(NAMED_FORMATS.get(key.date_format, key.date_format))
+
+
+def _row_operate(field: GroupField, rows: list[dict]) -> Any:
+    op = field.operator
+    if op == "count":
+        return len(rows)
+    values = [_get(r, field.key or "") for r in rows]
+    present = [v for v in values if v is not ABSENT]
+    if op in ("sum", "average"):
+        numbers = [n for v in present if (n := _as_number(v)) is not None]
+        if op == "sum":
+            return sum(numbers)
+        return sum(numbers) / len(numbers) if numbers else None
+    if op in ("max", "min"):
+        known = sorted((v for v in present if v is not None), key=rank)
+        return (known[-1] if op == "max" else known[0]) if known else None
+    if op in ("first", "last"):
+        value = values[0] if op == "first" else values[-1]
+        return None if value is ABSENT else value
+    if op == "push":
+        return present
+    if op == "add_to_set":
+        return sorted({_same(v): v for v in present}.values(), key=rank)
+    merged: dict = {}
+    for value in present:
+        if isinstance(value, dict):
+            merged.update(value)
+    return merged
+
+
+def group_rows(rows: list[dict], group: Group) -> list[dict]:
+    groups: dict[tuple, tuple[list, list[dict]]] = {}
+    for row in rows:
+        values = [_row_key(row, key) for key in group.keys]
+        groups.setdefault(tuple(_same(v) for v in values), (values, []))[1].append(row)
+    out = []
+    for values, members in groups.values():
+        result = {key.name: value for key, value in zip(group.keys, values, strict=True)}
+        result |= {field.name: _row_operate(field, members) for field in group.fields}
+        out.append(result)
+    return sort_rows(out, [SortKey(key=key.name) for key in group.keys])
+
+
+def as_row(doc: dict) -> dict:
+    """An event as a row: its stored fields, dates in EventInfo form."""
+    return {k: (stored(doc, k) if k in DATE_FIELDS else v) for k, v in doc.items()}
+
+
+def run_row_stage(rows: list[dict], keys: list[str], stage: Stage) -> tuple[list[dict], list[str]]:
+    """One stage over rows; returns the rows and their group keys."""
+    if stage.group is not None:
+        return group_rows(rows, stage.group), [k.name for k in stage.group.keys]
     if stage.count is not None:
-        return [{stage.count.name: len(rows)}]
+        return ([{stage.count.name: len(rows)}] if rows else []), []
     if stage.sort is not None:
-        return sort_rows(rows, stage.sort)
+        return sort_rows(rows, stage.sort), keys
     if stage.limit is not None:
-        return rows[: stage.limit]
+        return rows[: stage.limit], keys
     if stage.skip is not None:
-        return rows[stage.skip :]
+        return rows[stage.skip :], keys
     if stage.unwind is not None:
         path = stage.unwind.path.removeprefix("$")
         out = []
         for row in rows:
-            value = row.get(path)
-            if value is None or value == []:
+            value = _get(row, path)
+            if value is ABSENT or value is None or value == []:
                 continue
-            out.extend(
-                {**row, path: item} for item in (value if isinstance(value, list) else [value])
-            )
-        return out
+            for item in value if isinstance(value, list) else [value]:
+                out.append(_put(row, path, item))
+        return out, keys
     assert stage.project is not None
     project = stage.project
-    if project.fields:
-        rows = [{f.name: _get(r, f.key) for f in project.fields if _get(r, f.key) is not ABSENT}
-                for r in rows]  # fmt: skip
-    return [{k: v for k, v in r.items() if k not in project.exclude_keys} for r in rows]
+    out = []
+    for row in rows:
+        new = {} if project.exclude_keys else {k: row[k] for k in keys if k in row}
+        for field in project.fields:
+            value = _get(row, field.key)
+            if field.operator == "size":
+                value = len(value) if isinstance(value, list) else ABSENT
+            if value is not ABSENT:
+                new[field.name] = value
+        out.append(new)
+    return out, ([] if project.exclude_keys else keys)
+
+
+def _put(row: dict, path: str, value: Any) -> dict:
+    row = dict(row)
+    if path in row or "." not in path:
+        row[path] = value
+        return row
+    parts = path.split(".")
+    for cut in range(1, len(parts)):
+        head, rest = ".".join(parts[:cut]), ".".join(parts[cut:])
+        if isinstance(row.get(head), dict) and _get(row[head], rest) is not ABSENT:
+            row[head] = _put(row[head], rest, value)
+            return row
+    row[path] = value
+    return row
+
+
+def run_pipeline(events: list[dict], stages: list[Stage]) -> list[dict]:
+    """The pipeline over the matching events."""
+    docs: list[dict] | None = sort_docs(events, [])  # newest first until sorted
+    rows: list[dict] = []
+    keys: list[str] = []
+    for stage in stages:
+        if docs is not None:
+            if stage.sort is not None:
+                docs = sort_docs(docs, stage.sort)
+                continue
+            if stage.limit is not None:
+                docs = docs[: stage.limit]
+                continue
+            if stage.skip is not None:
+                docs = docs[stage.skip :]
+                continue
+            if stage.group is not None:
+                rows, keys = group_events(docs, stage.group), [k.name for k in stage.group.keys]
+                docs = None
+                continue
+            if stage.count is not None:
+                rows, keys, docs = ([{stage.count.name: len(docs)}] if docs else []), [], None
+                continue
+            rows, docs = [as_row(d) for d in docs], None
+        rows, keys = run_row_stage(rows, keys, stage)
+    return [as_row(d) for d in docs] if docs is not None else rows
 
 
 def evaluate_stat(
@@ -207,14 +365,7 @@ def evaluate_stat(
     if query.distinct:
         rows = sorted({v for e in events for v in indexed(e, query.distinct)})
     else:
-        first, *rest = query.aggregate
-        if first.group is not None:
-            rows = group_events(events, first.group)
-        else:
-            assert first.count is not None
-            rows = [{first.count.name: len(events)}]
-        for stage in rest:
-            rows = run_stage(rows, stage)
+        rows = run_pipeline(events, query.aggregate)
     if not query.page.limit:
         return {"results": rows}
     start = query.page.start - 1

@@ -5,29 +5,39 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from ingest.elasticsearch.bulk import classify_bulk_response, to_bulk_body
-from schemas.event import EventInfo
+from ingest.elasticsearch.bulk import (
+    classify_bulk_response,
+    create_action,
+    daily_index,
+    index_action,
+    to_bulk_body,
+)
+from schemas.event import format_timestamp
+from schemas.index import events_index_for
 
 
 def test_create_actions_with_event_id_into_daily_index() -> None:
-    events = [
-        EventInfo(event_id=f"event-{i}", event_key="k", title="t",
-                  created_at=datetime(2024, 5, day, 23, 59, tzinfo=UTC))
-        for i, day in enumerate((1, 2))
-    ]  # fmt: skip
-    body = [json.loads(line) for line in to_bulk_body(events, "ev")]
-    assert body[0] == {"create": {"_index": "ev-2024.05.01", "_id": "event-0"}}
-    assert body[2] == {"create": {"_index": "ev-2024.05.02", "_id": "event-1"}}
-    assert body[1]["event_id"] == "event-0" and body[1]["created_at"] == "2024-05-01T23:59:00.000Z"
-    assert len(body) == 4
+    created = [datetime(2024, 5, day, 23, 59, 59, 999000, tzinfo=UTC) for day in (1, 2)]
+    items = [
+        (create_action(daily_index("ev", format_timestamp(t)), f"event-{i}"), b'{"n":%d}' % i)
+        for i, t in enumerate(created)
+    ]
+    body = to_bulk_body(items)
+    assert body.endswith(b"\n")
+    lines = [json.loads(line) for line in body.splitlines()]
+    assert lines[0] == {"create": {"_index": "ev-2024.05.01", "_id": "event-0"}}
+    assert lines[2] == {"create": {"_index": "ev-2024.05.02", "_id": "event-1"}}
+    assert lines[1] == {"n": 0} and lines[3] == {"n": 1}
+    # The same index as the schema's rule, which parses the date.
+    assert [daily_index("ev", format_timestamp(t)) for t in created] == [
+        events_index_for("ev", t) for t in created
+    ]
 
 
 def test_an_action_line_stays_json_whatever_the_id() -> None:
-    odd = EventInfo(
-        event_id='event-"\\\u00e9', event_key="k", created_at=datetime(2024, 5, 1, tzinfo=UTC)
-    )
-    action = json.loads(to_bulk_body([odd], "ev")[0])
+    action = json.loads(create_action("ev-2024.05.01", 'event-"\\\u00e9'))
     assert action == {"create": {"_index": "ev-2024.05.01", "_id": 'event-"\\\u00e9'}}
+    assert json.loads(index_action("a", "x")) == {"index": {"_index": "a", "_id": "x"}}
 
 
 def test_classify_bulk_response() -> None:

@@ -1,37 +1,59 @@
-"""Correlation rules of SPEC §4.5, event by event."""
+"""Correlation rules of SPEC §4.5, event by event; states and alerts keep their schema."""
 
 from __future__ import annotations
 
+import tracemalloc
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from ingest.process.correlate import alert_id_for, correlate, is_quiet
-from ingest.process.index import correlate_batch, load_state
-from schemas.alert import AlertState, KeyState, Urgency
-from schemas.event import EventInfo
+import orjson
+
+from ingest.process.correlate import (
+    alert_id_for,
+    correlate,
+    correlate_batch,
+    correlation_key,
+    is_quiet,
+    load_state,
+)
+from ingest.process.index import encode_state
+from ingest.process.normalize import NormalizedEvent
+from schemas.alert import Alert, KeyState
+from schemas.event import format_timestamp
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 WINDOW = timedelta(seconds=600)
+KEY = correlation_key("domain-1", "project-1", "cpu-high")
 
 
-def event(n: int, kind: str = "ALERT", at: float = 0, severity: str = "CRITICAL") -> EventInfo:
-    return EventInfo(
+def event(
+    n: int, kind: str = "ALERT", at: float = 0, severity: str = "CRITICAL", key: str = KEY
+) -> NormalizedEvent:
+    return NormalizedEvent(
+        key=key,
         event_id=f"event-{n:024x}",
-        event_key="cpu-high",
         event_type=kind,
         severity=severity,
-        project_id="project-1",
-        domain_id="domain-1",
-        created_at=T0 + timedelta(seconds=at),
+        created_at=format_timestamp(T0 + timedelta(seconds=at)),
+        doc=b"{}",
     )
 
 
-def run(*events: EventInfo) -> tuple[list[str], KeyState]:
-    state: KeyState | None = None
+def at(seconds: float) -> str:
+    return format_timestamp(T0 + timedelta(seconds=seconds))
+
+
+def run(*events: NormalizedEvent) -> tuple[list[str], dict[str, Any]]:
+    state: dict[str, Any] | None = None
     ids = []
     for e in events:
         result = correlate(state, e, WINDOW)
         state = result.state
         ids.append(result.alert_id)
+        # Whatever the rules do, state and alert keep the schema's shape and formats.
+        assert KeyState.model_validate(state).model_dump(mode="json") == state
+        if result.alert is not None:
+            assert Alert.model_validate(result.alert).model_dump(mode="json") == result.alert
     assert state is not None
     return ids, state
 
@@ -40,17 +62,20 @@ def test_first_alert_opens_a_triggered_high_urgency_alert() -> None:
     result = correlate(None, event(1), WINDOW)
     assert result.alert_id == alert_id_for(event(1).event_id)
     assert result.alert is not None
-    assert (result.alert.state, result.alert.urgency) == (AlertState.TRIGGERED, Urgency.HIGH)
-    assert result.alert.event_count == 1
+    assert (result.alert["state"], result.alert["urgency"]) == ("TRIGGERED", "HIGH")
+    assert result.alert["event_count"] == 1
+    assert (result.alert["event_key"], result.alert["project_id"]) == ("cpu-high", "project-1")
+    assert result.alert["domain_id"] == "domain-1"
 
 
 def test_repeats_within_window_attach_and_recovery_resolves() -> None:
     ids, state = run(event(1), event(2, at=300), event(3, "RECOVERY", at=500))
     assert ids[0] == ids[1] == ids[2] != ""
-    assert state.alert is not None
-    assert state.alert.state == AlertState.RESOLVED
-    assert state.alert.event_count == 3
-    assert state.alert.resolved_at == T0 + timedelta(seconds=500)
+    assert state["alert"]["state"] == "RESOLVED"
+    assert state["alert"]["event_count"] == 3
+    assert state["alert"]["resolved_at"] == at(500)
+    assert state["alert"]["first_event_at"] == at(0)
+    assert state["alert"]["last_event_at"] == at(500)
 
 
 def test_window_counts_from_the_last_non_recovery_event() -> None:
@@ -64,7 +89,7 @@ def test_window_counts_from_the_last_non_recovery_event() -> None:
 def test_alert_after_resolution_opens_a_new_alert() -> None:
     ids, state = run(event(1), event(2, "RECOVERY", at=10), event(3, at=20))
     assert ids[0] == ids[1] and ids[2] not in ("", ids[0])
-    assert state.alert is not None and state.alert.state == AlertState.TRIGGERED
+    assert state["alert"]["state"] == "TRIGGERED"
 
 
 def test_recovery_without_open_alert_is_kept_without_alert() -> None:
@@ -76,9 +101,14 @@ def test_recovery_without_open_alert_is_kept_without_alert() -> None:
 
 def test_error_event_opens_error_alert_and_low_urgency_for_warning() -> None:
     error = correlate(None, event(1, "ERROR", severity="ERROR"), WINDOW).alert
-    assert error is not None and error.state == AlertState.ERROR
+    assert error is not None and error["state"] == "ERROR"
     warning = correlate(None, event(1, severity="WARNING"), WINDOW).alert
-    assert warning is not None and warning.urgency == Urgency.LOW
+    assert warning is not None and warning["urgency"] == "LOW"
+
+
+def test_an_out_of_order_event_never_moves_last_event_at_back() -> None:
+    _, state = run(event(1, at=100), event(2, at=50))
+    assert state["alert"]["last_event_at"] == at(100)
 
 
 def test_replayed_events_get_the_same_answer() -> None:
@@ -101,27 +131,41 @@ def test_state_is_quiet_once_older_than_the_horizon() -> None:
 
 
 def test_a_batch_reads_each_key_once_and_returns_one_state_per_key() -> None:
-    other = event(9).model_copy(update={"event_key": "disk-full"})
+    disk = correlation_key("domain-1", "project-1", "disk-full")
+    other = event(9, key=disk)
     first, second = event(1), event(2, "RECOVERY", at=30)
     stored_before = correlate(None, event(0, at=-10), WINDOW).state
-    table = {b"domain-1\x1fproject-1\x1fcpu-high": stored_before.model_dump(mode="json")}
+    table = {KEY.encode(): orjson.dumps(stored_before)}
 
-    out, alerts, orphans, states = correlate_batch([first, other, second], table, WINDOW)
+    batch = correlate_batch([first, other, second], table, WINDOW)
 
     opened = alert_id_for(event(0).event_id)
-    assert [e.alert_id for e in out] == [opened, alert_id_for(other.event_id), opened]
-    assert alerts[opened].state == AlertState.RESOLVED and alerts[opened].event_count == 3
-    assert orphans == 0
-    assert set(states) == {
-        b"domain-1\x1fproject-1\x1fcpu-high",
-        b"domain-1\x1fproject-1\x1fdisk-full",
-    }
-    assert states[b"domain-1\x1fproject-1\x1fcpu-high"].alert.state == AlertState.RESOLVED
-    assert table == {b"domain-1\x1fproject-1\x1fcpu-high": stored_before.model_dump(mode="json")}
+    assert batch.alert_ids == [opened, alert_id_for(other.event_id), opened]
+    assert batch.alerts[opened]["state"] == "RESOLVED"
+    assert batch.alerts[opened]["event_count"] == 3
+    assert batch.orphans == 0
+    assert set(batch.states) == {KEY.encode(), disk.encode()}
+    assert batch.states[KEY.encode()]["alert"]["state"] == "RESOLVED"
+    assert table == {KEY.encode(): orjson.dumps(stored_before)}  # the caller stores states
 
 
 def test_state_reads_the_same_from_the_workers_bytes_and_from_recovered_dicts() -> None:
     state = correlate(None, event(1), WINDOW).state
-    assert load_state(state.model_dump_json().encode()) == state
-    assert load_state(state.model_dump(mode="json")) == state
+    assert load_state(orjson.dumps(state)) == state
+    assert load_state(KeyState.model_validate(state).model_dump(mode="json")) == state
+    # A state the previous worker wrote (pydantic's JSON) reads the same.
+    assert load_state(KeyState.model_validate(state).model_dump_json().encode()) == state
     assert load_state(None) is None
+
+
+def test_a_stored_state_takes_about_its_own_size_in_memory() -> None:
+    """The table holds one per live key: 200,000 of them must fit the worker's budget."""
+    states = [correlate(None, event(n), WINDOW).state for n in range(2000)]
+    tracemalloc.start()
+    try:
+        kept = [encode_state(state) for state in states]
+        used = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    average = sum(map(len, kept)) / len(kept)
+    assert used / len(kept) < 2 * average

@@ -95,3 +95,29 @@ def test_a_recovery_is_stalled_only_when_it_reads_nothing_for_the_whole_time() -
     assert watch.stalled(560, True, 400)
     assert not watch.stalled(600, True, 0)  # all read, about to end: not a stall
     assert not watch.stalled(900, True, 0)
+
+
+def test_a_pressure_drop_never_resumes_a_paused_partition(consumer: DenseOffsetConsumer) -> None:
+    """The recovery stall: a rebalance pauses a partition whose buffer was full; the stale
+    pressure-drop callback must not bring it back into the fetch during recovery."""
+    active = consumer._get_active_partitions()
+    active.add(TOPIC_TP)
+    consumer.app.in_recovery = False
+    consumer.on_buffer_full(TOPIC_TP)  # back-pressure: out of the fetch, "buffered"
+    assert TOPIC_TP not in active and TOPIC_TP in consumer._buffered_partitions
+    consumer.pause_partitions([TOPIC_TP])  # the rebalance
+    assert TOPIC_TP not in consumer._buffered_partitions  # getmany no longer lets it through
+    consumer.on_buffer_drop(TOPIC_TP)  # the stale callback
+    assert TOPIC_TP not in consumer._get_active_partitions()
+    consumer.resume_partitions([TOPIC_TP])  # only this un-pauses
+    assert TOPIC_TP in consumer._get_active_partitions()
+
+
+def test_a_pressure_drop_resumes_a_partition_that_is_not_paused(
+    consumer: DenseOffsetConsumer,
+) -> None:
+    consumer._get_active_partitions().add(TOPIC_TP)
+    consumer.app.in_recovery = False
+    consumer.on_buffer_full(TOPIC_TP)
+    consumer.on_buffer_drop(TOPIC_TP)
+    assert TOPIC_TP in consumer._get_active_partitions()

@@ -10,14 +10,20 @@ import pytest
 from ingest.process.normalize import (
     HEADER_SIGNATURE,
     HEADER_WEBHOOK,
+    MAX_RECORD_BYTES,
     InvalidRecord,
     Position,
+    decode_events,
     decode_record,
+    dump_json,
+    encode_events,
     event_id_for,
+    load_json,
     parse_error_event,
     to_events,
+    with_alert_id,
 )
-from schemas.event import EventType, ParsedEvent, Severity
+from schemas.event import EventInfo, EventType, ParsedEvent, Severity
 from schemas.parser import ParseError
 
 POSITION = Position("events.raw", 2, 41)
@@ -72,11 +78,60 @@ def test_to_events_stamps_webhook_payload_and_time() -> None:
     stamp = {"webhook_id": "webhook-1", "project_id": "project-1", "domain_id": "domain-1"}
     events = to_events(parsed, payload={"x": 1}, position=POSITION, created_at=created, **stamp)
     assert [e.event_id for e in events] == [event_id_for(POSITION, 0), event_id_for(POSITION, 1)]
-    assert all(e.raw_data == {"x": 1} and e.domain_id == "domain-1" for e in events)
-    assert events[0].title == "A" and events[0].created_at == created
+    docs = [json.loads(e.doc) for e in events]
+    assert all(d["raw_data"] == {"x": 1} and d["domain_id"] == "domain-1" for d in docs)
+    assert docs[0]["title"] == "A" and docs[0]["created_at"] == "2024-05-01T00:00:00.000Z"
+    assert events[0].key == "domain-1\x1fproject-1\x1fa"
+    assert (events[0].event_type, events[0].severity) == ("ALERT", "NONE")
+    assert events[0].created_at == "2024-05-01T00:00:00.000Z"
     wrapped = to_events(parsed[:1], payload=[1, 2], position=POSITION, created_at=created,
                         webhook_id="w", project_id="p", domain_id="d")  # fmt: skip
-    assert wrapped[0].raw_data == {"data": [1, 2]}
+    assert json.loads(wrapped[0].doc)["raw_data"] == {"data": [1, 2]}
+
+
+def test_a_document_is_an_event_info_in_its_field_order() -> None:
+    parsed = ParsedEvent(
+        event_key="k", title="t", severity="CRITICAL", occurred_at="2024-05-01T01:02:03.4+02:00",
+        resource={"resource_id": "r", "name": "n"}, additional_info={"a": [1, {"b": None}]},
+    )  # fmt: skip
+    (event,) = to_events([parsed], payload={"p": 1.5}, position=POSITION,
+                         created_at=datetime(2024, 5, 1, tzinfo=UTC),
+                         webhook_id="w", project_id="p", domain_id="d")  # fmt: skip
+    doc = json.loads(event.doc)
+    assert list(doc) == list(EventInfo.model_fields)
+    expected = EventInfo.model_validate({**doc}).model_dump(mode="json")
+    assert doc == expected and doc["occurred_at"] == "2024-04-30T23:02:03.400Z"
+
+
+def test_events_travel_many_to_a_record_and_come_back_the_same() -> None:
+    parsed = [ParsedEvent(event_key=f"k{i}", title="x" * 300) for i in range(300)]
+    events = to_events(parsed, payload={"big": "y" * 2000}, position=POSITION,
+                       created_at=datetime(2024, 5, 1, tzinfo=UTC),
+                       webhook_id="w", project_id="p", domain_id="d")  # fmt: skip
+    values = encode_events(events)
+    assert len(values) > 1 and all(len(v) <= MAX_RECORD_BYTES for v in values)
+    assert [e for v in values for e in decode_events(v)] == events
+    with pytest.raises(InvalidRecord):
+        decode_events(b"only one line")
+    with pytest.raises(InvalidRecord):
+        decode_events(b"[1]\n{}")
+
+
+def test_the_alert_id_is_set_without_decoding_the_document() -> None:
+    raw = {"alert_id": "", "nested": {"alert_id": ""}, "text": '"alert_id":""'}
+    (event,) = to_events([ParsedEvent(event_key="k")], payload=raw, position=POSITION,
+                         created_at=datetime(2024, 5, 1, tzinfo=UTC),
+                         webhook_id="w", project_id="p", domain_id="d")  # fmt: skip
+    doc = json.loads(with_alert_id(event.doc, 'alert-"1'))
+    assert doc["alert_id"] == 'alert-"1' and doc["raw_data"] == raw
+    assert with_alert_id(event.doc, "") == event.doc
+
+
+def test_json_beyond_what_orjson_takes_reads_as_the_standard_library_reads_it() -> None:
+    text = b'{"big": 1180591620717411303424, "nan": NaN}'
+    value = load_json(text)
+    assert value["big"] == 2**70 and value["nan"] != value["nan"]
+    assert json.loads(dump_json({"big": 2**70})) == {"big": 2**70}
 
 
 def test_parse_failure_becomes_one_error_event() -> None:
@@ -84,3 +139,17 @@ def test_parse_failure_becomes_one_error_event() -> None:
     assert event.event_type == EventType.ERROR and event.severity == Severity.CRITICAL
     assert event.title == "Webhook Event Parsing Error - prod alerts"
     assert event.description == "no 'alerts' list"
+
+
+def test_a_record_of_the_previous_one_event_format_still_reads() -> None:
+    event = EventInfo(event_id="event-1", event_key="k", severity="ERROR", project_id="p",
+                      domain_id="d", created_at=datetime(2024, 5, 1, tzinfo=UTC))  # fmt: skip
+    (read,) = decode_events(event.model_dump_json().encode())
+    assert read.key == "d\x1fp\x1fk" and read.event_id == "event-1"
+    assert (read.event_type, read.severity) == ("ALERT", "ERROR")
+    assert json.loads(with_alert_id(read.doc, "alert-1")) == {
+        **event.model_dump(mode="json"),
+        "alert_id": "alert-1",
+    }
+    with pytest.raises(InvalidRecord):
+        decode_events(b'{"event_id": 1}')

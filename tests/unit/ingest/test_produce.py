@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.partitioner import murmur2 as reference_murmur2
+from hypothesis import given
+from hypothesis import strategies as st
 
-from ingest.kafka.produce import partition_for
+from ingest.kafka.produce import murmur2, partition_for
 
 
 def test_partition_for_matches_the_default_partitioner() -> None:
@@ -20,3 +23,8 @@ def test_partition_for_matches_the_default_partitioner() -> None:
 def test_keys_spread_over_partitions() -> None:
     used = {partition_for(f"k{i}".encode(), 4) for i in range(100)}
     assert used == {0, 1, 2, 3}
+
+
+@given(st.binary(max_size=200))
+def test_murmur2_is_kafkas(data: bytes) -> None:
+    assert murmur2(data) == reference_murmur2(data)

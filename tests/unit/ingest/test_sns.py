@@ -571,7 +571,7 @@ async def test_unsigned_notifications_parse_when_verification_is_off(
     alarm_notification: dict[str, Any],
 ) -> None:
     events = await run(webhook(), {**alarm_notification, "Signature": "forged"})
-    assert [e.title for e in events] == ["web-1 CPU high"]
+    assert [json.loads(e.doc)["title"] for e in events] == ["web-1 CPU high"]
 
 
 @pytest.mark.parametrize("version", ["1", "2"])
@@ -581,7 +581,7 @@ async def test_a_signed_notification_parses_when_verification_is_on(
     certificates, _ = certificates_for(signer)
     message = signer.sign(alarm_notification, version)
     events = await run(webhook(verify_signature=True), message, certificates=certificates)
-    assert [e.title for e in events] == ["web-1 CPU high"]
+    assert [json.loads(e.doc)["title"] for e in events] == ["web-1 CPU high"]
 
 
 async def test_a_tampered_notification_is_a_dead_letter(

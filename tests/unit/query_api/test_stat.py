@@ -6,23 +6,25 @@ from typing import Any
 
 import pytest
 
+from query_api.pipeline import Rows, read_number, run_stages
 from query_api.stat import (
     MAX_SET_VALUES,
     GroupTable,
-    apply_stages,
+    StatPlan,
+    Window,
     composite_aggregations,
     distinct_aggregations,
     distinct_from_aggregations,
+    fetch_request,
     groups_from_aggregations,
     groups_from_hits,
     page_result,
     pattern_granularity,
     plan_group,
     plan_stat,
-    read_number,
-    scan_request,
+    sort_hits,
 )
-from schemas.query import Group, Page, QueryError, Stage, StatisticsQuery
+from schemas.query import Group, Page, QueryError, SortKey, Stage, StatisticsQuery
 
 MAY_1 = 1714521600000  # 2024-05-01T00:00:00Z in epoch millis
 HOUR = 3_600_000
@@ -156,14 +158,16 @@ def test_push_and_merge_objects_scan(operator: str) -> None:
         )
     )  # fmt: skip
     assert plan.scan
-    assert scan_request(plan) == {
+    stat = StatPlan(mode="group", group=plan)
+    assert stat.fetches_events
+    assert fetch_request(stat) == {
         "_source": {"includes": ["additional_info", "title"]},
         "docvalue_fields": [
             {"field": "created_at", "format": "epoch_millis"},
+            {"field": "event_id"},
             {"field": "occurred_at", "format": "epoch_millis"},
             {"field": "severity"},
         ],
-        "sort": [{"created_at": "asc"}, {"event_id": "asc"}],
     }
 
 
@@ -210,11 +214,19 @@ def test_distinct_dates_read_as_timestamps() -> None:
                                                "name": "x"}]}}]}, "ERROR_INVALID_ARGUMENT"),
         ({"aggregate": [{"group": {"fields": [{"operator": "push", "key": "nope",
                                                "name": "x"}]}}]}, "ERROR_INVALID_ARGUMENT"),
-        ({"aggregate": [{"sort": {"key": "severity"}}]}, "ERROR_INVALID_ARGUMENT"),
-        ({"aggregate": [{"limit": 3}, {"group": {"keys": [{"key": "severity"}]}}]},
+        ({"aggregate": [{"sort": {"key": "resource"}}]}, "ERROR_INVALID_ARGUMENT"),
+        ({"aggregate": [{"limit": 3}, {"sort": {"key": "additional_info"}}]},
          "ERROR_INVALID_ARGUMENT"),
         ({"aggregate": [{"group": {"keys": [{"key": "severity"}]}},
-                        {"group": {"keys": [{"key": "severity"}]}}]}, "ERROR_INVALID_ARGUMENT"),
+                        {"group": {"keys": [{"key": "severity", "name": "n"}],
+                                   "fields": [{"operator": "count", "name": "n"}]}}]},
+         "ERROR_INVALID_ARGUMENT"),
+        ({"aggregate": [{"count": {"name": "n"}},
+                        {"group": {"keys": [{"key": "n", "date_format": "%Q"}]}}]},
+         "ERROR_INVALID_ARGUMENT"),
+        ({"aggregate": [{"project": {"exclude_keys": ["severity"]}}]}, "ERROR_INVALID_ARGUMENT"),
+        ({"aggregate": [{"project": {"fields": [{"key": "a", "operator": "nope"}]}}]},
+         "ERROR_INVALID_ARGUMENT"),
         ({"aggregate": [{"count": {"name": "n"}}], "distinct": "severity"},
          "ERROR_INVALID_ARGUMENT"),
         ({"distinct": "resource"}, "ERROR_INVALID_ARGUMENT"),
@@ -222,9 +234,10 @@ def test_distinct_dates_read_as_timestamps() -> None:
     ],
 )  # fmt: skip
 def test_refused(query: dict[str, Any], code: str) -> None:
-    with pytest.raises(QueryError) as error:
+    with pytest.raises((QueryError, ValueError)) as error:
         plan_stat(StatisticsQuery.model_validate(query))
-    assert error.value.code == code and error.value.message
+    if isinstance(error.value, QueryError):
+        assert error.value.code == code and error.value.message
 
 
 # ---- reading buckets and hits --------------------------------------------------------------
@@ -321,13 +334,15 @@ def test_scanned_events_group_like_buckets() -> None:
         )
     )  # fmt: skip
     hits = [
-        {"sort": [MAY_1, "e1", 0], "fields": {"additional_info.tags": ["a", "b"],
-                                              "additional_info.n": ["2"]},
+        {"fields": {"additional_info.tags": ["a", "b"], "additional_info.n": ["2"],
+                    "created_at": [str(MAY_1)], "event_id": ["e1"]},
          "_source": {"additional_info": {"n": 2}, "resource": {"name": "x", "resource_id": "1"},
                      "created_at": "2024-05-01T00:00:00Z"}},
-        {"sort": [MAY_1 + 1, "e2", 1], "fields": {"additional_info.tags": ["b"]},
+        {"fields": {"additional_info.tags": ["b"], "created_at": [str(MAY_1 + 1)],
+                    "event_id": ["e2"]},
          "_source": {"resource": {"name": "y"}, "created_at": "2024-05-01T00:00:00.001Z"}},
-        {"sort": [MAY_1 + 2, "e3", 2], "fields": {"additional_info.n": ["x"]},
+        {"fields": {"additional_info.n": ["x"], "created_at": [str(MAY_1 + 2)],
+                    "event_id": ["e3"]},
          "_source": {"additional_info": {"n": "x"}, "resource": "oops",
                      "created_at": MAY_1 + 2}},
     ]  # fmt: skip
@@ -368,7 +383,7 @@ ROWS: list[dict[str, Any]] = [
     ("raw", "expected"),
     [
         ([{"count": {"name": "rows"}}], [{"rows": 4}]),
-        ([{"limit": 0}, {"count": {"name": "rows"}}], [{"rows": 0}]),
+        ([{"limit": 0}, {"count": {"name": "rows"}}], []),
         ([{"sort": {"key": "n"}}], [ROWS[0], ROWS[2], ROWS[3], ROWS[1]]),
         ([{"sort": {"key": "n", "desc": True}}], [ROWS[1], ROWS[3], ROWS[0], ROWS[2]]),
         ([{"sort": {"key": "sev"}}], [ROWS[1], ROWS[3], ROWS[0], ROWS[2]]),
@@ -377,24 +392,102 @@ ROWS: list[dict[str, Any]] = [
          [ROWS[0], ROWS[2], ROWS[3], ROWS[1]]),
         ([{"sort": [{"key": "obj.x", "desc": True}]}], [ROWS[0], ROWS[1], ROWS[2], ROWS[3]]),
         ([{"sort": [{"key": "obj.x"}]}], [ROWS[1], ROWS[0], ROWS[2], ROWS[3]]),
-        ([{"project": {"fields": [{"key": "n", "name": "count"}, "sev", {"key": "obj.x"}]}}],
-         [{"count": 3, "sev": "INFO", "obj.x": 2}, {"count": 10, "sev": "CRITICAL", "obj.x": 1},
-          {"count": 3, "sev": None}, {"count": 7, "sev": "ERROR", "obj.x": None}]),
-        ([{"project": {"exclude_keys": ["tags", "obj.x", "nope"]}}, {"limit": 2}],
-         [{"sev": "INFO", "n": 3, "obj": {}}, {"sev": "CRITICAL", "n": 10, "obj": {}}]),
+        # project keeps the group keys (here `sev`) unless exclude_keys is true
+        ([{"project": {"fields": [{"key": "n", "name": "count"}, {"key": "obj.x"}]}}],
+         [{"sev": "INFO", "count": 3, "obj.x": 2}, {"sev": "CRITICAL", "count": 10, "obj.x": 1},
+          {"sev": None, "count": 3}, {"sev": "ERROR", "count": 7, "obj.x": None}]),
+        ([{"project": {"fields": ["n", {"key": "tags", "name": "k", "operator": "size"}],
+                       "exclude_keys": True}}, {"limit": 3}],
+         [{"n": 3, "k": 2}, {"n": 10, "k": 0}, {"n": 3, "k": 1}]),
+        ([{"project": {"exclude_keys": True}}, {"limit": 2}], [{}, {}]),
         ([{"unwind": {"path": "tags"}}, {"project": {"fields": ["tags"]}}],
-         [{"tags": "a"}, {"tags": "b"}, {"tags": "c"}, {"tags": "solo"}]),
-        ([{"unwind": {"path": "$obj.x"}}, {"project": {"fields": ["obj"]}}],
+         [{"sev": "INFO", "tags": "a"}, {"sev": "INFO", "tags": "b"}, {"sev": None, "tags": "c"},
+          {"sev": "ERROR", "tags": "solo"}]),
+        ([{"unwind": {"path": "$obj.x"}}, {"project": {"fields": ["obj"], "exclude_keys": True}}],
          [{"obj": {"x": 2}}, {"obj": {"x": 1}}]),
         ([{"skip": 1}, {"limit": 2}], ROWS[1:3]),
         ([{"limit": 2}, {"skip": 1}], ROWS[1:2]),
         ([{"skip": 9}], []),
+        ([{"skip": 9}, {"count": {"name": "c"}}], []),
+        ([{"skip": 9}, {"group": {"fields": [{"operator": "count", "name": "c"}]}}], []),
+        # a second group groups rows: a list is one key, as MongoDB's $group does
+        ([{"group": {"keys": [{"key": "n"}], "fields": [
+            {"operator": "count", "name": "rows"}, {"operator": "push", "key": "sev", "name": "s"},
+            {"operator": "add_to_set", "key": "tags", "name": "t"},
+            {"operator": "sum", "key": "obj.x", "name": "x"},
+            {"operator": "average", "key": "n", "name": "a"},
+            {"operator": "max", "key": "sev", "name": "m"},
+            {"operator": "first", "key": "obj", "name": "f"}]}}],
+         [{"n": 3, "rows": 2, "s": ["INFO", None], "t": [["a", "b"], ["c"]], "x": 2, "a": 3.0,
+           "m": "INFO", "f": {"x": 2}},
+          {"n": 7, "rows": 1, "s": ["ERROR"], "t": ["solo"], "x": 0, "a": 7.0, "m": "ERROR",
+           "f": {"x": None}},
+          {"n": 10, "rows": 1, "s": ["CRITICAL"], "t": [[]], "x": 1, "a": 10.0, "m": "CRITICAL",
+           "f": {"x": 1}}]),
+        ([{"group": {"keys": [{"key": "tags", "name": "t"}]}}],
+         [{"t": "solo"}, {"t": []}, {"t": ["a", "b"]}, {"t": ["c"]}]),
+        ([{"group": {"fields": [{"operator": "last", "key": "obj.x", "name": "l"},
+                                {"operator": "min", "key": "n", "name": "lo"}]}}],
+         [{"l": None, "lo": 3}]),
     ],
 )  # fmt: skip
 def test_later_stages(raw: list[dict[str, Any]], expected: list[dict[str, Any]]) -> None:
     before = [dict(row) for row in ROWS]
-    assert apply_stages(list(ROWS), stages(*raw)) == expected
+    assert run_stages(Rows(list(ROWS), ("sev",)), stages(*raw)).rows == expected
     assert before == ROWS  # stages never change the rows they are given
+
+
+@pytest.mark.parametrize(
+    ("raw", "mode", "window", "events", "rest"),
+    [
+        ([{"group": {"keys": [{"key": "severity"}]}}, {"sort": {"key": "severity"}}, {"limit": 3}],
+         "group", Window(), 0, 2),
+        ([{"sort": {"key": "title"}}, {"limit": 10}, {"group": {}}], "group",
+         Window(sort=(SortKey(key="title"),), limit=10), 0, 0),
+        ([{"skip": 2}, {"limit": 10}, {"skip": 3}, {"limit": 4}, {"count": {"name": "c"}}],
+         "count", Window(offset=5, limit=4), 0, 0),
+        ([{"sort": {"key": "title"}}, {"sort": {"key": "rule"}}, {"skip": 1},
+          {"sort": {"key": "x"}}, {"limit": 2}, {"group": {}}, {"group": {}}],
+         "group", Window(sort=(SortKey(key="rule"),), offset=1), 2, 1),
+        ([{"limit": 5}, {"project": {"fields": ["title"]}}, {"unwind": {"path": "title"}}],
+         "documents", Window(limit=5), 0, 2),
+        ([{"sort": {"key": "title", "desc": True}}], "documents",
+         Window(sort=(SortKey(key="title", desc=True),)), 0, 0),
+    ],
+)  # fmt: skip
+def test_plan_gives_elasticsearch_the_longest_prefix(
+    raw: list[dict[str, Any]], mode: str, window: Window, events: int, rest: int
+) -> None:
+    plan = plan_stat(StatisticsQuery.model_validate({"aggregate": raw}))
+    assert (plan.mode, plan.window, len(plan.event_stages), len(plan.stages)) == (
+        mode, window, events, rest)  # fmt: skip
+
+
+def test_only_a_group_over_every_event_aggregates() -> None:
+    def fetches(raw: list[dict[str, Any]]) -> bool:
+        return plan_stat(StatisticsQuery.model_validate({"aggregate": raw})).fetches_events
+
+    assert not fetches([{"sort": {"key": "title"}}, {"group": {}}, {"limit": 1}])
+    assert not fetches([{"skip": 3}, {"count": {"name": "n"}}])
+    assert fetches([{"skip": 3}, {"group": {}}])
+    assert fetches([{"limit": 3}, {"group": {}}])
+    assert fetches([{"group": {"fields": [{"operator": "push", "key": "title", "name": "p"}]}}])
+    assert fetches([{"limit": 3}, {"sort": {"key": "title"}}, {"count": {"name": "n"}}])
+
+
+def test_sort_hits_orders_as_elasticsearch() -> None:
+    def hit(event_id: str, **fields: list[Any]) -> dict[str, Any]:
+        return {"fields": {"event_id": [event_id], **fields}}
+
+    hits = [hit("e3", **{"title.keyword": ["b"]}), hit("e1"),
+            hit("e2", **{"title.keyword": ["a", "c"]}), hit("e0", **{"title.keyword": ["b"]}),
+            hit("e4", created_at=["-5"])]  # fmt: skip
+    order = [h["fields"]["event_id"][0] for h in sort_hits(hits, [SortKey(key="title")])]
+    assert order == ["e2", "e0", "e3", "e1", "e4"]  # min value ascending, missing last
+    order = [h["fields"]["event_id"][0] for h in sort_hits(hits, [SortKey(key="title", desc=True)])]
+    assert order == ["e2", "e0", "e3", "e1", "e4"]  # max value descending, ties by id
+    by_date = sort_hits(hits, [SortKey(key="created_at"), SortKey(key="nope")])
+    assert [h["fields"]["event_id"][0] for h in by_date] == ["e4", "e0", "e1", "e2", "e3"]
 
 
 @pytest.mark.parametrize(
@@ -440,19 +533,19 @@ class FakeElasticsearch:
 
 
 async def test_too_many_buckets_asks_for_smaller_pages() -> None:
-    from query_api.stat_search import _group
+    from query_api.stat_search import _aggregate
 
     plan = plan_group(group([{"key": "severity"}], [{"operator": "count", "name": "n"}]))
     es = FakeElasticsearch([f"s{i:02d}" for i in range(40)], max_page=31)
-    rows = await _group(es, "events", {"match_all": {}}, plan)  # type: ignore[arg-type]
-    assert rows == [{"severity": f"s{i:02d}", "n": 1} for i in range(40)]
+    rows = await _aggregate(es, "events", {"match_all": {}}, plan)  # type: ignore[arg-type]
+    assert rows.rows == [{"severity": f"s{i:02d}", "n": 1} for i in range(40)]
     sizes = [r["aggs"]["groups"]["composite"]["size"] for r in es.requests]
-    assert sizes[:2] == [500, 125] and set(sizes[2:]) == {31}
+    assert sizes[:3] == [2000, 500, 125] and set(sizes[3:]) == {31}
     assert all(r["query"] == {"match_all": {}} for r in es.requests)
 
     hopeless = FakeElasticsearch(["a"], max_page=0)
     with pytest.raises(QueryError) as error:
-        await _group(hopeless, "events", {"match_all": {}}, plan)  # type: ignore[arg-type]
+        await _aggregate(hopeless, "events", {"match_all": {}}, plan)  # type: ignore[arg-type]
     assert error.value.code == "ERROR_STAT_TOO_LARGE"
     assert [r["aggs"]["groups"]["composite"]["size"] for r in hopeless.requests] == [
-        500, 125, 31, 7, 1]  # fmt: skip
+        2000, 500, 125, 31, 7, 1]  # fmt: skip

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from query_api.regex import fold_literal, lucene_regex
 from query_api.translate import (
     MATCH_ALL,
     MATCH_NONE,
@@ -16,8 +17,6 @@ from query_api.translate import (
     FilterPlan,
     apply_expansions,
     build_filter,
-    fold_literal,
-    lucene_regex,
     parse_timediff,
     scoped,
     translate_list,
@@ -348,7 +347,10 @@ ERROR_CASES = [
     ("created_at", "timediff_gt", "now-99999999999d", "ERROR_INVALID_ARGUMENT"),
     ("created_at", "contain", "2024", "ERROR_INVALID_ARGUMENT"),
     ("created_at", "regex", "2024", "ERROR_INVALID_ARGUMENT"),
-    ("severity", "eq", None, "ERROR_INVALID_ARGUMENT"),
+    ("severity", "contain", None, "ERROR_INVALID_ARGUMENT"),
+    ("severity", "gt", None, "ERROR_INVALID_ARGUMENT"),
+    ("severity", "regex_in", ["a", None], "ERROR_INVALID_ARGUMENT"),
+    ("created_at", "datetime_gt", None, "ERROR_INVALID_ARGUMENT"),
     ("severity", "eq", {"a": 1}, "ERROR_INVALID_ARGUMENT"),
     ("severity", "in", ["a", {"b": 1}], "ERROR_INVALID_ARGUMENT"),
     ("severity", "eq", float("nan"), "ERROR_INVALID_ARGUMENT"),
@@ -362,6 +364,32 @@ ERROR_CASES = [
     ("additional_info.", "eq", "x", "ERROR_INVALID_ARGUMENT"),
     ("resource..name", "eq", "x", "ERROR_INVALID_ARGUMENT"),
 ]
+
+
+MISSING_SEVERITY = {"bool": {"must_not": [{"exists": {"field": "severity"}}]}}
+
+
+@pytest.mark.parametrize(
+    ("key", "operator", "value", "expected"),
+    [
+        ("severity", "eq", None, MISSING_SEVERITY),
+        ("severity", "not", None, {"exists": {"field": "severity"}}),
+        ("severity", "in", [None], MISSING_SEVERITY),
+        ("severity", "in", ["INFO", None], {"bool": {"should": [
+            MISSING_SEVERITY, {"term": {"severity": "INFO"}}], "minimum_should_match": 1}}),
+        ("severity", "not_in", ["INFO", None], {"bool": {"must_not": [{"bool": {"should": [
+            MISSING_SEVERITY, {"term": {"severity": "INFO"}}], "minimum_should_match": 1}}]}}),
+        ("resource", "eq", None, {"bool": {"must_not": [{"exists": {"field": "resource"}}]}}),
+        ("resource", "match", {"name": None}, {"bool": {"must_not": [
+            {"exists": {"field": "resource.name"}}]}}),
+        ("nope", "eq", None, MATCH_ALL),
+        ("nope", "not", None, MATCH_NONE),
+    ],
+)  # fmt: skip
+def test_null_values_mean_what_mongodb_means(
+    key: str, operator: str, value: Any, expected: dict
+) -> None:
+    assert one(key, operator, value) == expected
 
 
 @pytest.mark.parametrize(("key", "operator", "value", "code"), ERROR_CASES)

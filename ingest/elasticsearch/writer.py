@@ -1,0 +1,96 @@
+"""The one place the processor writes to Elasticsearch: bulk requests, retried per item.
+
+`write_bulk` returns once every item is acknowledged or dead: 429 and 5xx items are sent
+again (only those), any other 4xx item is dead with its reason, and a whole request
+Elasticsearch refuses for good (`Invalid`) makes every item in it dead. An unreachable
+or overloaded node is waited for (`ingest.retry`), so the caller may ack after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from elasticsearch import AsyncElasticsearch
+from elasticsearch.serializer import NdjsonSerializer, OrjsonSerializer
+
+from ingest.elasticsearch.bulk import classify_bulk_response, to_bulk_body
+from ingest.metrics import BULK_SECONDS
+from ingest.retry import MAX_BACKOFF_SECONDS, Invalid, Stopping, retry
+
+log = logging.getLogger("eventpipe.index")
+
+# Only what classify_bulk_response reads: a smaller response to parse.
+BULK_FILTER = "errors,items.*.status,items.*.error"
+
+
+class BytesNdjsonSerializer(NdjsonSerializer):
+    """NDJSON whose body may already be the bytes to send: passed on as they are (the stock
+    serializer copies every body, megabytes per bulk request, into a new buffer)."""
+
+    def dumps(self, data: Any) -> bytes:
+        if isinstance(data, bytes) and data.endswith(b"\n"):
+            return data
+        return super().dumps(data)
+
+
+def client_serializers() -> dict[str, Any]:
+    """Serializers for the processor's client: orjson for JSON answers (a bulk answer has an
+    item per document), bulk bodies sent as built."""
+    return {
+        "application/json": OrjsonSerializer(),
+        "application/vnd.elasticsearch+json": OrjsonSerializer(),
+        "application/x-ndjson": BytesNdjsonSerializer(),
+        "application/vnd.elasticsearch+x-ndjson": BytesNdjsonSerializer(),
+    }
+
+
+@dataclass
+class BulkResult:
+    """What became of a bulk write: counts, and the positions of dead items with why."""
+
+    created: int = 0
+    duplicates: int = 0
+    retried: int = 0
+    dead: list[tuple[int, str]] = field(default_factory=list)
+
+
+async def write_bulk(
+    es: AsyncElasticsearch,
+    items: Sequence[tuple[bytes, bytes]],
+    stopping: Callable[[], bool],
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> BulkResult:
+    """Write (action, document) pairs until each is acknowledged or dead."""
+    result = BulkResult()
+    pending = list(range(len(items)))
+    backoff = 0.1
+    while pending:
+        body = to_bulk_body([items[i] for i in pending])
+
+        async def send(body: bytes = body) -> dict:
+            with BULK_SECONDS.time():
+                response = await es.bulk(operations=body, filter_path=BULK_FILTER)
+            return dict(response.body)
+
+        try:
+            response = await retry(send, "bulk request", stopping, sleep)
+        except Invalid as invalid:
+            result.dead += [(i, f"bulk request refused: {invalid.reason}") for i in pending]
+            return result
+        outcome = classify_bulk_response(response)
+        result.created += len(outcome.done) - outcome.duplicates
+        result.duplicates += outcome.duplicates
+        result.dead += [(pending[i], reason) for i, reason in outcome.dead]
+        result.retried += len(outcome.retry)
+        pending = [pending[i] for i in outcome.retry]
+        if pending:
+            if stopping():
+                raise Stopping(f"{len(pending)} documents not indexed at shutdown")
+            log.warning("%d bulk items refused for now; retrying in %.1f s", len(pending), backoff)
+            await sleep(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+    return result
