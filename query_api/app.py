@@ -98,11 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(intake.WebhookFastPath)
     # Outermost: every route, the fast path included, reads its body through the limits.
-    app.add_middleware(
-        RequestLimits,
-        max_body_bytes=settings.ingest.max_body_bytes,
-        body_timeout_seconds=settings.api.body_timeout_seconds,
-    )
+    app.add_middleware(RequestLimits, max_body_bytes=settings.ingest.max_body_bytes)
     app.include_router(routes_events.router)
     app.include_router(routes_webhooks.router)
     app.include_router(intake.router)

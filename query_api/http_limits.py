@@ -3,19 +3,19 @@
 - `LimitedHttpProtocol` (the socket, under uvicorn): the request line and headers must
   arrive within `header_timeout_seconds` (slow-loris), be at most `max_header_bytes`
   in all and `max_header_count` lines; past any, the connection is answered 408 or 431
-  and closed before the application sees anything.
+  and closed before the application sees anything. The body must then arrive within
+  `body_timeout_seconds` (408, and the connection closed). One timer per request
+  covers both deadlines.
 - `RequestLimits` (ASGI, every route): a declared Content-Length over
   `ingest.max_body_bytes` is refused (413) before a byte of the body is read; a body
   that grows past it while streaming (chunked, or a Content-Length that lies) is
-  refused as soon as it does; the whole body must arrive within `body_timeout_seconds`
-  (408).
+  refused as soon as it does.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import time
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -27,12 +27,11 @@ from schemas.settings import ApiSettings
 
 
 class RequestLimits:
-    """ASGI middleware: the body size cap and the body deadline, for every route."""
+    """ASGI middleware: the body size cap, for every route."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int, body_timeout_seconds: float) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
-        self.body_timeout = body_timeout_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -42,26 +41,15 @@ class RequestLimits:
             await _answer(send, 413, "ERROR_REQUEST_TOO_LARGE",
                           f"the body exceeds {self.max_body_bytes} bytes")  # fmt: skip
             return None
-        deadline = time.monotonic() + self.body_timeout
         size = 0
-        done = False
 
         async def limited_receive() -> Message:
-            nonlocal size, done
-            if done:  # the body is in: what is left is waiting for a disconnect
-                return await receive()
-            try:
-                async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
-                    message = await receive()
-            except TimeoutError:
-                raise HTTPException(
-                    408, f"the body did not arrive within {self.body_timeout:g} s"
-                ) from None
+            nonlocal size
+            message = await receive()
             if message["type"] == "http.request":
                 size += len(message.get("body", b""))
                 if size > self.max_body_bytes:
                     raise HTTPException(413, f"the body exceeds {self.max_body_bytes} bytes")
-                done = not message.get("more_body", False)
             return message
 
         return await self.app(scope, limited_receive, send)
@@ -101,12 +89,14 @@ class LimitedHttpProtocol(HttpToolsProtocol):
     """
 
     header_timeout: float = 10.0
+    body_timeout: float = 30.0
     max_header_bytes: int = 16 * 1024
     max_header_count: int = 100
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._head_timer: asyncio.TimerHandle | None = None
+        self._head_done_at: float | None = None  # loop time the head completed, if it has
         self._head_bytes = 0
         self._head_count = 0
         self._refused = False
@@ -129,6 +119,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         self._head_bytes = 0
         self._head_count = 0
+        self._head_done_at = None
         super().on_message_begin()
 
     def on_url(self, url: bytes) -> None:
@@ -149,7 +140,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         if self._refused:
             return
-        self._disarm_head_timer()
+        self._head_done_at = self.loop.time()  # the timer now watches the body
         super().on_headers_complete()
 
     def on_body(self, body: bytes) -> None:
@@ -158,6 +149,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         if not self._refused:
+            self._disarm_head_timer()
             super().on_message_complete()
 
     def _arm_head_timer(self) -> None:
@@ -170,12 +162,20 @@ class LimitedHttpProtocol(HttpToolsProtocol):
             self._head_timer = None
 
     def _head_too_slow(self) -> None:
+        """The request's one timer: the head's deadline, then (re-armed) the body's."""
         self._head_timer = None
-        if self.cycle is not None and not self.cycle.response_complete:
-            return  # a request in progress: its body has a deadline of its own
         if self.transport.is_closing():
             return
-        self._refuse(408, f"the request head did not arrive within {self.header_timeout:g} s")
+        if self._head_done_at is None:
+            self._refuse(408, f"the request head did not arrive within {self.header_timeout:g} s")
+            return
+        if self.cycle is None or self.cycle.response_complete:
+            return  # answered already (e.g. refused before its body was read)
+        left = self._head_done_at + self.body_timeout - self.loop.time()
+        if left > 0:
+            self._head_timer = self.loop.call_later(left, self._head_too_slow)
+            return
+        self._refuse(408, f"the body did not arrive within {self.body_timeout:g} s")
 
     def _refuse(self, status: int, message: str) -> None:
         """Answer on the raw transport and close: the request never reaches the app."""
@@ -199,6 +199,7 @@ def limited_protocol(settings: ApiSettings) -> type[LimitedHttpProtocol]:
         (LimitedHttpProtocol,),
         {
             "header_timeout": settings.header_timeout_seconds,
+            "body_timeout": settings.body_timeout_seconds,
             "max_header_bytes": settings.max_header_bytes,
             "max_header_count": settings.max_header_count,
         },
