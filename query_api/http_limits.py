@@ -4,8 +4,8 @@
   arrive within `header_timeout_seconds` (slow-loris), be at most `max_header_bytes`
   in all and `max_header_count` lines; past any, the connection is answered 408 or 431
   and closed before the application sees anything. The body must then arrive within
-  `body_timeout_seconds` (408, and the connection closed). One timer per request
-  covers both deadlines.
+  `body_timeout_seconds` (408, and the connection closed). A sweep every half second
+  checks both deadlines on every connection, so a request costs no timer of its own.
 - `RequestLimits` (ASGI, every route): a declared Content-Length over
   `ingest.max_body_bytes` is refused (413) before a byte of the body is read; a body
   that grows past it while streaming (chunked, or a Content-Length that lies) is
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import weakref
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -95,25 +96,29 @@ class LimitedHttpProtocol(HttpToolsProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._head_timer: asyncio.TimerHandle | None = None
-        self._head_done_at: float | None = None  # loop time the head completed, if it has
+        # Loop times: when the current request's head began and was complete (None: no
+        # request in progress / head not complete). A sweep reads them, so a request pays
+        # for two assignments instead of a timer of its own.
+        self._head_began_at: float | None = None
+        self._head_done_at: float | None = None
         self._head_bytes = 0
         self._head_count = 0
         self._refused = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._arm_head_timer()
+        self._head_began_at = self.loop.time()  # a silent connection is a slow head too
+        _watch(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm_head_timer()
+        _watched.discard(self)
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         if self._refused:
             return
-        if self._head_timer is None and (self.cycle is None or self.cycle.response_complete):
-            self._arm_head_timer()  # the next request on a kept-alive connection
+        if self._head_began_at is None:
+            self._head_began_at = self.loop.time()  # the next request on a kept-alive connection
         super().data_received(data)
 
     def on_message_begin(self) -> None:
@@ -140,7 +145,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         if self._refused:
             return
-        self._head_done_at = self.loop.time()  # the timer now watches the body
+        self._head_done_at = self.loop.time()
         super().on_headers_complete()
 
     def on_body(self, body: bytes) -> None:
@@ -149,40 +154,26 @@ class LimitedHttpProtocol(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         if not self._refused:
-            self._disarm_head_timer()
+            self._head_began_at = self._head_done_at = None
             super().on_message_complete()
 
-    def _arm_head_timer(self) -> None:
-        self._disarm_head_timer()
-        self._head_timer = self.loop.call_later(self.header_timeout, self._head_too_slow)
-
-    def _disarm_head_timer(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
-
-    def _head_too_slow(self) -> None:
-        """The request's one timer: the head's deadline, then (re-armed) the body's."""
-        self._head_timer = None
-        if self.transport.is_closing():
+    def check_deadlines(self, now: float) -> None:
+        """Called by the sweep: refuse a head or a body that is past its deadline."""
+        if self._refused or self._head_began_at is None or self.transport.is_closing():
             return
         if self._head_done_at is None:
-            self._refuse(408, f"the request head did not arrive within {self.header_timeout:g} s")
-            return
-        if self.cycle is None or self.cycle.response_complete:
-            return  # answered already (e.g. refused before its body was read)
-        left = self._head_done_at + self.body_timeout - self.loop.time()
-        if left > 0:
-            self._head_timer = self.loop.call_later(left, self._head_too_slow)
-            return
-        self._refuse(408, f"the body did not arrive within {self.body_timeout:g} s")
+            if now - self._head_began_at > self.header_timeout:
+                self._refuse(408, f"the request head did not arrive within "
+                                  f"{self.header_timeout:g} s")  # fmt: skip
+        elif now - self._head_done_at > self.body_timeout:
+            if self.cycle is not None and not self.cycle.response_complete:
+                self._refuse(408, f"the body did not arrive within {self.body_timeout:g} s")
 
     def _refuse(self, status: int, message: str) -> None:
         """Answer on the raw transport and close: the request never reaches the app."""
         if self._refused or self.transport.is_closing():
             return
         self._refused = True
-        self._disarm_head_timer()
         code = "ERROR_REQUEST_TIMEOUT" if status == 408 else "ERROR_REQUEST_HEADER_TOO_LARGE"
         body = json.dumps(error_body(code, message)).encode()
         self.transport.write(
@@ -190,6 +181,34 @@ class LimitedHttpProtocol(HttpToolsProtocol):
             b"content-length: " + str(len(body)).encode() + b"\r\nconnection: close\r\n\r\n" + body
         )
         self.transport.close()
+
+
+SWEEP_SECONDS = 0.5
+_watched: weakref.WeakSet[LimitedHttpProtocol] = weakref.WeakSet()
+_sweeps: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
+
+
+def _watch(protocol: LimitedHttpProtocol) -> None:
+    """Add a connection to the sweep of its loop (started with the loop's first one)."""
+    _watched.add(protocol)
+    loop = protocol.loop
+    if loop not in _sweeps or _sweeps[loop].done():
+        _sweeps[loop] = loop.create_task(_sweep(loop), name="http deadlines")
+
+
+async def _sweep(loop: asyncio.AbstractEventLoop) -> None:
+    """Every SWEEP_SECONDS, refuse what is past its deadline: deadlines hold to within that."""
+    try:
+        while True:
+            await asyncio.sleep(SWEEP_SECONDS)
+            now = loop.time()
+            mine = [protocol for protocol in list(_watched) if protocol.loop is loop]
+            if not mine:
+                return  # the next connection starts it again
+            for protocol in mine:
+                protocol.check_deadlines(now)
+    finally:
+        _sweeps.pop(loop, None)
 
 
 def limited_protocol(settings: ApiSettings) -> type[LimitedHttpProtocol]:
