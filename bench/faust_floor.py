@@ -35,16 +35,17 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 CHILD = r"""
 import asyncio, os, sys, time
 import faust
-from ingest.process.worker import faust_broker
+from schemas.settings import Settings
 
-mode, src_name, dst_name, total, bootstrap = sys.argv[1:6]
+mode, src_name, dst_name, total = sys.argv[1:5]
+kafka_settings = Settings().kafka
 total = int(total)
 
 def cpu() -> float:
     fields = open(f"/proc/{os.getpid()}/stat").read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-app = faust.App(f"{src_name}-group", broker=faust_broker(bootstrap), store="memory://",
+app = faust.App(f"{src_name}-group", **kafka_settings.faust_broker_options(), store="memory://",
                 producer_acks=-1, producer_linger=0.005, consumer_auto_offset_reset="earliest",
                 web_enabled=False, datadir=f"/tmp/{src_name}-data")
 src = app.topic(src_name, key_serializer="raw", value_serializer="raw")
@@ -64,7 +65,7 @@ async def agent(stream):
             if state["producer"] is None:
                 from aiokafka import AIOKafkaProducer
                 from ingest.kafka.produce import BatchProducer
-                kafka = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all",
+                kafka = AIOKafkaProducer(**kafka_settings.client_options(), acks="all",
                                          enable_idempotence=True, max_batch_size=1 << 20)
                 await kafka.start()
                 state["producer"] = BatchProducer(kafka)
@@ -80,14 +81,14 @@ faust.Worker(app, loglevel="WARNING", quiet=True).execute_from_commandline()
 """
 
 
-async def prepare(bootstrap: str, name: str, total: int) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def prepare(name: str, total: int) -> None:
+    admin = AIOKafkaAdminClient(**Settings().kafka.client_options())
     await admin.start()
     try:
         await admin.create_topics([NewTopic(f"{name}.{suffix}", 4, 1) for suffix in ("src", "dst")])
     finally:
         await admin.close()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all")
+    producer = AIOKafkaProducer(**Settings().kafka.client_options(), linger_ms=5, acks="all")
     await producer.start()
     value = (
         b'{"webhook_id":"webhook-0123456789ab","data":{"event_key":"k","title":"'
@@ -101,8 +102,8 @@ async def prepare(bootstrap: str, name: str, total: int) -> None:
         await producer.stop()
 
 
-async def drop(bootstrap: str, names: list[str]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def drop(names: list[str]) -> None:
+    admin = AIOKafkaAdminClient(**Settings().kafka.client_options())
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -111,10 +112,10 @@ async def drop(bootstrap: str, names: list[str]) -> None:
         await admin.close()
 
 
-def run_child(mode: str, name: str, total: int, bootstrap: str) -> tuple[float, float]:
+def run_child(mode: str, name: str, total: int) -> tuple[float, float]:
     started = time.monotonic()
     out = subprocess.run(
-        [sys.executable, "-c", CHILD, mode, f"{name}.src", f"{name}.dst", str(total), bootstrap],
+        [sys.executable, "-c", CHILD, mode, f"{name}.src", f"{name}.dst", str(total)],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     for line in (out.stdout + out.stderr).splitlines():
@@ -129,17 +130,16 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--modes", default="consume,forward,batch")
     args = parser.parse_args()
-    bootstrap = Settings().kafka.bootstrap_servers
     names = []
     try:
         for mode in args.modes.split(","):
             name = f"ffloor-{secrets.token_hex(4)}"
             names.append(name)
-            asyncio.run(prepare(bootstrap, name, args.events))
-            per_event, rate = run_child(mode, name, args.events, bootstrap)
+            asyncio.run(prepare(name, args.events))
+            per_event, rate = run_child(mode, name, args.events)
             print(f"{mode:8} {per_event * 1e6:7.1f} µs CPU/event   {rate:9,.0f} events/s")
     finally:
-        asyncio.run(drop(bootstrap, names))
+        asyncio.run(drop(names))
 
 
 if __name__ == "__main__":

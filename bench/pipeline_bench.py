@@ -2,7 +2,7 @@
 
     python -m bench.pipeline_bench [--events 100000] [--rate 1000] [--seconds 30]
                                    [--intake-requests 20000] [--connections 64] [--profile]
-                                   [--parts intake,processor,latency,scale]
+                                   [--parts peer,intake,processor,latency,scale]
 
 One run, every topic, index and consumer group named after a fresh `pbench-<hex>`
 and deleted at the end; parts in the order they run:
@@ -11,6 +11,13 @@ and deleted at the end; parts in the order they run:
               parser, bulk-created with `elasticsearch.helpers.async_streaming_bulk`
               (op_type create, _id = event_id, daily index, the events template) into a
               prefix of their own: events/s from the first acknowledged chunk to the N-th.
+   peer       the same N documents (JSON, keyed by event_id, document i on partition
+              i % partitions) pre-produced to a topic of the same shape, then Quix Streams'
+              ElasticsearchSink (PyPI's `quixstreams`, pinned in bench/peer_quix.py, in a
+              virtualenv of its own) into a daily index from the same template: events/s
+              from the first record reaching its sink to the N-th document's write
+              acknowledged, and its process CPU per event; after the processor, the ratio
+              processor/peer (bench/peer_quix_app.py says why the window opens there).
 2. intake     `python -m deploy.cli api` (uvicorn, one process, topics of its own that no
               worker reads) loaded by wrk (keep-alive connections, a bounded request
               count) or, without wrk, by an asyncio load generator in another process,
@@ -62,6 +69,7 @@ from aiokafka.protocol.admin import DeleteGroupsRequest
 from elasticsearch import AsyncElasticsearch
 from elasticsearch.helpers import async_streaming_bulk
 
+from bench.peer_quix import QUIX_VERSION, run_peer
 from ingest.elasticsearch.indices import ensure_events_template
 from ingest.kafka.topics import ensure_topics
 from ingest.parsers.standard import parse as parse_standard
@@ -88,6 +96,7 @@ INTAKE_RPS_TARGET = 5000.0
 INTAKE_P99_MS_TARGET = 50.0
 SEARCHABLE_P50_S_TARGET = 1.5
 SEARCHABLE_P99_S_TARGET = 3.0
+PEER_RATIO_TARGET = 2.0  # processor events/s over the peer's, same run
 RSS_MB_TARGET = 300.0
 SAMPLE_EVERY = 10  # part 4: every 10th event is followed until searchable
 POLL_SECONDS = 0.05
@@ -111,6 +120,7 @@ class Figure:
 class Report:
     figures: list[Figure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    rates: dict[str, float] = field(default_factory=dict)  # part -> events/s, for ratios
 
     def add(self, name: str, measured: str, target: str = "", met: bool | None = None) -> None:
         self.figures.append(Figure(name, measured, target, met))
@@ -681,6 +691,7 @@ async def part_processor(
             f"{cpu / seconds * 100:.0f}% of a core over {workers} workers"
         )
         return worker
+    report.rates["processor"] = rate
     report.add("processor: Kafka->ES events/s", f"{rate:,.0f}")
     report.add("processor / ceiling", f"{ratio:.2f}x", f">= {RATIO_TARGET}x", ratio >= RATIO_TARGET)
     report.add(
@@ -968,11 +979,62 @@ async def steady_load(
     }
 
 
+# ---- peer: Quix Streams' ElasticsearchSink (bench/peer_quix.py) ------------------------------
+
+
+async def part_peer(
+    settings: Settings,
+    es: AsyncElasticsearch,
+    n: int,
+    chunk: int,
+    ceiling: float,
+    workdir: Path,
+    report: Report,
+) -> None:
+    """The ceiling's documents through Quix Streams' sink: names of `settings`, same node."""
+    print(f"[peer] Quix Streams {QUIX_VERSION} ElasticsearchSink: {n:,} documents", flush=True)
+    await ensure_topics(settings)  # settings.topics.raw carries the documents
+    now = datetime.now(UTC)
+    topic, partitions = settings.topics.raw, settings.topics.partitions
+    docs = list(worker_shaped_docs(n, topic, partitions, "webhook-0123456789ab", now))
+    peer = await run_peer(settings, es, docs, chunk, workdir)
+    report.rates["peer"] = peer.events_per_s
+    name = f"peer: Quix Streams {QUIX_VERSION} ElasticsearchSink events/s"
+    report.add(name, f"{peer.events_per_s:,.0f}")
+    report.add("peer / ceiling", f"{peer.events_per_s / ceiling:.2f}x")
+    report.add("peer CPU per event", f"{peer.cpu_us_per_event:.0f} us")
+    report.note(
+        f"peer window: {peer.written:,} documents in {peer.window_s:.1f} s from the first "
+        f"record at the sink to the last write acknowledged, {peer.writing_s:.1f} s of it in "
+        f"{peer.writes} sink writes; process CPU {peer.cpu_share * 100:.0f}% of a core; "
+        f"{peer.written:,} written, {peer.searchable:,} searchable; sink batch_size "
+        f"{peer.batch_size}, commit_interval {peer.commit_interval_s:g} s, "
+        f"{settings.topics.partitions} partitions; whole run {peer.whole_s:.1f} s (with the "
+        f"app's start and group join)"
+    )
+
+
+def report_peer_ratio(report: Report) -> None:
+    """processor / peer events/s, when both ran."""
+    if "peer" not in report.rates or "processor" not in report.rates:
+        return
+    ratio = report.rates["processor"] / report.rates["peer"]
+    report.add(
+        "processor / peer",
+        f"{ratio:.2f}x",
+        f">= {PEER_RATIO_TARGET:g}x",
+        ratio >= PEER_RATIO_TARGET,
+    )
+
+
+# ---- end of peer ----------------------------------------------------------------------------
+
+
 # ---- cleanup --------------------------------------------------------------------------------
 
 
 async def delete_group(settings: Settings, group: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap_servers)
+    admin = AIOKafkaAdminClient(**settings.kafka.client_options())
     await admin.start()
     try:
         for _ in range(20):
@@ -1028,6 +1090,7 @@ async def run(args: argparse.Namespace) -> int:
         base, f"{name}-in", worker_metrics_port=0, webhook_rate_per_second=1_000_000
     )
     intake.api.port = free_port()
+    peer = pipeline_settings(base, f"{name}-peer", worker_metrics_port=0)
     ceiling_prefix = f"{name}-ceiling-events"
     workdir = Path(tempfile.mkdtemp(prefix=f"{name}-"))
     if args.profile:
@@ -1052,6 +1115,10 @@ async def run(args: argparse.Namespace) -> int:
                 main.topics.raw,
                 main.topics.partitions,
             )
+            if "peer" in args.parts:
+                await part_peer(
+                    peer, es, args.events, main.ingest.batch_size, ceiling, workdir, report
+                )
             if "intake" in args.parts:
                 await part_intake(
                     intake, es, args.intake_requests, args.connections, workdir, report
@@ -1069,8 +1136,9 @@ async def run(args: argparse.Namespace) -> int:
                 )
     finally:
         print("cleaning up", flush=True)
-        await cleanup(es, [main, scaled, intake], ceiling_prefix)
+        await cleanup(es, [main, scaled, intake, peer], ceiling_prefix)
         await es.close()
+    report_peer_ratio(report)
     report.note(f"whole run {time.perf_counter() - started:.0f} s; logs in {workdir}")
     report.print()
     return 0
@@ -1089,9 +1157,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=64, help="part 3")
     parser.add_argument(
         "--parts",
-        default="intake,processor,latency",
-        help="which of intake, processor, latency, scale to run (the ceiling always runs; "
-        "latency needs processor; scale runs the processor again with two workers)",
+        default="peer,intake,processor,latency",
+        help="which of peer, intake, processor, latency, scale to run (the ceiling always "
+        "runs; latency needs processor; scale runs the processor again with two workers)",
     )
     parser.add_argument(
         "--profile", action="store_true", help="py-spy each timed window (skews the figures)"

@@ -677,6 +677,131 @@ def _cache_seconds() -> float:
     return CACHE_SECONDS
 
 
+# ---- gRPC beside REST (issue 10) ------------------------------------------------------------
+# The same list and stat requests over the API's gRPC face (spaceone.api.monitoring.v1.Event,
+# Cloudforet's compiled stubs, one grpc.aio channel) interleaved with REST over the same API
+# process, one request at a time. Target: gRPC p99 within GRPC_RATIO_TARGET x REST's p99.
+# Self-contained: `run` only sets the port (`grpc_env`) and calls `compare_grpc` per pass.
+
+GRPC_RATIO_TARGET = 1.1
+
+
+def grpc_env(env: dict[str, str]) -> str:
+    """Give the API subprocess a free gRPC port (never the default 50051); its address."""
+    port = _free_port()
+    env["EVENTPIPE_API__GRPC_PORT"] = str(port)
+    env["EVENTPIPE_API__GRPC_HOST"] = "127.0.0.1"
+    return f"127.0.0.1:{port}"
+
+
+def grpc_request(case: Case) -> tuple[str, Any] | None:
+    """(method, request message) for a case's body; None when proto3 cannot carry it."""
+    from google.protobuf import json_format
+    from spaceone.api.monitoring.v1 import event_pb2
+
+    method = case.path.rsplit("/", 1)[-1]
+    message_type = {"list": event_pb2.EventQuery, "stat": event_pb2.EventStatQuery}.get(method)
+    if message_type is None:
+        return None
+    try:
+        return method, json_format.ParseDict(case.body, message_type())
+    except json_format.ParseError:
+        return None
+
+
+async def compare_grpc(
+    client: httpx.AsyncClient,
+    address: str,
+    key: str,
+    all_cases: list[Case],
+    args: argparse.Namespace,
+) -> None:
+    """Time REST and gRPC on every case, interleaved; print the p50/p99 table."""
+    import grpc
+    from spaceone.api.monitoring.v1 import event_pb2, event_pb2_grpc
+
+    metadata = (("token", key),)
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = event_pb2_grpc.EventStub(channel)
+        usable = [(case, grpc_request(case)) for case in all_cases]
+        runs = [(case, request) for case, request in usable if request is not None]
+        bodies = {id(case): json.dumps(case.body).encode() for case, _ in runs}
+        samples: dict[int, dict[str, list[float]]] = {
+            id(case): {"rest": [], "grpc": []} for case, _ in runs
+        }
+        floor: list[float] = []
+
+        async def rest(case: Case) -> None:
+            response = await client.post(
+                case.path, content=bodies[id(case)], headers={"content-type": "application/json"}
+            )
+            if response.status_code != 200:
+                raise RuntimeError(f"{case.path}: {response.status_code} {response.text[:300]}")
+            response.json()
+
+        async def over_grpc(case: Case, request: tuple[str, Any]) -> None:
+            method, message = request
+            await getattr(stub, method)(message, metadata=metadata, timeout=60)
+
+        for case, request in runs:  # the answers agree before anything is timed
+            method, message = request
+            answer = await getattr(stub, method)(message, metadata=metadata, timeout=60)
+            response = await client.post(case.path, json=case.body)
+            print(f"gRPC check {case.kind}: {_grpc_agrees(method, answer, response.json())}")
+        total = args.warmup + args.repeat
+        started = time.perf_counter()
+        for round_ in range(total):
+            timed = round_ >= args.warmup
+            for case, request in runs:
+                order = ["rest", "grpc"] if round_ % 2 == 0 else ["grpc", "rest"]
+                for mode in order:
+                    t = time.perf_counter()
+                    await (rest(case) if mode == "rest" else over_grpc(case, request))
+                    if timed:
+                        samples[id(case)][mode].append((time.perf_counter() - t) * 1000)
+            t = time.perf_counter()
+            with contextlib.suppress(grpc.aio.AioRpcError):  # no key: refused before any ES
+                await stub.list(event_pb2.EventQuery(), timeout=10)
+            if timed:
+                floor.append((time.perf_counter() - t) * 1000)
+            if round_ % 10 == 9 or round_ == total - 1:
+                _progress("measuring gRPC vs REST (rounds)", round_ + 1, total, started)
+        print(file=sys.stderr)
+
+    line = "-" * 96
+    print(f"\n-- gRPC vs REST, same API process, interleaved; target gRPC p99 <= "
+          f"{GRPC_RATIO_TARGET}x REST p99")  # fmt: skip
+    print(line)
+    print(f"{'query':<9}{'REST p50':>10}{'REST p99':>10}{'gRPC p50':>10}{'gRPC p99':>10}"
+          f"{'ratio p50':>11}{'ratio p99':>11}  target met")  # fmt: skip
+    print(line)
+    for n, (case, _) in enumerate(usable, 1):
+        if id(case) not in samples:
+            print(f"({n}) {case.kind:<5} skipped: the body has no proto3 form")
+            continue
+        got = samples[id(case)]
+        r50, r99 = percentile(got["rest"], 50), percentile(got["rest"], 99)
+        g50, g99 = percentile(got["grpc"], 50), percentile(got["grpc"], 99)
+        met = "yes" if g99 <= GRPC_RATIO_TARGET * r99 else "NO"
+        print(f"({n}) {case.kind:<5}{r50:>10.1f}{r99:>10.1f}{g50:>10.1f}{g99:>10.1f}"
+              f"{g50 / r50:>10.2f}x{g99 / r99:>10.2f}x  {met}")  # fmt: skip
+    print(line)
+    print(f"gRPC floor (list without a key, refused UNAUTHENTICATED, same channel, no ES): "
+          f"p50 {percentile(floor, 50):.2f} ms, p99 {percentile(floor, 99):.2f} ms")  # fmt: skip
+
+
+def _grpc_agrees(method: str, answer: Any, rest: dict[str, Any]) -> str:
+    from google.protobuf import json_format
+
+    expected = json_format.ParseDict(rest, type(answer)())
+    if answer == expected:
+        return f"ok ({method}, same answer as REST)"
+    return f"MISMATCH ({method})"
+
+
+# ---- end of gRPC beside REST ----------------------------------------------------------------
+
+
 # ---- the run --------------------------------------------------------------------------------
 
 
@@ -709,6 +834,7 @@ async def run(args: argparse.Namespace) -> int:
     # subprocess from touching the shared cache directory.
     env["EVENTPIPE_INDICES__RETENTION_DAYS"] = str(args.days + 30)
     env["EVENTPIPE_INGEST__SIGNING_SECRET"] = secrets.token_urlsafe(32)
+    grpc_address = grpc_env(env)  # gRPC beside REST (issue 10)
     if settings.elasticsearch.password is not None:
         env["EVENTPIPE_ELASTICSEARCH__PASSWORD"] = (
             settings.elasticsearch.password.get_secret_value()
@@ -757,6 +883,7 @@ async def run(args: argparse.Namespace) -> int:
                     )
                     calls = (args.warmup + args.repeat) * len(all_cases)
                     report(all_cases, floor, lookups, calls)
+                    await compare_grpc(client, grpc_address, key, all_cases, args)  # issue 10
         print_requests(all_cases)
         return 0
     finally:

@@ -6,21 +6,28 @@ import argparse
 import asyncio
 import json
 import sys
+from pathlib import Path
 
 from deploy import engines
 from deploy.cli_webhook import add_webhook_commands
-from schemas.settings import Settings, get_settings
+from schemas.settings import EngineSettings, Settings, get_settings
+
+EX_CONFIG = 78  # sysexits: a configuration error (the same as deploy.check's)
 
 
 def _engines(args: argparse.Namespace) -> int:
     settings = get_settings().engines
+    if args.action == "up" and args.secure:
+        env_file = engines.secure_up(settings)
+        _print_secure_settings(settings, env_file)
+        return 0
     if args.action == "up":
         engines.up(settings)
         return 0
     if args.action == "down":
-        engines.down(settings)
+        engines.down(settings, secure=args.secure)
         return 0
-    rows = engines.status(settings)
+    rows = engines.status(settings, secure=args.secure)
     if args.json:
         print(json.dumps([row.__dict__ for row in rows], indent=2))
     else:
@@ -31,6 +38,17 @@ def _engines(args: argparse.Namespace) -> int:
                 f"{row.name:<14} {state:<8} {pid:<10} {row.endpoint:<24} {row.version:<7} {row.log}"
             )
     return 0 if all(row.healthy for row in rows) else 3
+
+
+def _print_secure_settings(settings: EngineSettings, env_file: Path) -> None:
+    from deploy.engines.secure import client_environment
+
+    print("\nThe secured engines run beside the plain ones. Point eventpipe at them with:")
+    for name, value in client_environment(settings).items():
+        print(f"  {name}={value}")
+    print(f"(also in {env_file}: set -a; . {env_file}; set +a)")
+    print("The secrets stay in their files; EVENTPIPE_ELASTICSEARCH__PASSWORD_FILE=")
+    print(f"  {settings.secure_dir / 'elastic-password'} logs in as the superuser `elastic`.")
 
 
 def _serve_api(settings: Settings) -> None:
@@ -50,9 +68,33 @@ def _serve_api(settings: Settings) -> None:
     )
 
 
+def _refuse_wrong_settings(settings: Settings) -> bool:
+    """Print why the settings cannot work (auth, TLS, privileges); True when they cannot."""
+    from deploy.check import render, wrong_settings
+
+    wrong = wrong_settings(settings)
+    if wrong:
+        print(f"eventpipe: not starting, a setting is wrong:\n{render(wrong)}", file=sys.stderr)
+    return bool(wrong)
+
+
 def _api(args: argparse.Namespace) -> int:
-    _serve_api(get_settings())
+    settings = get_settings()
+    if _refuse_wrong_settings(settings):
+        return EX_CONFIG
+    _serve_api(settings)
     return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from deploy.check import check, render
+
+    findings = asyncio.run(check(get_settings()))
+    if args.json:
+        print(json.dumps([finding.to_dict() for finding in findings], indent=2))
+    else:
+        print(render(findings))
+    return 0 if all(finding.ok for finding in findings) else 1
 
 
 def _up(args: argparse.Namespace) -> int:
@@ -79,7 +121,10 @@ def _worker(args: argparse.Namespace) -> int:
     from deploy.logs import json_logging_config
     from ingest.process.worker import run
 
-    run(get_settings(), logging_config=json_logging_config())
+    settings = get_settings()
+    if _refuse_wrong_settings(settings):
+        return EX_CONFIG
+    run(settings, logging_config=json_logging_config())
     return 0
 
 
@@ -127,6 +172,28 @@ async def _apikey_async(args: argparse.Namespace) -> int:
         await es.close()
 
 
+def _kibana(args: argparse.Namespace) -> int:
+    """Load the saved objects of deploy/kibana/ into a Kibana (waits until it is up)."""
+    from deploy.kibana.importer import KibanaImportError, for_indices, import_objects, load_objects
+
+    settings = get_settings()
+    username = args.username or settings.elasticsearch.username
+    password = args.password
+    if password is None and settings.elasticsearch.password is not None:
+        password = settings.elasticsearch.password.get_secret_value()
+    objects = for_indices(load_objects(), settings.indices.events, settings.indices.alerts)
+    auth = (username, password) if username and password else None
+    try:
+        answer = asyncio.run(
+            import_objects(args.url, objects, auth=auth, space=args.space, wait_seconds=args.wait)
+        )
+    except KibanaImportError as error:
+        print(f"eventpipe: {error}", file=sys.stderr)
+        return 1
+    print(f"imported {answer.get('successCount', 0)} saved objects into {args.url}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="eventpipe", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -141,6 +208,12 @@ def build_parser() -> argparse.ArgumentParser:
     api = commands.add_parser("api", help="run the query API (get, list, stat)")
     api.set_defaults(func=_api)
 
+    check = commands.add_parser(
+        "check", help="connect to Kafka and Elasticsearch with the settings; say what fails"
+    )
+    check.add_argument("--json", action="store_true", help="print JSON")
+    check.set_defaults(func=_check)
+
     worker = commands.add_parser("worker", help="run the stream processor (faust worker)")
     worker.set_defaults(func=_worker)
 
@@ -154,9 +227,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_webhook_commands(commands)
 
+    kibana = commands.add_parser("kibana", help="load eventpipe's saved objects into Kibana")
+    kibana.add_argument("action", choices=["import"])
+    kibana.add_argument("--url", required=True, help="Kibana's address, e.g. http://127.0.0.1:5601")
+    kibana.add_argument("--username", help="default: the Elasticsearch username of the settings")
+    kibana.add_argument("--password", help="default: the Elasticsearch password of the settings")
+    kibana.add_argument("--space", help="a Kibana space id (default: the default space)")
+    kibana.add_argument("--wait", type=float, default=300, help="seconds to wait for Kibana")
+    kibana.set_defaults(func=_kibana)
+
     eng = commands.add_parser("engines", help="the local Kafka broker and Elasticsearch node")
     eng.add_argument("action", choices=["up", "down", "status"])
     eng.add_argument("--json", action="store_true", help="status as JSON")
+    eng.add_argument(
+        "--secure",
+        action="store_true",
+        help="the secured engines (Kafka SASL_SSL, Elasticsearch HTTPS) on their own ports",
+    )
     eng.set_defaults(func=_engines)
     return parser
 

@@ -93,7 +93,8 @@ def run_local(settings: Settings, serve_api: Any) -> int:
     """Engines, topics, demo access, the worker process and the API until Ctrl-C."""
     from ingest.kafka.topics import ensure_topics
 
-    engines.up(settings.engines)
+    if settings.kafka.bootstrap_servers == f"127.0.0.1:{settings.engines.kafka_port}":
+        engines.up(settings.engines)  # the plain local engines, unless pointed elsewhere
     settings = Settings()  # `up` may have generated the Elasticsearch password just now
     asyncio.run(ensure_topics(settings))
     access = asyncio.run(ensure_demo_access(settings))
@@ -102,15 +103,23 @@ def run_local(settings: Settings, serve_api: Any) -> int:
     worker = Supervised([sys.executable, "-m", "deploy.cli", "worker"], log_path)
     worker.start()
     api = f"http://{settings.api.host}:{settings.api.port}"
+    grpc = (
+        f"{settings.api.grpc_host}:{settings.api.grpc_port}   (spaceone.api.monitoring.v1.Event,"
+        " reflection, health)"
+        if settings.api.grpc_port
+        else "off (EVENTPIPE_API__GRPC_PORT=0)"
+    )
     print(f"""
 eventpipe is running.
+  console         {api}/console/   (sign in with the admin API key below)
   Event API       {api}   (OpenAPI docs: {api}/docs, metrics: {api}/metrics)
+  gRPC Event API  {grpc}
   admin API key   {access.api_key}
   webhook URL     {access.webhooks["prometheus"]["webhook_url"]}
                   (an Alertmanager receiver; `eventpipe demo` sends sample alerts of every source)
   worker          pid {worker.pid}, log {log_path}, metrics http://127.0.0.1:{settings.ingest.worker_metrics_port}/metrics
   Kafka           {settings.kafka.bootstrap_servers}
-  Elasticsearch   {settings.elasticsearch.url} (user {settings.elasticsearch.username}, password in {settings.engines.elastic_password_file})
+  Elasticsearch   {settings.elasticsearch.endpoint} ({_credentials(settings)})
   saved in        {demo_file(settings)}
 
 Try:  curl -s -X POST {api}/monitoring/v1/event/list -H 'Authorization: Bearer {access.api_key}' -H 'Content-Type: application/json' -d '{{"query": {{"page": {{"limit": 5}}}}}}'
@@ -121,6 +130,18 @@ Ctrl-C stops the API and the worker; `.venv/bin/eventpipe engines down` stops th
     finally:
         worker.stop()
     return 0
+
+
+def _credentials(settings: Settings) -> str:
+    """How the services authenticate to Elasticsearch, in words (never the secret)."""
+    if settings.elasticsearch.api_key is not None:
+        return "an API key"
+    if settings.elasticsearch.bearer_token is not None:
+        return "a bearer token"
+    user = settings.elasticsearch.username
+    if settings.elasticsearch.url == f"http://127.0.0.1:{settings.engines.elasticsearch_port}":
+        return f"user {user}, password in {settings.engines.elastic_password_file}"
+    return f"user {user}"
 
 
 class Supervised:

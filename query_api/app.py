@@ -1,4 +1,5 @@
-"""The HTTP service (`eventpipe api`): intake, webhooks, and get/list/stat over Elasticsearch."""
+"""The API service (`eventpipe api`): intake, webhooks, and get/list/stat over Elasticsearch,
+over HTTP and (beside it, `query_api/grpc_server.py`) over gRPC."""
 
 from __future__ import annotations
 
@@ -21,10 +22,12 @@ from ingest.webhooks.log import WebhookLog
 from ingest.webhooks.mirror import WebhookMirror
 from ingest.webhooks.registry import WebhookRegistry
 from ingest.webhooks.store import WebhookStore
-from query_api import routes_events, routes_webhooks
+from query_api import routes_alerts, routes_events, routes_webhooks
 from query_api.apikeys import ApiKeyStore
+from query_api.console import mount_console
 from query_api.deps import EsDep
 from query_api.errors import error_response, install_error_handlers
+from query_api.grpc_server import start_grpc_server
 from query_api.http_limits import RequestLimits
 from schemas.settings import Settings, get_settings
 
@@ -77,6 +80,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.webhooks.ensure_index()
         except EsConnectionError as error:
             log.warning("Elasticsearch not reachable at start-up (%s); /readyz says so", error)
+        grpc = None
+        if settings.api.grpc_port:  # 0: off
+            api = settings.api
+            grpc = await start_grpc_server(app.state, api.grpc_host, api.grpc_port)
+            log.info("gRPC Event API on %s", grpc.address)
+        app.state.grpc = grpc
         retention = asyncio.create_task(_retention_loop(es, settings))
         # Start-up objects live as long as the process: keeping them out of the garbage
         # collector's full passes keeps those passes short (a latency tail otherwise).
@@ -87,6 +96,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             retention.cancel()
             mirroring.cancel()
             await webhook_log.stop()
+            if grpc is not None:
+                await grpc.stop()
             await app.state.raw_producer.stop()
             await es.close()
 
@@ -102,6 +113,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes_events.router)
     app.include_router(routes_webhooks.router)
     app.include_router(intake.router)
+    app.include_router(routes_alerts.router)
+    app.include_router(routes_alerts.caller_router)
+    mount_console(app)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

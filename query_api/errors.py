@@ -16,6 +16,7 @@ from elasticsearch import ConnectionTimeout as EsConnectionTimeout
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from schemas.errors import ApiError, error_body, retry_after_header
@@ -51,7 +52,7 @@ def _retry_after(request: Request) -> float:
     return float(request.app.state.settings.api.retry_after_seconds)
 
 
-def describe_validation(error: RequestValidationError) -> str:
+def describe_validation(error: RequestValidationError | ValidationError) -> str:
     """One readable line per problem: where in the body, and what is wrong."""
     lines = []
     for item in error.errors()[:5]:
@@ -68,54 +69,47 @@ def describe_validation(error: RequestValidationError) -> str:
     return "; ".join(lines) or "invalid request"
 
 
+def to_api_error(error: Exception) -> ApiError:
+    """What the API answers for any failure: the one mapping both faces (HTTP and gRPC) use."""
+    match error:
+        case ApiError():
+            return error
+        case WebhookError():
+            return ApiError(error.status, error.code, error.message)
+        case QueryError():
+            return ApiError(400, error.code, error.message)
+        case RequestValidationError() | ValidationError():
+            return ApiError(400, "ERROR_INVALID_ARGUMENT", describe_validation(error))
+        case StarletteHTTPException():
+            code = HTTP_CODES.get(error.status_code, "ERROR_REQUEST")
+            return ApiError(error.status_code, code, str(error.detail))
+        case EsConnectionError() | EsConnectionTimeout():
+            log.warning("elasticsearch unreachable: %r", error)
+            return ApiError(503, "ERROR_UNAVAILABLE", "Elasticsearch is unreachable; retry")
+        case EsBadRequest():
+            return ApiError(400, "ERROR_DB_QUERY", _es_reason(error))
+        case EsApiError() if error.meta.status in (429, 503):
+            # busy, or a new index's shards not ready yet
+            return ApiError(503, "ERROR_UNAVAILABLE", "Elasticsearch is busy; retry")
+        case EsApiError():
+            log.error("elasticsearch error %s: %s", error.meta.status, _es_reason(error))
+            return ApiError(502, "ERROR_DB", "Elasticsearch could not answer the request")
+    log.exception("unexpected error", exc_info=error)
+    return ApiError(500, "ERROR_INTERNAL", "internal error")
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def _api(_: Request, error: ApiError) -> JSONResponse:
-        return error_response(error.status, error.code, error.message, error.retry_after)
+    async def _answer(request: Request, error: Exception) -> JSONResponse:
+        api_error = to_api_error(error)
+        retry = api_error.retry_after
+        if retry is None and api_error.status == 503:  # a dependency down: retry later
+            retry = _retry_after(request)
+        return error_response(api_error.status, api_error.code, api_error.message, retry)
 
-    @app.exception_handler(WebhookError)
-    async def _webhook(request: Request, error: WebhookError) -> JSONResponse:
-        retry = _retry_after(request) if error.status == 503 else None
-        return error_response(error.status, error.code, error.message, retry)
-
-    @app.exception_handler(QueryError)
-    async def _query(_: Request, error: QueryError) -> JSONResponse:
-        return error_response(400, error.code, error.message)
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, error: RequestValidationError) -> JSONResponse:
-        return error_response(400, "ERROR_INVALID_ARGUMENT", describe_validation(error))
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
-        code = HTTP_CODES.get(error.status_code, "ERROR_REQUEST")
-        return error_response(error.status_code, code, str(error.detail))
-
-    @app.exception_handler(EsConnectionError)
-    @app.exception_handler(EsConnectionTimeout)
-    async def _unreachable(request: Request, error: Exception) -> JSONResponse:
-        log.warning("elasticsearch unreachable: %r", error)
-        return error_response(
-            503, "ERROR_UNAVAILABLE", "Elasticsearch is unreachable; retry", _retry_after(request)
-        )
-
-    @app.exception_handler(EsBadRequest)
-    async def _es_bad_request(_: Request, error: EsBadRequest) -> JSONResponse:
-        return error_response(400, "ERROR_DB_QUERY", _es_reason(error))
-
-    @app.exception_handler(EsApiError)
-    async def _es_error(request: Request, error: EsApiError) -> JSONResponse:
-        if error.meta.status in (429, 503):  # busy, or a new index's shards not ready yet
-            return error_response(
-                503, "ERROR_UNAVAILABLE", "Elasticsearch is busy; retry", _retry_after(request)
-            )
-        log.error("elasticsearch error %s: %s", error.meta.status, _es_reason(error))
-        return error_response(502, "ERROR_DB", "Elasticsearch could not answer the request")
-
-    @app.exception_handler(Exception)
-    async def _unexpected(_: Request, error: Exception) -> JSONResponse:
-        log.exception("unexpected error", exc_info=error)
-        return error_response(500, "ERROR_INTERNAL", "internal error")
+    for kind in (ApiError, WebhookError, QueryError, RequestValidationError,
+                 StarletteHTTPException, EsConnectionError, EsConnectionTimeout, EsApiError,
+                 Exception):  # fmt: skip
+        app.add_exception_handler(kind, _answer)
 
 
 def _es_reason(error: EsApiError) -> str:

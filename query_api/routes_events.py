@@ -1,4 +1,4 @@
-"""`POST /monitoring/v1/event/get | list | stat`: read events, confined to the caller's domain."""
+"""`POST /monitoring/v1/event/get | list | stat`: the HTTP face of `query_api.events`."""
 
 from __future__ import annotations
 
@@ -6,10 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from query_api.deps import CallerDep, EsDep, SettingsDep, domain_scope
-from query_api.errors import ApiError
-from query_api.search import get_event, list_events
-from query_api.stat_search import run_stat
+from query_api import events
+from query_api.deps import CallerDep, EsDep, SettingsDep
 from schemas.messages import ErrorResponse, EventQuery, EventStatQuery, GetEventRequest
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -23,11 +21,7 @@ async def get(
     request: GetEventRequest, caller: CallerDep, es: EsDep, settings: SettingsDep
 ) -> dict[str, Any]:
     """One event by id; `only` limits the fields returned."""
-    domain = domain_scope(caller, request.domain_id)
-    event = await get_event(es, settings.indices.events, request.event_id, domain, request.only)
-    if event is None:
-        raise ApiError(404, "ERROR_NOT_FOUND", f"event {request.event_id!r} not found")
-    return event
+    return await events.get_one(es, settings.indices.events, caller, request)
 
 
 @router.post("/list")
@@ -35,11 +29,7 @@ async def list_(
     request: EventQuery, caller: CallerDep, es: EsDep, settings: SettingsDep
 ) -> dict[str, Any]:
     """Events matching a Query and the exact-match filters: `{results, total_count}`."""
-    domain = domain_scope(caller, request.domain_id)
-    results, total = await list_events(
-        es, settings.indices.events, request.query, request.exact_filters(), domain
-    )
-    return {"results": results, "total_count": total}
+    return await events.list_page(es, settings.indices.events, caller, request)
 
 
 @router.post("/stat")
@@ -47,5 +37,4 @@ async def stat(
     request: EventStatQuery, caller: CallerDep, es: EsDep, settings: SettingsDep
 ) -> dict[str, Any]:
     """Aggregations over the matching events (StatisticsQuery, SPEC §6)."""
-    domain = domain_scope(caller, request.domain_id)
-    return await run_stat(es, settings.indices.events, request.query, domain)
+    return await events.stat(es, settings.indices.events, caller, request)

@@ -460,9 +460,15 @@ def _event_order(doc_values: dict[str, list[Any]]) -> SortValue:
 
 def fetch_request(plan: StatPlan) -> dict[str, Any]:
     """Search options for the events a plan reads: the stored fields it needs and the doc
-    values of keys, compared fields and sorts (plus created_at and event_id, the event
-    order of first/last/push/merge_objects)."""
-    indexed: dict[str, FieldKind | None] = {"created_at": "date", "event_id": "keyword"}
+    values of keys, compared fields and sorts, plus created_at and event_id when something
+    needs the event order (first/last/push/merge_objects) or ties (a sort here); fewer
+    fields make the fetch of a top-N search cheaper."""
+    ordered = bool(plan.event_stages) or (
+        plan.group is not None and any(item.reads_source for item in plan.group.fields)
+    )
+    indexed: dict[str, FieldKind | None] = {}
+    if ordered:
+        indexed |= {"created_at": "date", "event_id": "keyword"}
     for stage in plan.event_stages:
         for name, kind, _ in doc_sort_fields(stage.sort or ()):
             indexed[name] = kind

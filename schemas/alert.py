@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.event import OptionalTimestamp, Timestamp
+from schemas.query import Query
 
 
 class AlertState(StrEnum):
@@ -46,3 +47,27 @@ class KeyState(BaseModel):
     # created_at of the newest event that was not a RECOVERY
     last_trigger_at: OptionalTimestamp = None
     decisions: dict[str, str] = Field(default_factory=dict)
+
+
+class AlertQuery(BaseModel):
+    """alert list's request: a Query over the alert fields plus exact-match filters.
+
+    Alerts are read-only through the API (the worker writes them), for consoles and
+    dashboards that list open and resolved alerts.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    query: Query = Field(default_factory=Query)
+    alert_id: str | None = None
+    event_key: str | None = None
+    state: AlertState | None = None
+    project_id: str | None = None
+    domain_id: str | None = None
+
+
+class GetAlertRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    alert_id: str = Field(min_length=1)
+    domain_id: str | None = None

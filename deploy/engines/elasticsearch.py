@@ -7,6 +7,10 @@ unprivileged user created for it, and its files live in that user's own cache
 generated on first start, put in the node's keystore (`bootstrap.password`) and
 kept, readable by the owner only, in the eventpipe cache, where the settings
 find it.
+
+The secured variant (`engines up --secure`) is a second node from the same
+distribution, with its own config folder (`ES_PATH_CONF`), data, ports and
+password, and TLS on HTTP with a certificate of the project's local CA.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import os
 import pwd
 import secrets
 import shutil
+import ssl
 import subprocess
 import urllib.error
 import urllib.request
@@ -23,6 +28,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from deploy.engines import security_analysis
+from deploy.engines.certificates import CertificateFiles
 from deploy.engines.errors import EngineError
 from deploy.engines.maven import copy_artifact
 from deploy.engines.process import PidFile
@@ -42,12 +49,35 @@ class ElasticsearchLayout:
     launcher_log: Path
     pid_file: PidFile
     password_file: Path
+    config: Path  # the node's config folder (the distribution's own for the plain node)
+    port: int
+    transport_port: int
+    heap: str
+    ca_file: Path | None  # set for the secured node: HTTPS, certificates of this CA
 
     @classmethod
-    def of(cls, engines: EngineSettings) -> ElasticsearchLayout:
+    def of(cls, engines: EngineSettings, secure: bool = False) -> ElasticsearchLayout:
         user = engines.elasticsearch_user if os.geteuid() == 0 else None
         node_cache = _home_of(user) / ".cache" / "eventpipe" if user else engines.cache_dir
         home = node_cache / f"elasticsearch-{engines.elasticsearch_version}"
+        if secure:
+            state = engines.cache_dir / "elasticsearch-secure"
+            node_dir = node_cache / "elasticsearch-secure"
+            return cls(
+                user=user,
+                # Its own copy (hard links) of the distribution: it adds a plugin.
+                home=home.with_name(home.name + "-secure"),
+                data=node_dir / "data",
+                logs=node_dir / "logs",
+                launcher_log=state / "logs" / "elasticsearch.out",
+                pid_file=PidFile(state / "elasticsearch.pid", marker=SECURE_NODE_FLAG),
+                password_file=engines.secure_dir / "elastic-password",
+                config=node_dir / "config",
+                port=engines.secure_elasticsearch_port,
+                transport_port=engines.secure_elasticsearch_transport_port,
+                heap=engines.secure_elasticsearch_heap,
+                ca_file=engines.secure_dir / "certs" / "ca.crt",
+            )
         state = engines.cache_dir / "elasticsearch"
         return cls(
             user=user,
@@ -57,7 +87,20 @@ class ElasticsearchLayout:
             launcher_log=state / "logs" / "elasticsearch.out",
             pid_file=PidFile(state / "elasticsearch.pid", marker=str(home)),
             password_file=engines.elastic_password_file,
+            config=home / "config",
+            port=engines.elasticsearch_port,
+            transport_port=engines.elasticsearch_transport_port,
+            heap=engines.elasticsearch_heap,
+            ca_file=None,
         )
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.ca_file else 'http'}://127.0.0.1:{self.port}"
+
+
+# On the secured node's command line: names it, and tells its pid file it is this node.
+SECURE_NODE_FLAG = "-Enode.name=eventpipe-secure"
 
 
 def _home_of(user: str) -> Path:
@@ -128,15 +171,15 @@ def fetch(engines: EngineSettings, layout: ElasticsearchLayout) -> None:
 
 
 def render_config(engines: EngineSettings, layout: ElasticsearchLayout) -> str:
-    """elasticsearch.yml for one loopback node with security on and plain HTTP."""
+    """elasticsearch.yml for one loopback node with security on; HTTPS for the secured one."""
     settings = {
-        "cluster.name": "eventpipe-local",
+        "cluster.name": "eventpipe-secure" if layout.ca_file else "eventpipe-local",
         "node.name": "eventpipe-local",
         "path.data": str(layout.data),
         "path.logs": str(layout.logs),
         "network.host": "127.0.0.1",
-        "http.port": str(engines.elasticsearch_port),
-        "transport.port": str(engines.elasticsearch_transport_port),
+        "http.port": str(layout.port),
+        "transport.port": str(layout.transport_port),
         "discovery.type": "single-node",
         "xpack.security.enabled": "true",
         # Loopback only, so plain HTTP; the credentials are still checked.
@@ -145,24 +188,75 @@ def render_config(engines: EngineSettings, layout: ElasticsearchLayout) -> str:
         # A shared developer disk must not turn the indices read-only.
         "cluster.routing.allocation.disk.threshold_enabled": "false",
     }
+    if layout.ca_file:
+        del settings["node.name"]  # given on the command line (SECURE_NODE_FLAG)
+        settings.update({
+            "xpack.security.http.ssl.enabled": "true",
+            "xpack.security.http.ssl.key": "certs/server.key",
+            "xpack.security.http.ssl.certificate": "certs/server.crt",
+            "xpack.security.http.ssl.certificate_authorities": "certs/ca.crt",
+        })  # fmt: skip
     return "".join(f"{key}: {value}\n" for key, value in settings.items())
 
 
-def _tool_env(java_home: Path) -> dict[str, str]:
+def _tool_env(layout: ElasticsearchLayout, java_home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ES_", "JAVA_"))}
     env["ES_JAVA_HOME"] = str(java_home)
+    if layout.ca_file:
+        env["ES_PATH_CONF"] = str(layout.config)
     return env
 
 
-def configure(engines: EngineSettings, layout: ElasticsearchLayout, java_home: Path) -> str:
+def prepare_secure_home(
+    engines: EngineSettings, layout: ElasticsearchLayout, java_home: Path
+) -> None:
+    """The secured node's distribution: hard links to the plain one's, plus its plugin."""
+    plain = ElasticsearchLayout.of(engines).home
+    if not (layout.home / "bin" / "elasticsearch").exists():
+        staging = layout.home.with_name(layout.home.name + ".partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        done = subprocess.run(["cp", "-al", str(plain), str(staging)], capture_output=True,
+                              text=True, check=False)  # fmt: skip
+        if done.returncode != 0:
+            raise EngineError(f"copying {plain} failed: {done.stderr.strip()}")
+        staging.rename(layout.home)
+    security_analysis.install(layout.home, engines.elasticsearch_version, java_home)
+    _chown_tree(layout.home / "plugins", layout.user)
+
+
+def _prepare_secure_config(layout: ElasticsearchLayout, certificates: CertificateFiles) -> None:
+    """The secured node's own config folder: the distribution's defaults and the certificates."""
+    if not (layout.config / "jvm.options").exists():
+        shutil.copytree(
+            layout.home / "config",
+            layout.config,
+            ignore=shutil.ignore_patterns("elasticsearch.keystore", "elasticsearch.yml"),
+            dirs_exist_ok=True,
+        )
+    certs = layout.config / "certs"
+    certs.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(certificates.ca_certificate, certs / "ca.crt")
+    shutil.copyfile(certificates.server_certificate, certs / "server.crt")
+    (certs / "server.key").touch(mode=0o600)
+    shutil.copyfile(certificates.server_key, certs / "server.key")
+
+
+def configure(
+    engines: EngineSettings,
+    layout: ElasticsearchLayout,
+    java_home: Path,
+    certificates: CertificateFiles | None = None,
+) -> str:
     """Write the config and, on first start, the password; return the password."""
-    config = layout.home / "config"
+    config = layout.config
+    if certificates is not None:
+        _prepare_secure_config(layout, certificates)
     (config / "elasticsearch.yml").write_text(render_config(engines, layout))
-    heap = engines.elasticsearch_heap
+    heap = layout.heap
     (config / "jvm.options.d" / "eventpipe.options").write_text(f"-Xms{heap}\n-Xmx{heap}\n")
     for path in (layout.data, layout.logs):
         path.mkdir(parents=True, exist_ok=True)
-    _chown_tree(layout.home.parent / "elasticsearch", layout.user)
+    _chown_tree(layout.data.parent, layout.user)
     _chown_tree(config, layout.user)
 
     keystore = config / "elasticsearch.keystore"
@@ -170,7 +264,7 @@ def configure(engines: EngineSettings, layout: ElasticsearchLayout, java_home: P
         return layout.password_file.read_text().strip()
     password = secrets.token_urlsafe(18)
     tool = str(layout.home / "bin" / "elasticsearch-keystore")
-    env = _tool_env(java_home)
+    env = _tool_env(layout, java_home)
     if not keystore.exists():
         _run_as(layout, [tool, "create"], env=env)
     _run_as(layout, [tool, "add", "--force", "--stdin", "bootstrap.password"], env=env,
@@ -198,27 +292,27 @@ def _gid(user: str | None) -> int | None:
 
 
 def command(layout: ElasticsearchLayout) -> list[str]:
-    return [str(layout.home / "bin" / "elasticsearch")]
+    flags = [SECURE_NODE_FLAG] if layout.ca_file else []
+    return [str(layout.home / "bin" / "elasticsearch"), *flags]
 
 
 def environment(layout: ElasticsearchLayout, java_home: Path) -> dict[str, str]:
-    env = _tool_env(java_home)
+    env = _tool_env(layout, java_home)
     if layout.user:
         env["HOME"] = str(_home_of(layout.user))
         env["USER"] = env["LOGNAME"] = layout.user
     return env
 
 
-def health(engines: EngineSettings, password: str | None) -> str | None:
+def health(layout: ElasticsearchLayout, password: str | None) -> str | None:
     """The cluster health status (green/yellow/red), or None when the node does not answer."""
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{engines.elasticsearch_port}/_cluster/health"
-    )
+    request = urllib.request.Request(f"{layout.url}/_cluster/health")
     if password:
         token = base64.b64encode(f"elastic:{password}".encode()).decode()
         request.add_header("Authorization", f"Basic {token}")
+    context = ssl.create_default_context(cafile=str(layout.ca_file)) if layout.ca_file else None
     try:
-        with urllib.request.urlopen(request, timeout=3) as response:
+        with urllib.request.urlopen(request, timeout=3, context=context) as response:
             import json
 
             return str(json.load(response).get("status"))

@@ -1,7 +1,10 @@
 """The local Apache Kafka broker: KRaft combined mode, one node, loopback only.
 
 Runs straight from the official jars (resolved by Maven from
-`deploy/maven/kafka-pom.xml`) with `java -cp libs/* kafka.Kafka`.
+`deploy/maven/kafka-pom.xml`) with `java -cp libs/* kafka.Kafka`. The secured
+variant (`engines up --secure`) is a second broker with its own ports and data: one
+SASL_SSL listener (SCRAM-SHA-256 and -512, users written when the storage is
+formatted) presenting a certificate of the project's local CA.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from pathlib import Path
 from deploy.engines.errors import EngineError
 from deploy.engines.maven import copy_dependencies
 from deploy.engines.process import PidFile
-from schemas.settings import EngineSettings
+from schemas.settings import EngineSettings, KafkaSettings
 
 MAIN_CLASS = "kafka.Kafka"
 
@@ -35,8 +38,8 @@ class KafkaLayout:
     pid_file: PidFile
 
     @classmethod
-    def of(cls, engines: EngineSettings) -> KafkaLayout:
-        home = engines.cache_dir / "kafka"
+    def of(cls, engines: EngineSettings, secure: bool = False) -> KafkaLayout:
+        home = engines.cache_dir / ("kafka-secure" if secure else "kafka")
         config = home / "config"
         return cls(
             libs=engines.cache_dir / f"kafka-{engines.kafka_version}" / "libs",
@@ -71,6 +74,64 @@ def render_server_properties(engines: EngineSettings, data_dir: Path) -> str:
         "auto.create.topics.enable": "true",
     }
     return "".join(f"{key}={value}\n" for key, value in lines.items())
+
+
+def render_secure_server_properties(
+    engines: EngineSettings, data_dir: Path, tls: SecureBroker
+) -> str:
+    """The secured broker: SASL_SSL for clients and between brokers, SCRAM users, PEM files."""
+    port, controller = engines.secure_kafka_port, engines.secure_kafka_controller_port
+    plain = engines.model_copy(update={"kafka_port": port, "kafka_controller_port": controller})
+    lines = dict(line.split("=", 1) for line in render_server_properties(plain, data_dir).split())
+    login = (
+        "org.apache.kafka.common.security.scram.ScramLoginModule required "
+        f'username="{tls.broker_user}" password="{tls.broker_password}";'
+    )
+    lines.update({
+        "listeners": f"SASL_SSL://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}",
+        "advertised.listeners": f"SASL_SSL://127.0.0.1:{port}",
+        "inter.broker.listener.name": "SASL_SSL",
+        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL",
+        "sasl.enabled.mechanisms": ",".join(SCRAM_MECHANISMS),
+        "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
+        "listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config": login,
+        "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": login,
+        "ssl.keystore.type": "PEM",
+        "ssl.keystore.location": str(tls.keystore),
+        "ssl.truststore.type": "PEM",
+        "ssl.truststore.location": str(tls.ca_file),
+        "ssl.client.auth": "none",
+        # Clients must name the topics the settings declare: none made by accident.
+        "auto.create.topics.enable": "false",
+    })  # fmt: skip
+    return "".join(f"{key}={value}\n" for key, value in lines.items())
+
+
+SCRAM_MECHANISMS = ("SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
+@dataclass(frozen=True)
+class SecureBroker:
+    """What the secured broker needs: its PEM key store, the CA, and the SCRAM users."""
+
+    keystore: Path  # the server key and certificate chain, PEM
+    ca_file: Path
+    broker_user: str
+    broker_password: str
+    users: dict[str, str]  # client users: name -> password
+
+    def passwords(self) -> list[str]:
+        return [self.broker_password, *self.users.values()]
+
+    def scram_arguments(self) -> list[str]:
+        """`kafka-storage format --add-scram ...` for every user and mechanism."""
+        users = {self.broker_user: self.broker_password, **self.users}
+        return [
+            argument
+            for name, password in users.items()
+            for mechanism in SCRAM_MECHANISMS
+            for argument in ("--add-scram", f"{mechanism}=[name={name},password={password}]")
+        ]
 
 
 LOG4J2_PROPERTIES = """\
@@ -113,10 +174,20 @@ def fetch(engines: EngineSettings, layout: KafkaLayout) -> None:
     staging.rename(layout.libs)
 
 
-def configure(engines: EngineSettings, layout: KafkaLayout, java_home: Path) -> None:
-    """Write the config and format the storage on first start."""
+def configure(
+    engines: EngineSettings,
+    layout: KafkaLayout,
+    java_home: Path,
+    secure: SecureBroker | None = None,
+) -> None:
+    """Write the config and format the storage on first start (with the SCRAM users)."""
     layout.config.mkdir(parents=True, exist_ok=True)
-    (layout.config / "server.properties").write_text(render_server_properties(engines, layout.data))
+    properties = layout.config / "server.properties"
+    properties.touch(mode=0o600)  # the secured broker's holds its own password
+    if secure is None:
+        properties.write_text(render_server_properties(engines, layout.data))
+    else:
+        properties.write_text(render_secure_server_properties(engines, layout.data, secure))
     (layout.config / "log4j2.properties").write_text(LOG4J2_PROPERTIES)
     if (layout.data / "meta.properties").exists():
         return
@@ -134,20 +205,27 @@ def configure(engines: EngineSettings, layout: KafkaLayout, java_home: Path) -> 
             "--config",
             str(layout.config / "server.properties"),
             "--standalone",
+            *(secure.scram_arguments() if secure else []),
         ],
         capture_output=True,
         text=True,
         check=False,
     )
     if done.returncode != 0:
-        raise EngineError(f"formatting Kafka storage failed:\n{done.stdout}{done.stderr}")
+        output = done.stdout + done.stderr
+        for password in secure.passwords() if secure else []:
+            output = output.replace(password, "****")
+        raise EngineError(f"formatting Kafka storage failed:\n{output}")
 
 
-def command(engines: EngineSettings, layout: KafkaLayout, java_home: Path) -> list[str]:
+def command(
+    engines: EngineSettings, layout: KafkaLayout, java_home: Path, heap: str | None = None
+) -> list[str]:
+    heap = heap or engines.kafka_heap
     return [
         str(java_home / "bin" / "java"),
-        f"-Xms{engines.kafka_heap}",
-        f"-Xmx{engines.kafka_heap}",
+        f"-Xms{heap}",
+        f"-Xmx{heap}",
         "-XX:+UseG1GC",
         "-Djava.awt.headless=true",
         f"-Dlog4j2.configurationFile={layout.config / 'log4j2.properties'}",
@@ -158,11 +236,11 @@ def command(engines: EngineSettings, layout: KafkaLayout, java_home: Path) -> li
     ]
 
 
-async def _answers(bootstrap: str) -> bool:
+async def _answers(client: KafkaSettings) -> bool:
     from aiokafka.admin import AIOKafkaAdminClient
     from aiokafka.errors import KafkaError
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+    admin = AIOKafkaAdminClient(**client.client_options(), request_timeout_ms=3000)
     try:
         await admin.start()
         await admin.list_topics()
@@ -173,13 +251,14 @@ async def _answers(bootstrap: str) -> bool:
         await admin.close()
 
 
-def is_healthy(engines: EngineSettings) -> bool:
-    """True when the broker answers a real metadata request."""
+def is_healthy(engines: EngineSettings, client: KafkaSettings | None = None) -> bool:
+    """True when the broker answers a real metadata request (made with `client`'s settings)."""
     # aiokafka logs every refused connection; while polling a starting broker that is noise.
     client_log = logging.getLogger("aiokafka")
     level = client_log.level
     client_log.setLevel(logging.CRITICAL)
     try:
-        return asyncio.run(_answers(f"127.0.0.1:{engines.kafka_port}"))
+        plain = KafkaSettings(bootstrap_servers=f"127.0.0.1:{engines.kafka_port}")
+        return asyncio.run(_answers(client or plain))
     finally:
         client_log.setLevel(level)

@@ -76,7 +76,7 @@ class RawProducer:
         async with self._lock:
             if self._producer is None:
                 producer = AIOKafkaProducer(
-                    bootstrap_servers=self._settings.kafka.bootstrap_servers,
+                    **self._settings.kafka.client_options(),
                     acks="all",
                     enable_idempotence=True,
                     linger_ms=1,

@@ -3,9 +3,9 @@
 For stateless work (the parse stage) faust's per-record path costs more than the work
 itself. Here each `getmany` batch goes to one handler call; the batch's offsets are
 committed only after the handler returned, i.e. after its output was acknowledged. The
-handler, fetching and committing hold one lock, which a rebalance also takes before
-partitions are revoked: a partition leaves this worker only between batches, with its
-last batch committed, so a rebalance rereads nothing in the normal case. A crash before
+handler and the commit hold one lock, which a rebalance also takes before partitions are
+revoked: a partition leaves this worker only between batches, with its last batch
+committed, so a rebalance rereads little in the normal case. A crash before
 the commit rereads the batch, which deterministic ids make harmless.
 """
 
@@ -87,13 +87,18 @@ class BatchConsumer:
     async def run(self, handle: Handler) -> None:
         """Fetch, handle and commit batches until cancelled."""
         while True:
+            # Not under the lock: while a rebalance is under way, aiokafka's getmany waits
+            # for the new assignment, which waits for the revocation, which waits for the
+            # lock. Records fetched just before a revocation are handled all the same (the
+            # new owner reads them again: harmless) and their commit is left out if the
+            # partition is no longer ours.
+            batches = await self.consumer.getmany(
+                timeout_ms=self._wait_ms, max_records=self._max_records
+            )
+            records = [record for tp_records in batches.values() for record in tp_records]
+            if not records:
+                continue
             async with self._lock:
-                batches = await self.consumer.getmany(
-                    timeout_ms=self._wait_ms, max_records=self._max_records
-                )
-                records = [record for tp_records in batches.values() for record in tp_records]
-                if not records:
-                    continue
                 offsets = {tp: tp_records[-1].offset + 1 for tp, tp_records in batches.items()}
                 try:
                     await handle(records)

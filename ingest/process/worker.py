@@ -78,11 +78,6 @@ INDEX_TAKE_RECORDS = 8
 STREAM_BUFFER_RECORDS = 16
 
 
-def faust_broker(bootstrap_servers: str) -> str:
-    """`host1:9092,host2:9092` -> faust's `kafka://host1:9092;kafka://host2:9092`."""
-    return ";".join(f"kafka://{host.strip()}" for host in bootstrap_servers.split(",") if host)
-
-
 def raw_record(message: ConsumerRecord) -> RawRecord:
     headers = {str(k): bytes(v) for k, v in (message.headers or ()) if v is not None}
     return RawRecord(
@@ -142,7 +137,7 @@ class Worker:
                 # All output (parsed events, dead letters, table changelog) goes out a
                 # batch at a time, acknowledged as a whole before the batch is acked.
                 kafka = AIOKafkaProducer(
-                    bootstrap_servers=self.settings.kafka.bootstrap_servers,
+                    **self.settings.kafka.client_options(),
                     acks="all",
                     enable_idempotence=True,
                     max_batch_size=1024 * 1024,
@@ -297,7 +292,8 @@ def build_app(settings: Settings) -> faust.App:
     datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.ingest.worker_group,
-        broker=faust_broker(settings.kafka.bootstrap_servers),
+        **settings.kafka.faust_broker_options(),
+        topic_replication_factor=settings.topics.replication_factor,
         store="memory://",
         datadir=str(datadir),
         topic_partitions=partitions,
@@ -329,7 +325,7 @@ def build_app(settings: Settings) -> faust.App:
         settings.ingest.parse_group,
         max_records=batch,
         wait_seconds=within,
-        bootstrap_servers=settings.kafka.bootstrap_servers,
+        **settings.kafka.client_options(),
     )
 
     @app.on_before_shutdown.connect

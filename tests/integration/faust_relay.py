@@ -12,7 +12,7 @@ from schemas.settings import Settings
 
 app = faust.App(
     os.environ["RELAY_APP_ID"],
-    broker=f"kafka://{Settings().kafka.bootstrap_servers}",
+    **Settings().kafka.faust_broker_options(),
     store="memory://",
     datadir=os.environ["RELAY_DATADIR"],
     web_enabled=False,

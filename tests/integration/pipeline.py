@@ -22,6 +22,7 @@ import httpx
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from elasticsearch import AsyncElasticsearch
+from pydantic import SecretStr
 
 from ingest.kafka.topics import ensure_topics, topic_names
 from query_api.app import create_app
@@ -30,9 +31,22 @@ from schemas.settings import Settings
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def revealed(settings: Settings) -> dict[str, Any]:
+    """The settings as plain data, secrets included (for a copy or a child process)."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: plain(item) for key, item in value.items()}
+        if isinstance(value, SecretStr):
+            return value.get_secret_value()
+        return str(value) if isinstance(value, Path) else value
+
+    return dict(plain(settings.model_dump()))
+
+
 def pipeline_settings(base: Settings, name: str, **ingest: Any) -> Settings:
     """`base` with every topic, index and group renamed after `name`."""
-    data = base.model_dump(mode="json")
+    data = revealed(base)
     data["topics"].update(
         raw=f"{name}.raw", normalized=f"{name}.normalized", dlq=f"{name}.dlq",
         webhooks=f"{name}.webhooks",
@@ -42,17 +56,14 @@ def pipeline_settings(base: Settings, name: str, **ingest: Any) -> Settings:
         apikeys=f"{name}-apikeys", webhooks=f"{name}-webhooks",
     )  # fmt: skip
     data["ingest"].update(worker_group=f"{name}-worker", **ingest)
-    if base.elasticsearch.password is not None:
-        data["elasticsearch"]["password"] = base.elasticsearch.password.get_secret_value()
+    data["api"]["grpc_port"] = 0  # no fixed port in tests: a test starts gRPC on a free one
     return Settings.model_validate(data)
 
 
 def settings_environment(settings: Settings) -> dict[str, str]:
     """The EVENTPIPE_* variables that make a child process see `settings`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("EVENTPIPE_")}
-    data = settings.model_dump(mode="json")
-    if settings.elasticsearch.password is not None:
-        data["elasticsearch"]["password"] = settings.elasticsearch.password.get_secret_value()
+    data = revealed(settings)
     for group, values in data.items():
         for key, value in values.items():
             if value is not None:
@@ -105,9 +116,7 @@ async def produce_standard_events(
     settings: Settings, webhook: dict[str, Any], start: int, count: int, event_type: str = "ALERT"
 ) -> None:
     """`count` CreateEventRequests for a `standard` webhook, one event each, keys k<start+i>."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka.bootstrap_servers, acks="all", linger_ms=5
-    )
+    producer = AIOKafkaProducer(**settings.kafka.client_options(), acks="all", linger_ms=5)
     await producer.start()
     try:
         pending = []
@@ -271,7 +280,7 @@ async def _remove(settings: Settings, es: AsyncElasticsearch) -> None:
     await es.options(ignore_status=404).indices.delete_index_template(name=prefix)
     for index in (settings.indices.alerts, settings.indices.apikeys, settings.indices.webhooks):
         await es.indices.delete(index=index, ignore_unavailable=True)
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap_servers)
+    admin = AIOKafkaAdminClient(**settings.kafka.client_options())
     await admin.start()
     try:
         existing = set(await admin.list_topics())

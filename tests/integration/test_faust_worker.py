@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from schemas.settings import Settings
+from tests.integration.pipeline import settings_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -19,16 +19,15 @@ ROOT = Path(__file__).resolve().parents[2]
 async def test_faust_worker_relays_between_topics(
     settings: Settings, unique_name: str, tmp_path: Path
 ) -> None:
-    bootstrap = settings.kafka.bootstrap_servers
+    options = settings.kafka.client_options()
     source, sink = f"{unique_name}-in", f"{unique_name}-out"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**options)
     await admin.start()
     await admin.create_topics(
         [NewTopic(name, num_partitions=1, replication_factor=1) for name in (source, sink)]
     )
     env = {
-        **os.environ,
-        "EVENTPIPE_KAFKA__BOOTSTRAP_SERVERS": bootstrap,
+        **settings_environment(settings),
         "RELAY_APP_ID": unique_name,
         "RELAY_DATADIR": str(tmp_path / "faust"),
         "RELAY_SOURCE": source,
@@ -42,7 +41,7 @@ async def test_faust_worker_relays_between_topics(
     )  # fmt: skip
     try:
         sent = [f"alert-{i}".encode() for i in range(20)]
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        producer = AIOKafkaProducer(**options, acks="all")
         await producer.start()
         try:
             for value in sent:
@@ -51,7 +50,7 @@ async def test_faust_worker_relays_between_topics(
         finally:
             await producer.stop()
 
-        consumer = AIOKafkaConsumer(sink, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+        consumer = AIOKafkaConsumer(sink, **options, auto_offset_reset="earliest")
         await consumer.start()
         received: list[bytes] = []
         try:

@@ -11,13 +11,13 @@ from schemas.settings import Settings
 
 
 async def test_produce_consume_round_trip(settings: Settings, unique_name: str) -> None:
-    bootstrap = settings.kafka.bootstrap_servers
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    options = settings.kafka.client_options()
+    admin = AIOKafkaAdminClient(**options)
     await admin.start()
     try:
         await admin.create_topics([NewTopic(unique_name, num_partitions=3, replication_factor=1)])
         sent = {f"key-{i}".encode(): f"value-{i}".encode() for i in range(50)}
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        producer = AIOKafkaProducer(**options, acks="all")
         await producer.start()
         try:
             for key, value in sent.items():
@@ -28,7 +28,7 @@ async def test_produce_consume_round_trip(settings: Settings, unique_name: str) 
 
         consumer = AIOKafkaConsumer(
             unique_name,
-            bootstrap_servers=bootstrap,
+            **options,
             group_id=unique_name,
             auto_offset_reset="earliest",
             enable_auto_commit=False,

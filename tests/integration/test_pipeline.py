@@ -127,7 +127,7 @@ async def test_direct_producer_gives_the_same_events(
         assert (await pipeline.http.post(webhook_path(webhook), json=FIRING)).status_code == 200
         [over_http] = await wait_for_events(pipeline, 1)
 
-        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers)
+        producer = AIOKafkaProducer(**settings.kafka.client_options())
         await producer.start()
         try:
             request = {"webhook_id": webhook["webhook_id"], "access_key": webhook["access_key"],
@@ -192,7 +192,7 @@ async def test_unreadable_records_go_to_the_dead_letter_topic(
             json.dumps({"webhook_id": webhook["webhook_id"], "access_key": "wrong",
                         "data": FIRING}).encode(): "ERROR_PERMISSION_DENIED",
         }  # fmt: skip
-        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers)
+        producer = AIOKafkaProducer(**settings.kafka.client_options())
         await producer.start()
         try:
             for n, value in enumerate(bad):
@@ -206,7 +206,7 @@ async def test_unreadable_records_go_to_the_dead_letter_topic(
             await producer.stop()
         await wait_for_events(pipeline, 1)
 
-        consumer = AIOKafkaConsumer(topics.dlq, bootstrap_servers=settings.kafka.bootstrap_servers,
+        consumer = AIOKafkaConsumer(topics.dlq, **settings.kafka.client_options(),
                                     auto_offset_reset="earliest")  # fmt: skip
         await consumer.start()
         letters: dict[bytes, dict[str, bytes]] = {}

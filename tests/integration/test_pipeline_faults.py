@@ -94,7 +94,7 @@ async def committed_lag(pipeline: Pipeline) -> int:
     """Records of both input topics not yet committed by the worker's consumer group."""
     settings = pipeline.settings
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka.bootstrap_servers,
+        **settings.kafka.client_options(),
         group_id=settings.ingest.worker_group,
         enable_auto_commit=False,
     )
@@ -133,7 +133,7 @@ async def test_sigterm_stops_quickly_and_commits_what_was_indexed(
 
 async def group_members_are(settings: Settings, count: int) -> bool:
     """True when the worker group is stable with `count` members holding partitions."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap_servers)
+    admin = AIOKafkaAdminClient(**settings.kafka.client_options())
     await admin.start()
     try:
         [response] = await admin.describe_consumer_groups([settings.ingest.worker_group])

@@ -35,9 +35,7 @@ def state_after(event_key: str, at: datetime) -> bytes:
 
 
 async def read_changelog(settings: Settings, topic: str) -> dict[int, list[tuple[bytes, Any]]]:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka.bootstrap_servers, enable_auto_commit=False
-    )
+    consumer = AIOKafkaConsumer(**settings.kafka.client_options(), enable_auto_commit=False)
     await consumer.start()
     try:
         tps = [TopicPartition(topic, p) for p in range(settings.topics.partitions)]
@@ -59,7 +57,7 @@ async def test_states_then_tombstones_of_quiet_keys_reach_the_changelog_in_order
 ) -> None:
     own = pipeline_settings(settings, unique_name)
     topic = f"{own.ingest.worker_group}-alert-state-changelog"
-    admin = AIOKafkaAdminClient(bootstrap_servers=own.kafka.bootstrap_servers)
+    admin = AIOKafkaAdminClient(**own.kafka.client_options())
     await admin.start()
     try:
         await admin.create_topics([NewTopic(topic, own.topics.partitions, 1)])

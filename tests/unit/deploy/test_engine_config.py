@@ -87,3 +87,39 @@ def test_pid_file_trusts_only_the_process_it_recorded(tmp_path: Path) -> None:
     gone.write(2**22 + 12345)  # above pid_max on Linux: never a live process
     assert gone.running_pid() is None
     assert PidFile(tmp_path / "missing.pid", marker="x").running_pid() is None
+
+
+def test_secured_kafka_listens_sasl_ssl_beside_the_plain_one(tmp_path: Path) -> None:
+    engines = EngineSettings(cache_dir=tmp_path)
+    tls = kafka.SecureBroker(
+        keystore=tmp_path / "k.pem", ca_file=tmp_path / "ca.crt", broker_user="broker",
+        broker_password="b-pw", users={"eventpipe": "e-pw"},
+    )  # fmt: skip
+    props = _properties(kafka.render_secure_server_properties(engines, tmp_path / "d", tls))
+    assert props["listeners"] == "SASL_SSL://127.0.0.1:9094,CONTROLLER://127.0.0.1:9095"
+    assert props["inter.broker.listener.name"] == "SASL_SSL"
+    assert props["sasl.enabled.mechanisms"] == "SCRAM-SHA-256,SCRAM-SHA-512"
+    assert props["ssl.keystore.type"] == props["ssl.truststore.type"] == "PEM"
+    assert props["auto.create.topics.enable"] == "false"
+    assert kafka.KafkaLayout.of(engines, secure=True).data != kafka.KafkaLayout.of(engines).data
+    arguments = tls.scram_arguments()
+    assert arguments.count("--add-scram") == 4  # two users, two mechanisms
+    assert "SCRAM-SHA-512=[name=eventpipe,password=e-pw]" in arguments
+
+
+def test_secured_elasticsearch_has_its_own_ports_config_and_https(tmp_path: Path) -> None:
+    engines = EngineSettings(cache_dir=tmp_path)
+    plain = elasticsearch.ElasticsearchLayout.of(engines)
+    secure = elasticsearch.ElasticsearchLayout.of(engines, secure=True)
+    assert {secure.data, secure.config, secure.home} & {
+        plain.data,
+        plain.config,
+        plain.home,
+    } == set()
+    assert secure.url == "https://127.0.0.1:9201" and plain.url == "http://127.0.0.1:9200"
+    config = dict(
+        line.split(": ", 1) for line in elasticsearch.render_config(engines, secure).splitlines()
+    )
+    assert config["xpack.security.http.ssl.enabled"] == "true"
+    assert config["http.port"] == "9201" and config["transport.port"] == "9301"
+    assert elasticsearch.SECURE_NODE_FLAG in elasticsearch.command(secure)

@@ -463,6 +463,24 @@ def test_plan_gives_elasticsearch_the_longest_prefix(
         mode, window, events, rest)  # fmt: skip
 
 
+def test_a_top_n_search_reads_only_what_the_group_needs() -> None:
+    def request(raw: list[dict[str, Any]]) -> dict[str, Any]:
+        return fetch_request(plan_stat(StatisticsQuery.model_validate({"aggregate": raw})))
+
+    top = [{"sort": {"key": "created_at", "desc": True}}, {"limit": 1000}]
+    counted = request([*top, {"group": {"keys": [{"key": "severity"}]}}])
+    assert counted == {"_source": False, "docvalue_fields": [{"field": "severity"}]}
+    firsts = request([*top, {"group": {"fields": [
+        {"operator": "first", "key": "title", "name": "t"}]}}])  # fmt: skip
+    assert firsts == {"_source": {"includes": ["title"]}, "docvalue_fields": [
+        {"field": "created_at", "format": "epoch_millis"}, {"field": "event_id"}]}  # fmt: skip
+    resorted = request([*top, {"sort": {"key": "title"}}, {"count": {"name": "n"}}])
+    assert resorted == {"_source": False, "docvalue_fields": [
+        {"field": "created_at", "format": "epoch_millis"}, {"field": "event_id"},
+        {"field": "title.keyword"}]}  # fmt: skip
+    assert request(top)["_source"] is True
+
+
 def test_only_a_group_over_every_event_aggregates() -> None:
     def fetches(raw: list[dict[str, Any]]) -> bool:
         return plan_stat(StatisticsQuery.model_validate({"aggregate": raw})).fetches_events
