@@ -263,6 +263,12 @@ async def produce(state: Any, webhook_id: str, body: bytes) -> dict[str, Any]:
     return {}
 
 
+async def accept(state: Any, webhook_id: str, access_key: str, body: bytes) -> dict[str, Any]:
+    """Check the sender and its rate, then put the body on `events.raw` (gRPC's create)."""
+    await admit(state, webhook_id, access_key)
+    return await produce(state, webhook_id, body)
+
+
 async def receive_webhook(
     state: Any, webhook_id: str, access_key: str, chunks: AsyncIterator[bytes], declared: str | None
 ) -> dict[str, Any]:
