@@ -143,7 +143,7 @@ def encode(webhook: Webhook | None) -> bytes | None:
 
 async def ensure_webhooks_topic(settings: Settings) -> None:
     """Create the compacted, single-partition topic unless it exists."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap_servers)
+    admin = AIOKafkaAdminClient(**settings.kafka.client_options())
     await admin.start()
     try:
         if settings.topics.webhooks in set(await admin.list_topics()):
@@ -250,7 +250,7 @@ class WebhookLog:
         async with self._producer_lock:
             if self._producer is None:
                 producer = AIOKafkaProducer(
-                    bootstrap_servers=self._settings.kafka.bootstrap_servers,
+                    **self._settings.kafka.client_options(),
                     acks="all",
                     enable_idempotence=True,
                 )
@@ -270,7 +270,7 @@ class WebhookLog:
             try:
                 await ensure_webhooks_topic(self._settings)
                 consumer = AIOKafkaConsumer(
-                    bootstrap_servers=self._settings.kafka.bootstrap_servers,
+                    **self._settings.kafka.client_options(),
                     enable_auto_commit=False,
                     fetch_max_wait_ms=200,
                 )
