@@ -75,7 +75,7 @@ from ingest.kafka.topics import ensure_topics
 from ingest.parsers.standard import parse as parse_standard
 from ingest.process.correlate import alert_id_for
 from ingest.process.normalize import Position, to_events, with_alert_id
-from ingest.webhooks.store import WebhookStore
+from ingest.webhooks.store import open_store
 from schemas.index import events_index_for, events_index_pattern
 from schemas.settings import Settings
 from schemas.webhook import PluginInfo, WebhookCreate
@@ -675,15 +675,15 @@ async def part_processor(
     label = "processor" if workers == 1 else f"scale: {workers} workers"
     print(f"[3/4] {label}: pre-producing {n:,} records, then {workers} worker(s)", flush=True)
     await ensure_topics(settings)
-    store = WebhookStore(es, settings.indices.webhooks)
-    webhook, key = await store.create(
-        WebhookCreate(
-            name="bench standard",
-            plugin_info=PluginInfo(plugin_id="standard"),
-            project_id="project-1",
-            domain_id="domain-1",
+    async with open_store(settings, es) as store:
+        webhook, key = await store.create(
+            WebhookCreate(
+                name="bench standard",
+                plugin_info=PluginInfo(plugin_id="standard"),
+                project_id="project-1",
+                domain_id="domain-1",
+            )
         )
-    )
     t = time.perf_counter()
     await produce_standard_events(
         settings, {"webhook_id": webhook.webhook_id, "access_key": key}, 0, n
@@ -787,15 +787,15 @@ async def part_intake(
     api = Child("api (intake)", ["api"], settings_environment(settings), workdir / "api-in.log")
     try:
         await wait_http(f"http://127.0.0.1:{settings.api.port}/healthz", api)
-        store = WebhookStore(es, settings.indices.webhooks)
-        webhook, key = await store.create(
-            WebhookCreate(
-                name="bench intake",
-                plugin_info=PluginInfo(plugin_id="prometheus"),
-                project_id="project-1",
-                domain_id="domain-1",
+        async with open_store(settings, es) as store:
+            webhook, key = await store.create(
+                WebhookCreate(
+                    name="bench intake",
+                    plugin_info=PluginInfo(plugin_id="prometheus"),
+                    project_id="project-1",
+                    domain_id="domain-1",
+                )
             )
-        )
         path = f"/monitoring/v1/webhook/{webhook.webhook_id}/{key}/events"
         body = json.dumps(alertmanager_payload("f00dfeed00000001", {}), separators=(",", ":"))
         await run_load(
@@ -849,15 +849,15 @@ async def part_latency(
     api = Child("api", ["api"], settings_environment(settings), workdir / "api.log")
     try:
         await wait_http(f"http://127.0.0.1:{settings.api.port}/healthz", api)
-        store = WebhookStore(es, settings.indices.webhooks)
-        webhook, key = await store.create(
-            WebhookCreate(
-                name="bench latency",
-                plugin_info=PluginInfo(plugin_id="prometheus"),
-                project_id="project-1",
-                domain_id="domain-1",
+        async with open_store(settings, es) as store:
+            webhook, key = await store.create(
+                WebhookCreate(
+                    name="bench latency",
+                    plugin_info=PluginInfo(plugin_id="prometheus"),
+                    project_id="project-1",
+                    domain_id="domain-1",
+                )
             )
-        )
         path = f"/monitoring/v1/webhook/{webhook.webhook_id}/{key}/events"
         run_id = secrets.token_hex(4)
         warm = Connection("127.0.0.1", settings.api.port)
@@ -1141,7 +1141,11 @@ async def run(args: argparse.Namespace) -> int:
     main = pipeline_settings(base, name, worker_metrics_port=free_port())
     main.api.port = free_port()
     scaled = pipeline_settings(base, f"{name}-2w", worker_metrics_port=free_port())
-    intake = pipeline_settings(base, f"{name}-in", worker_metrics_port=0)
+    # The intake figure is its capacity for one webhook: the per-webhook limit (its bucket
+    # still runs) is set above what one process can serve.
+    intake = pipeline_settings(
+        base, f"{name}-in", worker_metrics_port=0, webhook_rate_per_second=1_000_000
+    )
     intake.api.port = free_port()
     peer = pipeline_settings(base, f"{name}-peer", worker_metrics_port=0)
     ceiling_prefix = f"{name}-ceiling-events"

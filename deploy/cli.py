@@ -56,12 +56,15 @@ def _serve_api(settings: Settings) -> None:
 
     from deploy.logs import json_logging_config
     from query_api.app import create_app
+    from query_api.http_limits import limited_protocol
 
     uvicorn.run(
         create_app(settings),
         host=settings.api.host,
         port=settings.api.port,
         log_config=json_logging_config(),
+        http=limited_protocol(settings.api),
+        timeout_keep_alive=settings.api.keep_alive_seconds,
     )
 
 

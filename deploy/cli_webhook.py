@@ -17,7 +17,7 @@ from typing import Any
 from elasticsearch import AsyncElasticsearch
 from elasticsearch import ConnectionError as EsConnectionError
 
-from ingest.webhooks.store import WebhookStore
+from ingest.webhooks.store import WebhookStore, open_store
 from query_api.webhook_list import list_webhooks
 from schemas.query import Condition, Query
 from schemas.settings import Settings, get_settings
@@ -72,9 +72,14 @@ def add_webhook_commands(commands: argparse._SubParsersAction) -> None:
     update.add_argument("--clear-tags", action="store_true", help="remove every tag")
 
     action("enable", "accept its events again")
-    action("disable", "refuse its events (everywhere within seconds)")
+    action("disable", "refuse its events (everywhere within a second)")
     action("delete", "remove it for good")
-    action("rotate-key", "a new access key; the old one stops working within seconds")
+    action("rotate-key", "a new access key; the old one stops working within a second")
+    action(
+        "import",
+        "copy webhooks made before the Kafka topic was their source of truth into it",
+        by_id=False,
+    )
 
 
 def run_webhook_command(args: argparse.Namespace) -> int:
@@ -93,36 +98,43 @@ def run_webhook_command(args: argparse.Namespace) -> int:
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
     es = AsyncElasticsearch(**settings.elasticsearch.client_options())
-    store = WebhookStore(es, settings.indices.webhooks)
     try:
-        domain = args.domain or None
-        if args.action == "create":
-            if not domain:
-                raise ValueError("webhook create needs --domain")
-            request = WebhookCreate(
-                name=args.name,
-                plugin_info=PluginInfo(plugin_id=args.plugin, options=_options(args) or {}),
-                project_id=args.project,
-                domain_id=domain,
-                tags=parse_pairs(args.tag),
-            )
-            webhook, key = await store.create(request)
-            _print_created(WebhookCreated.of(webhook, key, public_base_url(settings)), args.json)
-        elif args.action == "rotate-key":
-            webhook, key = await store.rotate_key(args.webhook_id, domain)
-            _print_created(WebhookCreated.of(webhook, key, public_base_url(settings)), args.json)
-        elif args.action == "list":
-            results, total = await list_webhooks(
-                es, store.index, list_query(args), _exact(args), domain
-            )
-            _print_list([r for r in results if isinstance(r, WebhookInfo)], total, args.json)
-        elif args.action == "delete":
-            await store.delete(args.webhook_id, domain)
-            print(json.dumps({}) if args.json else f"deleted {args.webhook_id}")
-        else:
-            webhook = await _change(store, args, domain)
-            _print_one(webhook.info(), args.json)
-        return 0
+        async with open_store(settings, es) as store:
+            domain = args.domain or None
+            if args.action == "create":
+                if not domain:
+                    raise ValueError("webhook create needs --domain")
+                request = WebhookCreate(
+                    name=args.name,
+                    plugin_info=PluginInfo(plugin_id=args.plugin, options=_options(args) or {}),
+                    project_id=args.project,
+                    domain_id=domain,
+                    tags=parse_pairs(args.tag),
+                )
+                webhook, key = await store.create(request)
+                _print_created(
+                    WebhookCreated.of(webhook, key, public_base_url(settings)), args.json
+                )
+            elif args.action == "rotate-key":
+                webhook, key = await store.rotate_key(args.webhook_id, domain)
+                _print_created(
+                    WebhookCreated.of(webhook, key, public_base_url(settings)), args.json
+                )
+            elif args.action == "list":
+                results, total = await list_webhooks(
+                    es, store.index, list_query(args), _exact(args), domain
+                )
+                _print_list([r for r in results if isinstance(r, WebhookInfo)], total, args.json)
+            elif args.action == "import":
+                count = await store.import_from_index()
+                print(json.dumps({"imported": count}) if args.json else f"imported {count}")
+            elif args.action == "delete":
+                await store.delete(args.webhook_id, domain)
+                print(json.dumps({}) if args.json else f"deleted {args.webhook_id}")
+            else:
+                webhook = await _change(store, args, domain)
+                _print_one(webhook.info(), args.json)
+            return 0
     finally:
         await es.close()
 

@@ -41,7 +41,7 @@ async def ensure_demo_access(settings: Settings) -> DemoAccess:
     from elasticsearch import AsyncElasticsearch
 
     from ingest.webhooks.keys import access_key_matches
-    from ingest.webhooks.store import WebhookStore
+    from ingest.webhooks.store import open_store
     from query_api.apikeys import ApiKeyStore
     from schemas.webhook import PluginInfo, WebhookCreate, public_base_url, webhook_url
 
@@ -50,36 +50,36 @@ async def ensure_demo_access(settings: Settings) -> DemoAccess:
     es = AsyncElasticsearch(**settings.elasticsearch.client_options())
     try:
         keys = ApiKeyStore(es, settings.indices.apikeys)
-        store = WebhookStore(es, settings.indices.webhooks)
-        await keys.ensure_index()
-        await store.ensure_index()
-        api_key = saved.get("api_key", "")
-        caller = await keys.authenticate(api_key) if api_key else None
-        if caller is None or not caller.is_admin:
-            api_key, _ = await keys.create(None)
-        hooks: dict[str, dict[str, str]] = {}
-        base = public_base_url(settings)
-        for plugin_id in SOURCES:
-            known = saved.get("webhooks", {}).get(plugin_id, {})
-            found = await store.find(known["webhook_id"]) if known else None
-            if found and access_key_matches(known["access_key"], found.access_key_sha256):
-                hooks[plugin_id] = {**known, "webhook_url": webhook_url(
-                    base, found.webhook_id, known["access_key"])}  # fmt: skip
-                continue
-            webhook, key = await store.create(
-                WebhookCreate(
-                    name=f"demo {plugin_id}",
-                    plugin_info=PluginInfo(plugin_id=plugin_id),
-                    project_id=DEMO_PROJECT,
-                    domain_id=DEMO_DOMAIN,
+        async with open_store(settings, es) as store:
+            await keys.ensure_index()
+            await store.ensure_index()
+            api_key = saved.get("api_key", "")
+            caller = await keys.authenticate(api_key) if api_key else None
+            if caller is None or not caller.is_admin:
+                api_key, _ = await keys.create(None)
+            hooks: dict[str, dict[str, str]] = {}
+            base = public_base_url(settings)
+            for plugin_id in SOURCES:
+                known = saved.get("webhooks", {}).get(plugin_id, {})
+                found = await store.find(known["webhook_id"]) if known else None
+                if found and access_key_matches(known["access_key"], found.access_key_sha256):
+                    hooks[plugin_id] = {**known, "webhook_url": webhook_url(
+                        base, found.webhook_id, known["access_key"])}  # fmt: skip
+                    continue
+                webhook, key = await store.create(
+                    WebhookCreate(
+                        name=f"demo {plugin_id}",
+                        plugin_info=PluginInfo(plugin_id=plugin_id),
+                        project_id=DEMO_PROJECT,
+                        domain_id=DEMO_DOMAIN,
+                    )
                 )
-            )
-            url = webhook_url(base, webhook.webhook_id, key)
-            hooks[plugin_id] = {
-                "webhook_id": webhook.webhook_id,
-                "access_key": key,
-                "webhook_url": url,
-            }
+                url = webhook_url(base, webhook.webhook_id, key)
+                hooks[plugin_id] = {
+                    "webhook_id": webhook.webhook_id,
+                    "access_key": key,
+                    "webhook_url": url,
+                }
     finally:
         await es.close()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,11 @@ INTAKE_REQUESTS = Counter(
     "Webhook requests answered by the HTTP intake, by status code",
     ["status"],
 )
+RATE_LIMITED = Counter(
+    "eventpipe_rate_limited_requests_total",
+    "Requests refused with 429, by what was over its rate: webhook (intake) or apikey (reads)",
+    ["scope"],
+)
 INTAKE_PRODUCED = Counter(
     "eventpipe_intake_records_produced_total", "Records the intake put on events.raw"
 )

@@ -4,7 +4,10 @@ A key reads `ep_<key_id>_<secret>`: the id finds the record, the secret is
 compared (in constant time) with the stored SHA-256, which suffices for a
 256-bit random secret. The plain key is returned once, at creation. Lookups are
 cached for `CACHE_SECONDS` so a busy API does not read the store on every call;
-a revocation therefore applies everywhere within that time.
+a revocation therefore applies everywhere within that time. While Elasticsearch is
+unreachable, a key checked within the last `STALE_SECONDS` keeps working (webhooks
+can still be managed, since they need only Kafka): no key can be revoked meanwhile
+either, as a revocation is a write to the same index.
 """
 
 from __future__ import annotations
@@ -16,12 +19,16 @@ import time
 from datetime import UTC, datetime
 
 from elasticsearch import AsyncElasticsearch, NotFoundError
+from elasticsearch import ConnectionError as EsConnectionError
+from elasticsearch import ConnectionTimeout as EsConnectionTimeout
 
 from schemas.apikey import ApiKeyInfo, ApiKeyRecord, Caller, hash_secret
 from schemas.index import APIKEY_MAPPINGS
 
 KEY_PATTERN = re.compile(r"^ep_([0-9a-f]{12})_([A-Za-z0-9_-]{20,})$")
 CACHE_SECONDS = 5.0
+STALE_SECONDS = 3600.0
+CACHE_ENTRIES = 10_000
 
 
 def new_key() -> tuple[str, str, str]:
@@ -110,14 +117,21 @@ class ApiKeyStore:
 
     async def _lookup(self, key_id: str) -> ApiKeyRecord | None:
         cached = self._cache.get(key_id)
-        if cached is not None and cached[0] > time.monotonic():
+        now = time.monotonic()
+        if cached is not None and cached[0] > now:
             return cached[1]
         try:
             found = await self._es.get(index=self._index, id=key_id)
             record: ApiKeyRecord | None = ApiKeyRecord(**found["_source"])
         except NotFoundError:
             record = None
-        self._cache[key_id] = (time.monotonic() + CACHE_SECONDS, record)
+        except (EsConnectionError, EsConnectionTimeout):
+            if cached is not None and cached[1] is not None and cached[0] + STALE_SECONDS > now:
+                return cached[1]  # the last answer while the store cannot be read
+            raise
+        if len(self._cache) >= CACHE_ENTRIES:  # guessed ids must not grow it without bound
+            self._cache.clear()
+        self._cache[key_id] = (now + CACHE_SECONDS, record)
         return record
 
 

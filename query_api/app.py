@@ -16,7 +16,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ingest.elasticsearch.indices import delete_expired, ensure_events_template
 from ingest.intake import http as intake
+from ingest.intake.ratelimit import RateLimiter
 from ingest.secrets import signing_secret
+from ingest.webhooks.log import WebhookLog
+from ingest.webhooks.mirror import WebhookMirror
 from ingest.webhooks.registry import WebhookRegistry
 from ingest.webhooks.store import WebhookStore
 from query_api import routes_alerts, routes_events, routes_webhooks
@@ -25,6 +28,7 @@ from query_api.console import mount_console
 from query_api.deps import EsDep
 from query_api.errors import error_response, install_error_handlers
 from query_api.grpc_server import start_grpc_server
+from query_api.http_limits import RequestLimits
 from schemas.settings import Settings, get_settings
 
 log = logging.getLogger("eventpipe.api")
@@ -54,10 +58,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.es = es
         app.state.keys = ApiKeyStore(es, settings.indices.apikeys)
-        app.state.webhooks = WebhookStore(es, settings.indices.webhooks)
-        app.state.registry = WebhookRegistry(app.state.webhooks)
+        # Webhooks: the topic read into memory (authentication needs only Kafka), the
+        # index kept as its searchable copy by the mirror.
+        webhook_log = app.state.webhook_log = WebhookLog(settings)
+        app.state.webhooks = WebhookStore(es, webhook_log, settings.indices.webhooks)
+        app.state.registry = WebhookRegistry(webhook_log)
+        mirror = WebhookMirror(webhook_log, app.state.webhooks)
+        await webhook_log.start()
+        mirroring = asyncio.create_task(mirror.run(), name="webhook mirror")
         app.state.signing_secret = signing_secret(settings)
         app.state.raw_producer = intake.RawProducer(settings)
+        app.state.webhook_limiter = RateLimiter(
+            settings.ingest.webhook_rate_per_second, settings.ingest.webhook_burst
+        )
+        app.state.key_limiter = RateLimiter(
+            settings.api.key_rate_per_second, settings.api.key_burst
+        )
         try:
             await ensure_events_template(es, settings.indices.events)
             await app.state.keys.ensure_index()
@@ -78,6 +94,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             retention.cancel()
+            mirroring.cancel()
+            await webhook_log.stop()
             if grpc is not None:
                 await grpc.stop()
             await app.state.raw_producer.stop()
@@ -90,6 +108,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(intake.WebhookFastPath)
+    # Outermost: every route, the fast path included, reads its body through the limits.
+    app.add_middleware(RequestLimits, max_body_bytes=settings.ingest.max_body_bytes)
     app.include_router(routes_events.router)
     app.include_router(routes_webhooks.router)
     app.include_router(intake.router)
@@ -104,14 +124,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/readyz", tags=["health"], response_model=None)
     async def readyz(request: Request, es: EsDep) -> object:
-        """Ready when Elasticsearch and Kafka both answer."""
+        """Ready to take alerts: Kafka answers and the webhooks are loaded from it.
+
+        Elasticsearch is reported, not required: while it is down the intake still takes
+        alerts (reads answer 503 on their own), so a load balancer must keep sending.
+        """
+        state = request.app.state
+        if not await state.raw_producer.reachable():
+            return error_response(503, "ERROR_UNAVAILABLE", "Kafka unreachable")
+        if not state.webhook_log.loaded:
+            return error_response(503, "ERROR_UNAVAILABLE", "webhooks not loaded from Kafka yet")
         try:
             await es.cluster.health(timeout="2s")
-        except Exception as error:
-            return error_response(503, "ERROR_UNAVAILABLE", f"Elasticsearch unreachable: {error}")
-        if not await request.app.state.raw_producer.reachable():
-            return error_response(503, "ERROR_UNAVAILABLE", "Kafka unreachable")
-        return {"status": "ready"}
+            search = "ok"
+        except Exception:
+            search = "unreachable"
+        return {"status": "ready", "elasticsearch": search}
 
     @app.get("/metrics", tags=["health"], include_in_schema=False)
     async def metrics() -> Response:

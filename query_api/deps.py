@@ -11,6 +11,8 @@ from typing import Annotated
 from elasticsearch import AsyncElasticsearch
 from fastapi import Depends, Request
 
+from ingest.intake.ratelimit import RateLimiter
+from ingest.metrics import RATE_LIMITED
 from query_api.apikeys import ApiKeyStore
 from query_api.errors import ApiError
 from schemas.apikey import Caller
@@ -34,14 +36,22 @@ async def get_caller(request: Request, keys: Annotated[ApiKeyStore, Depends(get_
     scheme, _, key = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise ApiError(401, "ERROR_AUTHENTICATE_FAILURE", "send `Authorization: Bearer <api key>`")
-    return await authenticate(keys, key)
+    return await authenticate(keys, key, getattr(request.app.state, "key_limiter", None))
 
 
-async def authenticate(keys: ApiKeyStore, key: str) -> Caller:
-    """The caller a presented key stands for (HTTP and gRPC alike); 401 when it is not valid."""
+async def authenticate(keys: ApiKeyStore, key: str, limiter: RateLimiter | None = None) -> Caller:
+    """The caller a presented key stands for (HTTP and gRPC alike); 401 when it is not valid,
+    429 when it is over its rate (`limiter`, per API key)."""
     caller = await keys.authenticate(key)
     if caller is None:
         raise ApiError(401, "ERROR_AUTHENTICATE_FAILURE", "the API key is unknown or revoked")
+    wait = limiter.wait(caller.key_id) if limiter is not None else 0.0
+    if limiter is not None and wait > 0:
+        RATE_LIMITED.labels("apikey").inc()
+        raise ApiError(
+            429, "ERROR_TOO_MANY_REQUESTS",
+            f"this API key is over its rate of {limiter.rate:g} requests/s; retry later", wait,
+        )  # fmt: skip
     return caller
 
 

@@ -12,13 +12,14 @@ import logging
 from elasticsearch import ApiError as EsApiError
 from elasticsearch import BadRequestError as EsBadRequest
 from elasticsearch import ConnectionError as EsConnectionError
+from elasticsearch import ConnectionTimeout as EsConnectionTimeout
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from schemas.errors import ApiError, error_body
+from schemas.errors import ApiError, error_body, retry_after_header
 from schemas.query import QueryError
 from schemas.webhook import WebhookError
 
@@ -32,13 +33,23 @@ HTTP_CODES = {
     403: "ERROR_PERMISSION_DENIED",
     404: "ERROR_NOT_FOUND",
     405: "ERROR_METHOD_NOT_ALLOWED",
+    408: "ERROR_REQUEST_TIMEOUT",
     413: "ERROR_REQUEST_TOO_LARGE",
+    429: "ERROR_TOO_MANY_REQUESTS",
     415: "ERROR_UNSUPPORTED_MEDIA_TYPE",
 }
 
 
-def error_response(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse(error_body(code, message), status_code=status)
+def error_response(
+    status: int, code: str, message: str, retry_after: float | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        error_body(code, message), status_code=status, headers=retry_after_header(retry_after)
+    )
+
+
+def _retry_after(request: Request) -> float:
+    return float(request.app.state.settings.api.retry_after_seconds)
 
 
 def describe_validation(error: RequestValidationError | ValidationError) -> str:
@@ -72,8 +83,8 @@ def to_api_error(error: Exception) -> ApiError:
         case StarletteHTTPException():
             code = HTTP_CODES.get(error.status_code, "ERROR_REQUEST")
             return ApiError(error.status_code, code, str(error.detail))
-        case EsConnectionError():
-            log.warning("elasticsearch unreachable: %s", error)
+        case EsConnectionError() | EsConnectionTimeout():
+            log.warning("elasticsearch unreachable: %r", error)
             return ApiError(503, "ERROR_UNAVAILABLE", "Elasticsearch is unreachable; retry")
         case EsBadRequest():
             return ApiError(400, "ERROR_DB_QUERY", _es_reason(error))
@@ -88,12 +99,16 @@ def to_api_error(error: Exception) -> ApiError:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    async def _answer(_: Request, error: Exception) -> JSONResponse:
+    async def _answer(request: Request, error: Exception) -> JSONResponse:
         api_error = to_api_error(error)
-        return error_response(api_error.status, api_error.code, api_error.message)
+        retry = api_error.retry_after
+        if retry is None and api_error.status == 503:  # a dependency down: retry later
+            retry = _retry_after(request)
+        return error_response(api_error.status, api_error.code, api_error.message, retry)
 
     for kind in (ApiError, WebhookError, QueryError, RequestValidationError,
-                 StarletteHTTPException, EsConnectionError, EsApiError, Exception):  # fmt: skip
+                 StarletteHTTPException, EsConnectionError, EsConnectionTimeout, EsApiError,
+                 Exception):  # fmt: skip
         app.add_exception_handler(kind, _answer)
 
 

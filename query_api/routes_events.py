@@ -11,7 +11,7 @@ from query_api.deps import CallerDep, EsDep, SettingsDep
 from schemas.messages import ErrorResponse, EventQuery, EventStatQuery, GetEventRequest
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse} for status in (400, 401, 403, 404, 503)
+    status: {"model": ErrorResponse} for status in (400, 401, 403, 404, 429, 503)
 }
 router = APIRouter(prefix="/monitoring/v1/event", tags=["event"], responses=ERRORS)
 

@@ -6,8 +6,9 @@ domain in the body is refused (403, as for events); a webhook id that belongs to
 another domain answers 404, exactly as an id that does not exist, so ids of other
 domains cannot be probed. The access key appears only in the answers of create
 and rotate_key (with the webhook URL built from it), never in any read.
-The store is `request.app.state.webhooks` (a WebhookStore); a registry at
-`request.app.state.registry`, when there is one, forgets a webhook the moment it changes.
+The store is `request.app.state.webhooks` (a WebhookStore). A change answers once
+this process's copy of the webhooks topic has it; other processes read it within a
+second. Changes and `get` need only Kafka; `list` searches Elasticsearch.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
-from ingest.webhooks.registry import WebhookRegistry
 from ingest.webhooks.store import WebhookStore
 from query_api.deps import CallerDep, EsDep, SettingsDep, domain_scope
 from query_api.errors import ApiError
@@ -35,7 +35,7 @@ from schemas.webhook import (
 )
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse} for status in (400, 401, 403, 404, 503)
+    status: {"model": ErrorResponse} for status in (400, 401, 403, 404, 429, 503)
 }
 router = APIRouter(prefix="/monitoring/v1/webhook", tags=["webhook"], responses=ERRORS)
 
@@ -44,19 +44,7 @@ def get_webhooks(request: Request) -> WebhookStore:
     return request.app.state.webhooks
 
 
-def get_registry(request: Request) -> WebhookRegistry | None:
-    """This process's registry (the intake's), if it has one: told of changes at once."""
-    return getattr(request.app.state, "registry", None)
-
-
 WebhooksDep = Annotated[WebhookStore, Depends(get_webhooks)]
-RegistryDep = Annotated[WebhookRegistry | None, Depends(get_registry)]
-
-
-def forget(registry: WebhookRegistry | None, webhook_id: str) -> None:
-    """Same-process readers see a change at once; others within the registry's TTL."""
-    if registry is not None:
-        registry.forget(webhook_id)
 
 
 def creating_domain(caller: Caller, requested: str | None) -> str:
@@ -95,44 +83,32 @@ async def list_(
 
 
 @router.post("/update")
-async def update(
-    request: WebhookUpdate, caller: CallerDep, store: WebhooksDep, registry: RegistryDep
-) -> WebhookInfo:
+async def update(request: WebhookUpdate, caller: CallerDep, store: WebhooksDep) -> WebhookInfo:
     """Replace the name, the parser options and/or the tags (each whole)."""
     domain = domain_scope(caller, request.domain_id)
     webhook = await store.update(request, domain)
-    forget(registry, webhook.webhook_id)
     return webhook.info()
 
 
 @router.post("/enable")
-async def enable(
-    request: WebhookRequest, caller: CallerDep, store: WebhooksDep, registry: RegistryDep
-) -> WebhookInfo:
+async def enable(request: WebhookRequest, caller: CallerDep, store: WebhooksDep) -> WebhookInfo:
     domain = domain_scope(caller, request.domain_id)
     webhook = await store.enable(request.webhook_id, domain)
-    forget(registry, webhook.webhook_id)
     return webhook.info()
 
 
 @router.post("/disable")
-async def disable(
-    request: WebhookRequest, caller: CallerDep, store: WebhooksDep, registry: RegistryDep
-) -> WebhookInfo:
-    """Its events are refused everywhere within seconds (see WebhookRegistry)."""
+async def disable(request: WebhookRequest, caller: CallerDep, store: WebhooksDep) -> WebhookInfo:
+    """Its events are refused everywhere within a second (see WebhookRegistry)."""
     domain = domain_scope(caller, request.domain_id)
     webhook = await store.disable(request.webhook_id, domain)
-    forget(registry, webhook.webhook_id)
     return webhook.info()
 
 
 @router.post("/delete")
-async def delete(
-    request: WebhookRequest, caller: CallerDep, store: WebhooksDep, registry: RegistryDep
-) -> dict[str, Any]:
+async def delete(request: WebhookRequest, caller: CallerDep, store: WebhooksDep) -> dict[str, Any]:
     domain = domain_scope(caller, request.domain_id)
     await store.delete(request.webhook_id, domain)
-    forget(registry, request.webhook_id)
     return {}
 
 
@@ -141,11 +117,9 @@ async def rotate_key(
     request: WebhookRequest,
     caller: CallerDep,
     store: WebhooksDep,
-    registry: RegistryDep,
     settings: SettingsDep,
 ) -> WebhookCreated:
-    """A new access key and URL, shown this once; the old key stops working within seconds."""
+    """A new access key and URL, shown this once; the old key stops working within a second."""
     domain = domain_scope(caller, request.domain_id)
     webhook, key = await store.rotate_key(request.webhook_id, domain)
-    forget(registry, webhook.webhook_id)
     return WebhookCreated.of(webhook, key, public_base_url(settings))

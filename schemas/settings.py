@@ -164,6 +164,9 @@ class TopicSettings(BaseModel):
     raw: str = "events.raw"
     normalized: str = "events.normalized"
     dlq: str = "events.dlq"
+    # Webhooks' source of truth: compacted, one partition, read whole by every intake and
+    # worker (ingest/webhooks/log.py).
+    webhooks: str = "eventpipe.webhooks"
     partitions: int = Field(default=4, ge=1)
     replication_factor: int = Field(default=1, ge=1)
     min_insync_replicas: int = Field(default=1, ge=1)
@@ -261,6 +264,17 @@ class IngestSettings(BaseModel):
     signing_secret: SecretStr | None = None
     signing_secret_file: Path | None = None
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    # Webhook bodies nested deeper than this (objects and arrays) get 400.
+    max_json_depth: int = Field(default=64, ge=1)
+    # A webhook request waits at most this long for Kafka, then answers 503 (Retry-After):
+    # senders retry, and never hang until their own timeout.
+    kafka_timeout_seconds: float = Field(default=4.0, gt=0, le=30)
+    # Requests a second one webhook may send to one intake process, and its burst (None:
+    # two seconds' worth); past it, 429 with Retry-After. 0 turns the limit off.
+    webhook_rate_per_second: float = Field(default=2000.0, ge=0)
+    webhook_burst: float | None = Field(default=None, ge=1)
+    # A webhook change (create, disable, …) waits this long for Kafka, then answers 503.
+    webhook_write_timeout_seconds: float = Field(default=10.0, gt=0)
     dedup_window_seconds: float = Field(default=600.0, gt=0)
     # The faust app id: also the consumer group and the prefix of the table's changelog.
     worker_group: str = "eventpipe-worker"
@@ -292,6 +306,22 @@ class ApiSettings(BaseModel):
     # The gRPC face of the same API (spaceone.api.monitoring.v1.Event); port 0 turns it off.
     grpc_host: str = "127.0.0.1"
     grpc_port: int = Field(default=50051, ge=0, le=65535)
+    # Requests a second one API key may make to one API process (reads and webhook
+    # management), and its burst (None: two seconds' worth); 0 turns the limit off.
+    key_rate_per_second: float = Field(default=100.0, ge=0)
+    key_burst: float | None = Field(default=None, ge=1)
+    # What a client may send (query_api/http_limits.py): the request line and headers
+    # must arrive within header_timeout_seconds, in at most max_header_bytes and
+    # max_header_count lines (else 408 / 431); the whole body within body_timeout_seconds
+    # (else 408; its size cap is ingest.max_body_bytes); an idle kept-alive connection is
+    # closed after keep_alive_seconds.
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024)
+    max_header_count: int = Field(default=100, ge=8)
+    body_timeout_seconds: float = Field(default=30.0, gt=0)
+    keep_alive_seconds: int = Field(default=5, ge=1)
+    # Retry-After of a 503 (a dependency down or slow), in seconds.
+    retry_after_seconds: float = Field(default=2.0, gt=0)
 
 
 class EngineSettings(BaseModel):

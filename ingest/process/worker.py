@@ -63,8 +63,7 @@ from ingest.process.normalize import BATCH_FORMAT, HEADER_FORMAT, Position, enco
 from ingest.process.parse import DeadLetter, RawRecord, by_partition, parse_batch
 from ingest.retry import retry
 from ingest.secrets import signing_secret
-from ingest.webhooks.registry import WebhookRegistry
-from ingest.webhooks.store import WebhookStore
+from ingest.webhooks.registry import WebhookRegistry, open_registry
 from schemas.settings import Settings
 
 log = logging.getLogger("eventpipe.worker")
@@ -134,7 +133,7 @@ class Worker:
                 )
                 await retry(lambda: self._prepare(es), "preparing Elasticsearch", self.is_stopping)
                 self._es = es
-                self._registry = WebhookRegistry(WebhookStore(es, self.settings.indices.webhooks))
+                self._registry = await open_registry(self.settings)
             if self._batches is None:
                 # All output (parsed events, dead letters, table changelog) goes out a
                 # batch at a time, acknowledged as a whole before the batch is acked.

@@ -1,32 +1,20 @@
 """WebhookRegistry: the one place the HTTP intake and the stream processor authenticate senders.
 
-Lookups are cached per webhook for `ttl_seconds` (default 2 s), so a high event rate
-reads Elasticsearch once per webhook per TTL instead of once per event; concurrent
-misses for one id share a single read. The bound: a change made through any process
-(create, disable, enable, rotate_key, delete) reaches every reader within
-`ttl_seconds` plus one GET, i.e. well under 5 s (SPEC §8), because the read is a
-realtime GET by id, which sees every acknowledged write without waiting for a refresh.
-A per-entry TTL, rather than a loop reloading records changed since the last poll,
-also sees deletions (a deleted document leaves nothing to poll for) and needs no
-background task. Unknown ids are cached too (negative entries), so a flood of
-guesses costs one read per id per TTL; the cache holds at most `max_entries`.
-
-If Elasticsearch cannot be read when an entry expires, the error propagates (the
-intake answers 503, the processor retries): a stale entry is never served, which
-would let a disabled webhook or a rotated key keep working.
+It reads the in-memory copy of the webhooks topic (`ingest.webhooks.log.WebhookLog`),
+so authenticating needs no Elasticsearch and no I/O per request: a change made through
+any process (create, disable, enable, rotate_key, delete) reaches every registry as soon
+as its record is fetched (a long-poll, well under a second). Until the topic has been
+read whole once (start-up), lookups wait; the intake bounds that wait and answers 503.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections import OrderedDict
-from collections.abc import Callable
 from typing import Protocol
 
 from ingest.webhooks.keys import access_key_matches
+from ingest.webhooks.log import WebhookLog
+from schemas.settings import Settings
 from schemas.webhook import (
-    WEBHOOK_ID_PATTERN,
     Webhook,
     WebhookDisabled,
     WebhookKeyMismatch,
@@ -34,34 +22,18 @@ from schemas.webhook import (
     WebhookState,
 )
 
-DEFAULT_TTL_SECONDS = 2.0
-DEFAULT_MAX_ENTRIES = 10_000
-
 
 class WebhookSource(Protocol):
-    """Where the registry reads webhooks from: `WebhookStore` (or a fake in unit tests)."""
+    """Where the registry reads webhooks from: `WebhookLog` (or a fake in unit tests)."""
 
     async def find(self, webhook_id: str) -> Webhook | None: ...
 
 
 class WebhookRegistry:
-    """Authenticates webhook senders against a short-lived cache of the store."""
+    """Authenticates webhook senders against the current webhooks."""
 
-    def __init__(
-        self,
-        source: WebhookSource,
-        ttl_seconds: float = DEFAULT_TTL_SECONDS,
-        max_entries: int = DEFAULT_MAX_ENTRIES,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        if not 0 <= ttl_seconds <= 4:
-            raise ValueError("ttl_seconds must lie in [0, 4] to keep changes visible within 5 s")
+    def __init__(self, source: WebhookSource) -> None:
         self._source = source
-        self._ttl = ttl_seconds
-        self._max_entries = max_entries
-        self._clock = clock
-        self._cache: OrderedDict[str, tuple[float, Webhook | None]] = OrderedDict()
-        self._loading: dict[str, asyncio.Future[Webhook | None]] = {}
 
     async def authenticate(self, webhook_id: str, access_key: str) -> Webhook:
         """The webhook a sender may post to, checked in SPEC §4.1's order.
@@ -72,7 +44,7 @@ class WebhookRegistry:
         """
         webhook = await self.get(webhook_id)
         if webhook is None:
-            raise WebhookNotFound(f"webhook {webhook_id!r} not found")
+            raise WebhookNotFound(f"webhook {webhook_id[:64]!r} not found")
         if not access_key or not access_key_matches(access_key, webhook.access_key_sha256):
             raise WebhookKeyMismatch(f"wrong access key for webhook {webhook_id!r}")
         return _enabled(webhook)
@@ -81,49 +53,30 @@ class WebhookRegistry:
         """For a record whose key the intake already checked (a verified signed envelope)."""
         webhook = await self.get(webhook_id)
         if webhook is None:
-            raise WebhookNotFound(f"webhook {webhook_id!r} not found")
+            raise WebhookNotFound(f"webhook {webhook_id[:64]!r} not found")
         return _enabled(webhook)
 
     async def get(self, webhook_id: str) -> Webhook | None:
-        """The webhook as of at most `ttl_seconds` ago, or None when there is none."""
-        if not WEBHOOK_ID_PATTERN.match(webhook_id):
-            return None  # cannot exist: no read, no cache entry
-        cached = self._cache.get(webhook_id)
-        if cached is not None and cached[0] > self._clock():
-            self._cache.move_to_end(webhook_id)
-            return cached[1]
-        load = self._loading.get(webhook_id)
-        if load is None:
-            # One read per id however many callers miss at once; a task of its own, so a
-            # caller that is cancelled does not cancel the read the others wait for.
-            load = asyncio.create_task(self._load(webhook_id))
-            self._loading[webhook_id] = load
-            load.add_done_callback(lambda done: self._loaded(webhook_id, done))
-        return await asyncio.shield(load)
+        return await self._source.find(webhook_id)
 
-    def forget(self, webhook_id: str | None = None) -> None:
-        """Drop one cached entry (or all): for a process that just changed the webhook itself."""
-        if webhook_id is None:
-            self._cache.clear()
-        else:
-            self._cache.pop(webhook_id, None)
+    @property
+    def ready(self) -> bool:
+        """False while the source is still loading (a lookup would wait)."""
+        return bool(getattr(self._source, "loaded", True))
 
-    async def _load(self, webhook_id: str) -> Webhook | None:
-        webhook = await self._source.find(webhook_id)
-        self._remember(webhook_id, webhook)
-        return webhook
+    async def close(self) -> None:
+        """Stop reading the source when the registry owns it (see `open_registry`)."""
+        stop = getattr(self._source, "stop", None)
+        if stop is not None:
+            await stop()
 
-    def _loaded(self, webhook_id: str, done: asyncio.Task[Webhook | None]) -> None:
-        if self._loading.get(webhook_id) is done:
-            del self._loading[webhook_id]
-        if not done.cancelled():
-            done.exception()  # marks it retrieved: callers already got it, or all went away
 
-    def _remember(self, webhook_id: str, webhook: Webhook | None) -> None:
-        self._cache[webhook_id] = (self._clock() + self._ttl, webhook)
-        self._cache.move_to_end(webhook_id)
-        while len(self._cache) > self._max_entries:
-            self._cache.popitem(last=False)
+async def open_registry(settings: Settings) -> WebhookRegistry:
+    """A registry following the webhooks topic, for a process that has no `WebhookLog` yet
+    (the worker); it reads the topic in the background from now on."""
+    log = WebhookLog(settings)
+    await log.start()
+    return WebhookRegistry(log)
 
 
 def _enabled(webhook: Webhook) -> Webhook:

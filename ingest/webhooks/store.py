@@ -1,30 +1,32 @@
-"""Webhooks stored in one Elasticsearch index (`eventpipe-webhooks`), the document id = webhook_id.
+"""Webhooks: changed through the webhooks topic (the source of truth, `ingest.webhooks.log`),
+searched in one Elasticsearch index (`eventpipe-webhooks`, document id = webhook_id).
 
-Why an index rather than a compacted Kafka topic: Elasticsearch is already the one
-durable store the API talks to (API keys live there too), so nothing new has to be
-run, backed up or secured; a GET by id is realtime, so a reader sees a change the
-moment it is acknowledged, without replaying a topic into a local table first; and
-the management API gets read-your-writes (writes refresh the index) plus the same
-Query filters, sort and paging as event list. Webhooks change rarely, so the cost of
-refreshing on every write is nothing next to that.
-
-Every write is a whole-document write guarded by the version it read
-(`if_seq_no`/`if_primary_term`), so two concurrent changes never lose one another.
+Reads of one webhook (`get`, `find`) come from the topic's in-memory copy, so they
+work while Elasticsearch is down; lists search the index (`query_api.webhook_list`).
+Each change is appended to the topic guarded by the version it was made on
+(`WebhookLog.append`), so two concurrent changes never lose one another; then copied
+into the index at once (read-your-writes for lists) when Elasticsearch answers, else
+by the mirror later (`ingest.webhooks.mirror`). A change therefore needs Kafka only.
 A webhook outside the caller's domain is reported as not found, so ids do not leak.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from elasticsearch import AsyncElasticsearch, BadRequestError, ConflictError, NotFoundError
+from elasticsearch import AsyncElasticsearch, BadRequestError, NotFoundError
+from elasticsearch import ConnectionError as EsConnectionError
+from elasticsearch import ConnectionTimeout as EsConnectionTimeout
 
 from ingest.parsers.registry import available_parsers
 from ingest.webhooks.keys import hash_access_key, new_access_key
+from ingest.webhooks.log import NEW, Version, WebhookLog
 from schemas.index import WEBHOOK_MAPPINGS
+from schemas.settings import Settings
 from schemas.webhook import (
     Webhook,
     WebhookCreate,
@@ -58,11 +60,12 @@ def check_plugin_id(plugin_id: str) -> None:
 class WebhookStore:
     """Create, read, change and delete webhooks; the only code that writes the index.
 
-    Lists are `query_api.webhook_list`'s (a query over the index, like event list).
+    Lists are `query_api.webhook_list`'s (a query over the index, the searchable copy).
     """
 
-    def __init__(self, es: AsyncElasticsearch, index: str = DEFAULT_INDEX) -> None:
+    def __init__(self, es: AsyncElasticsearch, log: WebhookLog, index: str = DEFAULT_INDEX) -> None:
         self._es = es
+        self.log = log
         self.index = index
         self._ready = False
 
@@ -85,7 +88,6 @@ class WebhookStore:
         if not request.domain_id:
             raise WebhookInvalid("a webhook needs a domain_id")
         check_plugin_id(request.plugin_info.plugin_id)
-        await self.ensure_index()
         access_key = new_access_key()
         now = datetime.now(UTC)
         for _ in range(WRITE_ATTEMPTS):  # a 48-bit id collides almost never; then draw again
@@ -101,29 +103,44 @@ class WebhookStore:
                 updated_at=now,
                 access_key_sha256=hash_access_key(access_key),
             )
-            try:
-                await self._es.index(
-                    index=self.index,
-                    id=webhook.webhook_id,
-                    document=webhook.model_dump(mode="json"),
-                    op_type="create",
-                    refresh=True,
-                )
-            except ConflictError:
+            offset = await self.log.append(webhook.webhook_id, webhook, NEW)
+            if offset is None:
                 continue
+            await self._copy(webhook.webhook_id, Version(webhook, offset))
             log.info("webhook %s created in domain %s", webhook.webhook_id, webhook.domain_id)
             return webhook, access_key
         raise RuntimeError("could not draw an unused webhook id")
 
     async def find(self, webhook_id: str) -> Webhook | None:
-        """The stored webhook whatever its domain, or None; a realtime GET (the registry's read)."""
-        found = await self._read(webhook_id)
-        return found[0] if found else None
+        """The current webhook whatever its domain, or None."""
+        return await self.log.find(webhook_id)
 
     async def get(self, webhook_id: str, domain_id: str | None) -> Webhook:
         """The webhook, if it lies in `domain_id` (None: any domain); else WebhookNotFound."""
-        webhook, _, _ = await self._read_in_domain(webhook_id, domain_id)
+        webhook, _ = await self._read_in_domain(webhook_id, domain_id)
         return webhook
+
+    async def import_from_index(self) -> int:
+        """Copy into the topic the webhooks only the index has (made before the topic was
+        the source of truth); how many. A webhook the topic holds, or deleted, is kept."""
+        await self.log.wait_loaded()
+        imported, after = 0, None
+        while True:
+            try:
+                page = await self._es.search(
+                    index=self.index, size=500, sort=[{"webhook_id": "asc"}], search_after=after
+                )
+            except NotFoundError:
+                return imported
+            hits = page["hits"]["hits"]
+            if not hits:
+                return imported
+            for hit in hits:
+                webhook = Webhook.model_validate(hit["_source"])
+                if not self.log.table.knows(webhook.webhook_id):
+                    if await self.log.append(webhook.webhook_id, webhook, NEW) is not None:
+                        imported += 1
+            after = hits[-1]["sort"]
 
     async def update(self, request: WebhookUpdate, domain_id: str | None) -> Webhook:
         """Replace name, parser options and/or tags; options and tags are replaced whole."""
@@ -160,21 +177,7 @@ class WebhookStore:
         return webhook, access_key
 
     async def delete(self, webhook_id: str, domain_id: str | None) -> None:
-        _, seq_no, primary_term = await self._read_in_domain(webhook_id, domain_id)
-        try:
-            await self._es.delete(
-                index=self.index,
-                id=webhook_id,
-                if_seq_no=seq_no,
-                if_primary_term=primary_term,
-                refresh=True,
-            )
-        except NotFoundError:
-            raise WebhookNotFound(f"webhook {webhook_id!r} not found") from None
-        except ConflictError:  # changed meanwhile: the domain cannot change, so delete anyway
-            await self._es.options(ignore_status=404).delete(
-                index=self.index, id=webhook_id, refresh=True
-            )
+        await self._write(webhook_id, domain_id, lambda _: None)
         log.info("webhook %s deleted", webhook_id)
 
     async def _set_state(
@@ -189,38 +192,85 @@ class WebhookStore:
     async def _modify(
         self, webhook_id: str, domain_id: str | None, change: Callable[[Webhook], Webhook]
     ) -> Webhook:
-        """Read, change, write back guarded by the version read; retried when it moved."""
-        for _ in range(WRITE_ATTEMPTS):
-            webhook, seq_no, primary_term = await self._read_in_domain(webhook_id, domain_id)
+        def changed(webhook: Webhook) -> Webhook:
             updated = change(webhook).model_copy(update={"updated_at": datetime.now(UTC)})
-            updated = Webhook.model_validate(updated.model_dump())
+            return Webhook.model_validate(updated.model_dump())
+
+        written = await self._write(webhook_id, domain_id, changed)
+        assert written is not None
+        return written
+
+    async def _write(
+        self, webhook_id: str, domain_id: str | None, change: Callable[[Webhook], Webhook | None]
+    ) -> Webhook | None:
+        """Read, change, append guarded by the version read; again when another change won."""
+        lost = False
+        for _ in range(WRITE_ATTEMPTS):
             try:
-                await self._es.index(
-                    index=self.index,
-                    id=webhook_id,
-                    document=updated.model_dump(mode="json"),
-                    if_seq_no=seq_no,
-                    if_primary_term=primary_term,
-                    refresh=True,
-                )
-            except ConflictError:
+                webhook, base = await self._read_in_domain(webhook_id, domain_id)
+            except WebhookNotFound:
+                if lost:  # deleted meanwhile: our lost record must not be the newest of its key
+                    await self.log.append(webhook_id, None, None)
+                raise
+            updated = change(webhook)
+            offset = await self.log.append(webhook_id, updated, base)
+            if offset is None:
+                lost = True
                 continue
+            await self._copy(webhook_id, Version(updated, offset))
             return updated
         raise WebhookInvalid(f"webhook {webhook_id!r} is being changed concurrently; retry")
 
-    async def _read_in_domain(
-        self, webhook_id: str, domain_id: str | None
-    ) -> tuple[Webhook, int, int]:
-        """As `_read`, but a missing webhook or one of another domain is WebhookNotFound."""
-        found = await self._read(webhook_id)
-        if found is None or (domain_id is not None and found[0].domain_id != domain_id):
+    async def _read_in_domain(self, webhook_id: str, domain_id: str | None) -> tuple[Webhook, int]:
+        """(webhook, offset of its version); one missing or of another domain: WebhookNotFound."""
+        version = await self.log.versioned(webhook_id)
+        if version is None or version.webhook is None:
             raise WebhookNotFound(f"webhook {webhook_id!r} not found")
-        return found
+        if domain_id is not None and version.webhook.domain_id != domain_id:
+            raise WebhookNotFound(f"webhook {webhook_id!r} not found")
+        return version.webhook, version.offset
 
-    async def _read(self, webhook_id: str) -> tuple[Webhook, int, int] | None:
-        """(webhook, seq_no, primary_term) by a realtime GET, or None (also when no index)."""
+    async def _copy(self, webhook_id: str, version: Version) -> None:
+        """The searchable copy, now if Elasticsearch answers; else the mirror writes it later."""
         try:
-            found = await self._es.get(index=self.index, id=webhook_id)
-        except NotFoundError:
-            return None
-        return Webhook.model_validate(found["_source"]), found["_seq_no"], found["_primary_term"]
+            await self.write_copies({webhook_id: version})
+        except (EsConnectionError, EsConnectionTimeout) as error:
+            log.warning("webhook %s changed; its searchable copy follows later (%r)",
+                        webhook_id, error)  # fmt: skip
+
+    async def write_copies(self, versions: Mapping[str, Version]) -> None:
+        """Index (or delete) each webhook as of its version; an older version never wins."""
+        await self.ensure_index()
+        operations: list[dict[str, Any]] = []
+        for webhook_id, version in versions.items():
+            meta = {"_index": self.index, "_id": webhook_id, "version": version.offset + 1,
+                    "version_type": "external"}  # fmt: skip
+            if version.webhook is None:
+                operations.append({"delete": meta})
+            else:
+                operations += [{"index": meta}, version.webhook.model_dump(mode="json")]
+        if not operations:
+            return
+        answer = await self._es.bulk(operations=operations, refresh=True)
+        if answer["errors"]:
+            failed = [
+                item for entry in answer["items"] for item in entry.values()
+                if item.get("status") not in (200, 201, 404, 409)  # 409: a newer one is there
+            ]  # fmt: skip
+            if failed:
+                raise WebhookCopyFailed(f"{len(failed)} webhook copies refused: {failed[0]}")
+
+
+class WebhookCopyFailed(Exception):
+    """Elasticsearch refused a webhook's searchable copy; the mirror retries."""
+
+
+@asynccontextmanager
+async def open_store(settings: Settings, es: AsyncElasticsearch) -> AsyncIterator[WebhookStore]:
+    """A store following the webhooks topic, for a command or a script (the API keeps its own)."""
+    webhooks = WebhookLog(settings)
+    await webhooks.start()
+    try:
+        yield WebhookStore(es, webhooks, settings.indices.webhooks)
+    finally:
+        await webhooks.stop()

@@ -47,7 +47,10 @@ def revealed(settings: Settings) -> dict[str, Any]:
 def pipeline_settings(base: Settings, name: str, **ingest: Any) -> Settings:
     """`base` with every topic, index and group renamed after `name`."""
     data = revealed(base)
-    data["topics"].update(raw=f"{name}.raw", normalized=f"{name}.normalized", dlq=f"{name}.dlq")
+    data["topics"].update(
+        raw=f"{name}.raw", normalized=f"{name}.normalized", dlq=f"{name}.dlq",
+        webhooks=f"{name}.webhooks",
+    )  # fmt: skip
     data["indices"].update(
         events=f"{name}-events", alerts=f"{name}-alerts",
         apikeys=f"{name}-apikeys", webhooks=f"{name}-webhooks",
@@ -282,7 +285,20 @@ async def _remove(settings: Settings, es: AsyncElasticsearch) -> None:
     try:
         existing = set(await admin.list_topics())
         group = settings.ingest.worker_group
-        doomed = [t for t in existing if t in topic_names(settings) or t.startswith(group)]
+        ours = {*topic_names(settings), settings.topics.webhooks}
+        doomed = [t for t in existing if t in ours or t.startswith(group)]
+        if doomed:
+            await admin.delete_topics(doomed)
+    finally:
+        await admin.close()
+
+
+async def delete_topics(settings: Settings, names: list[str]) -> None:
+    """Delete those of `names` that exist."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap_servers)
+    await admin.start()
+    try:
+        doomed = [name for name in names if name in set(await admin.list_topics())]
         if doomed:
             await admin.delete_topics(doomed)
     finally:

@@ -28,7 +28,8 @@ async def test_readyz_and_intake_metrics(
     settings: Settings, unique_name: str, tmp_path: Path
 ) -> None:
     async with running_pipeline(settings, unique_name, tmp_path, start_worker=False) as pipeline:
-        assert (await pipeline.http.get("/readyz")).json() == {"status": "ready"}
+        ready = await pipeline.http.get("/readyz")
+        assert ready.json() == {"status": "ready", "elasticsearch": "ok"}, ready.text
 
         def accepted(text: str) -> float:
             for line in text.splitlines():

@@ -1,13 +1,15 @@
-"""WebhookRegistry over a fake store: SPEC §4.1's checks, and a cache that stays fresh."""
+"""WebhookRegistry over a fake source (SPEC §4.1's checks) and WebhookTable, the webhooks topic
+as every reader applies it: the same records accepted and rejected by all, whatever the order
+of concurrent changes."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 
 import pytest
 
 from ingest.webhooks.keys import hash_access_key
+from ingest.webhooks.log import NEW, WebhookTable, encode, record_base
 from ingest.webhooks.registry import WebhookRegistry
 from schemas.webhook import (
     PluginInfo,
@@ -41,25 +43,9 @@ def webhook(state: WebhookState = WebhookState.ENABLED, key: str = KEY) -> Webho
 class FakeStore:
     def __init__(self) -> None:
         self.records: dict[str, Webhook] = {ID: webhook()}
-        self.reads = 0
-        self.delay = 0.0
-        self.fail: Exception | None = None
 
     async def find(self, webhook_id: str) -> Webhook | None:
-        self.reads += 1
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        if self.fail is not None:
-            raise self.fail
         return self.records.get(webhook_id)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -68,13 +54,8 @@ def store() -> FakeStore:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def registry(store: FakeStore, clock: Clock) -> WebhookRegistry:
-    return WebhookRegistry(store, ttl_seconds=2.0, clock=clock)
+def registry(store: FakeStore) -> WebhookRegistry:
+    return WebhookRegistry(store)
 
 
 async def test_checks_in_spec_order(registry: WebhookRegistry, store: FakeStore) -> None:
@@ -89,9 +70,9 @@ async def test_checks_in_spec_order(registry: WebhookRegistry, store: FakeStore)
         await registry.authenticate(ID, "")
 
 
-async def test_disabled_is_told_only_to_a_key_holder(clock: Clock, store: FakeStore) -> None:
+async def test_disabled_is_told_only_to_a_key_holder(store: FakeStore) -> None:
     store.records[ID] = webhook(WebhookState.DISABLED)
-    registry = WebhookRegistry(store, clock=clock)
+    registry = WebhookRegistry(store)
     with pytest.raises(WebhookKeyMismatch):
         await registry.authenticate(ID, "wrong")
     with pytest.raises(WebhookDisabled) as disabled:
@@ -101,98 +82,65 @@ async def test_disabled_is_told_only_to_a_key_holder(clock: Clock, store: FakeSt
         await registry.authorize(ID)
 
 
-async def test_reads_once_per_ttl(
-    registry: WebhookRegistry, store: FakeStore, clock: Clock
-) -> None:
-    for _ in range(100):
-        await registry.authenticate(ID, KEY)
-    assert store.reads == 1
-    clock.now += 1.99
-    await registry.authenticate(ID, KEY)
-    assert store.reads == 1
-    clock.now += 0.02
-    await registry.authenticate(ID, KEY)
-    assert store.reads == 2
+def named(name: str) -> Webhook:
+    return webhook().model_copy(update={"name": name})
 
 
-@pytest.mark.parametrize(
-    ("change", "error"),
-    [
-        (lambda records: records.update({ID: webhook(WebhookState.DISABLED)}), WebhookDisabled),
-        (lambda records: records.update({ID: webhook(key="rotated")}), WebhookKeyMismatch),
-        (lambda records: records.pop(ID), WebhookNotFound),
-    ],
-)
-async def test_a_change_applies_once_the_entry_expires(
-    registry: WebhookRegistry, store: FakeStore, clock: Clock, change, error
-) -> None:
-    await registry.authenticate(ID, KEY)
-    change(store.records)
-    await registry.authenticate(ID, KEY)  # still the cached record: that is the point of a cache
-    clock.now += 2.0
-    with pytest.raises(error):
-        await registry.authenticate(ID, KEY)
+def current_name(table: WebhookTable) -> str | None:
+    version = table.get(ID)
+    return version.webhook.name if version and version.webhook else None
 
 
-async def test_unknown_ids_are_cached_and_malformed_ones_never_read(
-    registry: WebhookRegistry, store: FakeStore, clock: Clock
-) -> None:
-    for _ in range(5):
-        assert await registry.get("webhook-aaaaaaaaaaaa") is None
-    assert store.reads == 1
-    for bad in ["", "webhook-", "webhook-XYZ", "../../etc", "webhook-0123456789abc"]:
-        assert await registry.get(bad) is None
-    assert store.reads == 1
-    store.records["webhook-aaaaaaaaaaaa"] = webhook()  # created meanwhile
-    clock.now += 2.0
-    assert await registry.get("webhook-aaaaaaaaaaaa") is not None
+def test_table_applies_a_create_and_changes_made_on_the_current_version() -> None:
+    table = WebhookTable()
+    assert table.apply(0, ID, encode(named("a")), NEW)
+    assert table.apply(1, ID, encode(named("b")), 0)
+    assert current_name(table) == "b" and table.position == 2
+    assert table.accepted(0) and table.accepted(1)
 
 
-async def test_concurrent_misses_share_one_read(
-    registry: WebhookRegistry, store: FakeStore
-) -> None:
-    store.delay = 0.05
-    found = await asyncio.gather(*(registry.authenticate(ID, KEY) for _ in range(50)))
-    assert len(found) == 50
-    assert store.reads == 1
+def test_table_rejects_the_loser_of_two_concurrent_changes() -> None:
+    table = WebhookTable()
+    table.apply(0, ID, encode(named("a")), NEW)
+    assert table.apply(1, ID, encode(named("first")), 0)
+    assert not table.apply(2, ID, encode(named("second, made on 0 too")), 0)
+    assert current_name(table) == "first"
+    assert table.accepted(2) is False
+    assert table.apply(3, ID, encode(named("second, again on 1")), 1)  # the loser's retry
+    assert current_name(table) == "second, again on 1"
 
 
-async def test_a_cancelled_caller_does_not_cancel_the_others(
-    registry: WebhookRegistry, store: FakeStore
-) -> None:
-    store.delay = 0.05
-    first = asyncio.create_task(registry.get(ID))
-    second = asyncio.create_task(registry.get(ID))
-    await asyncio.sleep(0.01)
-    first.cancel()
-    assert (await second) is not None
-    assert first.cancelled()
-    assert store.reads == 1
+def test_table_refuses_a_second_create_of_one_id_and_a_change_after_a_delete() -> None:
+    table = WebhookTable()
+    table.apply(0, ID, encode(named("a")), NEW)
+    assert not table.apply(1, ID, encode(named("drawn twice")), NEW)
+    assert table.apply(2, ID, None, 0)
+    assert table.get(ID) is None
+    assert not table.apply(3, ID, encode(named("changed meanwhile")), 0)
+    assert table.get(ID) is None
+    assert [(i, v.webhook) for i, v in table.versions()] == [(ID, None)]  # a deletion to mirror
 
 
-async def test_a_failed_read_propagates_and_is_not_cached(
-    registry: WebhookRegistry, store: FakeStore
-) -> None:
-    store.fail = ConnectionError("elasticsearch down")
-    with pytest.raises(ConnectionError):
-        await registry.authenticate(ID, KEY)
-    store.fail = None
-    assert (await registry.authenticate(ID, KEY)).webhook_id == ID
-    assert store.reads == 2
+def test_table_accepts_a_change_whose_history_was_compacted_away() -> None:
+    table = WebhookTable()
+    assert table.apply(7, ID, encode(named("newest")), 5)  # records 0..6 compacted
+    assert current_name(table) == "newest"
+    assert table.apply(8, ID, None, None)  # an unconditional repair tombstone
+    assert table.get(ID) is None
 
 
-async def test_forget_and_size_bound(store: FakeStore, clock: Clock) -> None:
-    registry = WebhookRegistry(store, max_entries=3, clock=clock)
-    await registry.get(ID)
-    registry.forget(ID)
-    await registry.get(ID)
-    assert store.reads == 2
-    for suffix in "bcd":
-        await registry.get(f"webhook-{suffix * 12}")
-    await registry.get(ID)  # evicted as the least recently used
-    assert store.reads == 6
+def test_table_treats_an_unreadable_record_as_deleted() -> None:
+    table = WebhookTable()
+    table.apply(0, ID, encode(named("a")), NEW)
+    assert table.apply(1, ID, b"{not json", 0)
+    assert table.get(ID) is None
+    other = "webhook-ffffffffffff"
+    table.apply(2, other, encode(named("id in the value differs from the key")), NEW)
+    assert table.get(other) is None
 
 
-def test_ttl_must_keep_the_five_second_promise(store: FakeStore) -> None:
-    with pytest.raises(ValueError):
-        WebhookRegistry(store, ttl_seconds=10)
+def test_record_base_header() -> None:
+    assert record_base([("eventpipe-base", b"12")]) == 12
+    assert record_base([("eventpipe-base", b"-1")]) == NEW
+    assert record_base([("other", b"1")]) is None
+    assert record_base([("eventpipe-base", b"x")]) is None

@@ -1,0 +1,119 @@
+"""schemathesis over the running service's own OpenAPI description, against the real engines.
+
+The description is the app's own (what it serves at /openapi.json); the requests go to
+the service running as `eventpipe api` runs it (uvicorn on a free port, the socket limits,
+the app's lifespan against the real Kafka and Elasticsearch, topics and indices of its
+own). Every operation gets `EXAMPLES` generated requests, valid and invalid, with an
+admin API key; hypothesis is derandomized, so a run is reproducible. Checked: no 5xx,
+status codes, content types and bodies as the description says.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import schemathesis
+import uvicorn
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from query_api.app import create_app
+from query_api.http_limits import limited_protocol
+from schemas.settings import Settings
+from tests.integration.pipeline import delete_topics, pipeline_settings
+
+EXAMPLES = 20
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+
+
+@dataclass
+class RunningApi:
+    base_url: str
+    api_key: str
+
+
+async def _cleanup(ours: Settings) -> None:
+    from elasticsearch import AsyncElasticsearch
+
+    es = AsyncElasticsearch(**ours.elasticsearch.client_options())
+    try:
+        daily = await es.indices.get(index=f"{ours.indices.events}-*", allow_no_indices=True)
+        for name in daily:
+            await es.indices.delete(index=name)
+        await es.options(ignore_status=404).indices.delete_index_template(name=ours.indices.events)
+        for index in (ours.indices.alerts, ours.indices.apikeys, ours.indices.webhooks):
+            await es.indices.delete(index=index, ignore_unavailable=True)
+    finally:
+        await es.close()
+    await delete_topics(ours, [ours.topics.raw, ours.topics.webhooks])
+
+
+@pytest.fixture(scope="module")
+def running_api(settings: Settings) -> Iterator[RunningApi]:
+    """The service in a thread of its own (its own event loop), as a client would reach it."""
+    ours = pipeline_settings(settings, f"test-fuzz-{uuid.uuid4().hex[:12]}")
+    ours.api.key_rate_per_second = 0  # exercise the routes, not the limiter
+    app = create_app(ours)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host="127.0.0.1", port=0, log_config=None, http=limited_protocol(ours.api)
+        )
+    )
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_until_complete, args=(server.serve(),), daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.05)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        created = asyncio.run_coroutine_threadsafe(app.state.keys.create(None), loop)
+        api_key, _ = created.result(30)
+        yield RunningApi(f"http://127.0.0.1:{port}", api_key)
+    finally:
+        server.should_exit = True
+        thread.join(30)
+        with contextlib.suppress(Exception):
+            loop.run_until_complete(_cleanup(ours))
+        loop.close()
+
+
+# The description the running service serves at /openapi.json (building it needs no
+# engine), so the operations are known when tests are collected: one test each.
+schema = schemathesis.openapi.from_dict(create_app(Settings()).openapi())
+
+
+@schema.parametrize()
+@hypothesis_settings(
+    max_examples=EXAMPLES,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
+def test_every_operation_answers_as_described(case: Any, running_api: RunningApi) -> None:
+    case.call_and_validate(
+        base_url=running_api.base_url,
+        headers={"Authorization": f"Bearer {running_api.api_key}"},
+        checks=CHECKS,
+        timeout=30,
+    )
