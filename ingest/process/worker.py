@@ -115,7 +115,9 @@ class Worker:
         self._kafka: AIOKafkaProducer | None = None
         self._batches: BatchProducer | None = None
         self._secret = signing_secret(settings)
-        self._ready = asyncio.Lock()
+        self._es_ready = asyncio.Lock()
+        self._registry_ready = asyncio.Lock()
+        self._producer_ready = asyncio.Lock()
         self._changelog_lock = asyncio.Lock()
         # The newest created_at indexed: the clock quiet keys are judged by, so a replay
         # of old records never finds its keys forgotten.
@@ -124,19 +126,33 @@ class Worker:
     def is_stopping(self) -> bool:
         return self.stopping
 
-    async def resources(self) -> tuple[AsyncElasticsearch, WebhookRegistry, BatchProducer]:
-        async with self._ready:
-            if self._es is None or self._registry is None:
+    async def elasticsearch(self) -> AsyncElasticsearch:
+        """The index stage's client, the templates in place (waited for while unreachable)."""
+        async with self._es_ready:
+            if self._es is None:
                 es = AsyncElasticsearch(
                     **self.settings.elasticsearch.client_options(),
                     serializers=client_serializers(),
                 )
                 await retry(lambda: self._prepare(es), "preparing Elasticsearch", self.is_stopping)
                 self._es = es
-                self._registry = await open_registry(self.settings)
+        return self._es
+
+    async def webhooks(self) -> WebhookRegistry:
+        """The parse stage's webhooks, from Kafka alone: parsing goes on while Elasticsearch
+        is down."""
+        async with self._registry_ready:
+            if self._registry is None:
+                self._registry = await retry(
+                    lambda: open_registry(self.settings), "reading the webhooks", self.is_stopping
+                )
+        return self._registry
+
+    async def producer(self) -> BatchProducer:
+        """All output (parsed events, dead letters, table changelog) goes out a batch at a
+        time, acknowledged as a whole before the batch is acked."""
+        async with self._producer_ready:
             if self._batches is None:
-                # All output (parsed events, dead letters, table changelog) goes out a
-                # batch at a time, acknowledged as a whole before the batch is acked.
                 kafka = AIOKafkaProducer(
                     **self.settings.kafka.client_options(),
                     acks="all",
@@ -147,9 +163,14 @@ class Worker:
                 await retry(kafka.start, "connecting to Kafka", self.is_stopping)
                 self._kafka = kafka
                 self._batches = BatchProducer(kafka)
-        return self._es, self._registry, self._batches
+        return self._batches
+
+    async def resources(self) -> tuple[AsyncElasticsearch, WebhookRegistry, BatchProducer]:
+        return await self.elasticsearch(), await self.webhooks(), await self.producer()
 
     async def close(self) -> None:
+        if self._registry is not None:
+            await self._registry.close()
         if self._kafka is not None:
             await self._kafka.stop()
         if self._es is not None:
@@ -161,7 +182,7 @@ class Worker:
 
     async def parse_batch(self, messages: Sequence[ConsumerRecord]) -> None:
         """Parse a batch of raw records; return once Kafka acknowledged all it produced."""
-        _, registry, batches = await self.resources()
+        registry, batches = await self.webhooks(), await self.producer()
         records = [(raw_record(message), message.key) for message in messages]
         parsed = await parse_batch(records, registry, self._secret, self.is_stopping)
         topics = self.settings.topics
@@ -184,7 +205,7 @@ class Worker:
 
     async def index_batch(self, events: Sequence[Any], table: Any) -> None:
         """Correlate and index; return once Elasticsearch has acknowledged every event."""
-        es, _, batches = await self.resources()
+        es, batches = await self.elasticsearch(), await self.producer()
         records = [
             (Position(e.message.topic, e.message.partition, e.message.offset), e.message.value)
             for e in events
@@ -227,7 +248,7 @@ class Worker:
         """
         if not states:
             return
-        _, _, batches = await self.resources()
+        batches = await self.producer()
         faust_runtime.local_store(table).update(states)
         changelog = faust_runtime.changelog_topic(table)
         if partitions is None:  # partitioned by key, as faust would
@@ -247,7 +268,7 @@ class Worker:
         The scan yields to the event loop every `SCAN_CHUNK` keys, so a large table never
         holds batches up; a key a batch rewrote meanwhile (a new value object) is kept.
         """
-        _, _, batches = await self.resources()
+        batches = await self.producer()
         store = faust_runtime.local_store(table)
         candidates: list[tuple[bytes, Any]] = []
         for n, (key, value) in enumerate(list(store.items()), 1):
