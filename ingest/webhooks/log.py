@@ -179,6 +179,10 @@ class WebhookLog:
         self._producer: AIOKafkaProducer | None = None
         self._producer_lock = asyncio.Lock()
         self._listeners: list[asyncio.Queue[tuple[str, Version]]] = []
+        self._consumer: AIOKafkaConsumer | None = None
+        self._catching_up: asyncio.Future[None] | None = None
+        self._catch_up_started = -1.0
+        self._caught_up_from = -1.0
 
     async def start(self) -> None:
         if self._reader is None:
@@ -210,13 +214,47 @@ class WebhookLog:
         return queue
 
     async def find(self, webhook_id: str) -> Webhook | None:
-        """The current webhook or None; waits for the first full read of the topic."""
+        """The current webhook or None; waits for the first full read of the topic.
+
+        An id not in memory is looked up again once the reader has caught up with the
+        topic's end as of now (`catch_up`): a webhook created a moment ago, whose first
+        alert arrives before its record was read here, is found, not refused.
+        """
         if not WEBHOOK_ID_PATTERN.match(webhook_id):
             return None
         if not self._loaded.is_set():
             await self._loaded.wait()
         version = self.table.get(webhook_id)
+        if version is None and not self.table.knows(webhook_id):
+            await self.catch_up()
+            version = self.table.get(webhook_id)
         return version.webhook if version else None
+
+    async def catch_up(self) -> None:
+        """Return once the table has read every record written before this call (bounded by
+        webhook_write_timeout_seconds); concurrent callers share one look at the end."""
+        asked = asyncio.get_running_loop().time()
+        if self._caught_up_from >= asked:
+            return
+        task = self._catching_up
+        if task is None or task.done() or self._catch_up_started < asked:
+            self._catch_up_started = asked
+            task = self._catching_up = asyncio.ensure_future(self._catch_up(asked))
+        await asyncio.shield(task)
+
+    async def _catch_up(self, started: float) -> None:
+        consumer = self._consumer
+        if consumer is None:
+            return
+        try:
+            async with asyncio.timeout(self._settings.ingest.webhook_write_timeout_seconds):
+                end = (await consumer.end_offsets([self._topic]))[self._topic]
+                async with self._progress:
+                    await self._progress.wait_for(lambda: self.table.position >= end)
+        except (KafkaError, OSError, TimeoutError) as error:
+            log.warning("could not catch up with %s: %r", self._topic.topic, error)
+            return
+        self._caught_up_from = max(self._caught_up_from, started)
 
     async def versioned(self, webhook_id: str) -> Version | None:
         await self.wait_loaded()
@@ -276,6 +314,7 @@ class WebhookLog:
                 )
                 await consumer.start()
                 consumer.assign([self._topic])
+                self._consumer = consumer
                 if self.table.position == 0:
                     await consumer.seek_to_beginning(self._topic)
                 else:
@@ -302,6 +341,7 @@ class WebhookLog:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
             finally:
+                self._consumer = None
                 if consumer is not None:
                     await consumer.stop()
 

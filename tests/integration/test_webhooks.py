@@ -611,3 +611,22 @@ async def test_import_copies_webhooks_only_the_index_has(
         finally:
             await es.indices.delete(index=test_settings.indices.webhooks, ignore_unavailable=True)
             await delete_topics(test_settings, [test_settings.topics.webhooks])
+
+
+async def test_a_webhook_created_a_moment_ago_is_found_by_every_reader(service: Service) -> None:
+    """Read-your-writes across processes: an alert sent right after the create (as a direct
+    producer or the worker sees it) finds the webhook, though this reader has not yet read
+    its record: an unknown id waits until the reader caught up with the topic's end."""
+    others = [WebhookLog(service.settings) for _ in range(3)]
+    for other in others:
+        await other.start()
+        await other.wait_loaded()
+    try:
+        for n in range(5):
+            created = await service.ok("create", new_webhook(f"fresh-{n}"), service.key_a)
+            found = await asyncio.gather(*(o.find(created["webhook_id"]) for o in others))
+            assert all(f is not None and f.webhook_id == created["webhook_id"] for f in found)
+        assert await others[0].find("webhook-0123456789ab") is None  # unknown stays unknown
+    finally:
+        for other in others:
+            await other.stop()
