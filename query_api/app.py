@@ -14,7 +14,11 @@ from elasticsearch import ConnectionError as EsConnectionError
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from ingest.elasticsearch.indices import delete_expired, ensure_events_template
+from ingest.elasticsearch.indices import (
+    delete_expired,
+    ensure_alert_indices,
+    ensure_events_template,
+)
 from ingest.intake import http as intake
 from ingest.intake.ratelimit import RateLimiter
 from ingest.secrets import signing_secret
@@ -22,13 +26,15 @@ from ingest.webhooks.log import WebhookLog
 from ingest.webhooks.mirror import WebhookMirror
 from ingest.webhooks.registry import WebhookRegistry
 from ingest.webhooks.store import WebhookStore
-from query_api import routes_alerts, routes_events, routes_webhooks
+from query_api import routes_events, routes_webhooks
 from query_api.apikeys import ApiKeyStore
 from query_api.console import mount_console
 from query_api.deps import EsDep
 from query_api.errors import error_response, install_error_handlers
 from query_api.grpc_server import start_grpc_server
 from query_api.http_limits import RequestLimits
+from query_api.rest.routes import alerts as routes_alerts
+from query_api.services.alerts import AlertBackend, ChangeProducer
 from schemas.settings import Settings, get_settings
 
 log = logging.getLogger("eventpipe.api")
@@ -74,8 +80,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.key_limiter = RateLimiter(
             settings.api.key_rate_per_second, settings.api.key_burst
         )
+        alert_changes = ChangeProducer(settings)
+        app.state.alerts = AlertBackend(es, settings, alert_changes)
         try:
             await ensure_events_template(es, settings.indices.events)
+            await ensure_alert_indices(es, settings.indices)
             await app.state.keys.ensure_index()
             await app.state.webhooks.ensure_index()
         except EsConnectionError as error:
@@ -99,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if grpc is not None:
                 await grpc.stop()
             await app.state.raw_producer.stop()
+            await alert_changes.stop()
             await es.close()
 
     app = FastAPI(
@@ -114,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes_webhooks.router)
     app.include_router(intake.router)
     app.include_router(routes_alerts.router)
+    app.include_router(routes_alerts.note_router)
     app.include_router(routes_alerts.caller_router)
     mount_console(app)
 

@@ -17,6 +17,7 @@ from typing import Any
 from elasticsearch import ApiError, AsyncElasticsearch, NotFoundError
 
 from query_api.translate import (
+    EVENTS,
     INVALID,
     MAX_EXPANSION_VALUES,
     MAX_PAGE_SIZE,
@@ -24,6 +25,7 @@ from query_api.translate import (
     Expansion,
     FilterPlan,
     ListPlan,
+    Searchable,
     apply_expansions,
     scoped,
     source_includes,
@@ -90,15 +92,17 @@ async def list_events(
     es: AsyncElasticsearch,
     index: str,
     query: Query,
-    exact: Mapping[str, str | None],
+    exact: Mapping[str, Any],
     domain_id: str | None,
     *,
     now: datetime | None = None,
+    searchable: Searchable = EVENTS,
 ) -> tuple[list[dict], int]:
-    """The requested page of events (EventInfo-shaped `_source` dicts) and the exact total."""
-    plan = translate_list(query, exact, now=now or datetime.now(UTC))
+    """The requested page of events (EventInfo-shaped `_source` dicts) and the exact total;
+    with `searchable`, of another index's documents (alerts, notes) by the same rules."""
+    plan = translate_list(query, exact, now=now or datetime.now(UTC), searchable=searchable)
     try:
-        return await _list(es, index, plan, domain_id)
+        return await _list(es, index, plan, domain_id, searchable.noun)
     except ApiError as error:
         if not caller_fault(error):
             raise
@@ -106,7 +110,7 @@ async def list_events(
 
 
 async def _list(
-    es: AsyncElasticsearch, index: str, plan: ListPlan, domain_id: str | None
+    es: AsyncElasticsearch, index: str, plan: ListPlan, domain_id: str | None, noun: str
 ) -> tuple[list[dict], int]:
     resolved = await resolve_filter(es, index, plan.filter, domain_id=domain_id)
     es_query = scoped(resolved, domain_id)
@@ -116,7 +120,7 @@ async def _list(
         )
         return [], _total(response)
     if plan.limit == 0:
-        return await _all_results(es, index, plan, es_query)
+        return await _all_results(es, index, plan, es_query, noun)
     if plan.offset + plan.limit <= MAX_RESULT_WINDOW:
         response = await _search(
             es,
@@ -154,7 +158,7 @@ async def get_event(
 
 
 async def _all_results(
-    es: AsyncElasticsearch, index: str, plan: ListPlan, query: dict
+    es: AsyncElasticsearch, index: str, plan: ListPlan, query: dict, noun: str = "events"
 ) -> tuple[list[dict], int]:
     """No paging (limit 0): every match, refused past MAX_PAGE_SIZE rather than cut short."""
     response = await _search(
@@ -171,7 +175,7 @@ async def _all_results(
     if total > MAX_PAGE_SIZE:
         raise QueryError(
             "ERROR_INVALID_ARGUMENT",
-            f"{total} events match; without paging at most {MAX_PAGE_SIZE} can be listed,"
+            f"{total} {noun} match; without paging at most {MAX_PAGE_SIZE} can be listed,"
             " set page.limit",
         )
     return _sources(response), total
