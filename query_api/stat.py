@@ -57,7 +57,7 @@ from query_api.pipeline import MISSING as _MISSING
 from query_api.pipeline import lookup, read_number, sort_rows
 from query_api.translate import EVENTS, Searchable
 from schemas.event import format_timestamp
-from schemas.index import FieldKind
+from schemas.index import FieldKind, FieldMap
 from schemas.query import (
     Group,
     GroupField,
@@ -104,7 +104,12 @@ _DIRECTIVES: dict[str, Granularity | None] = {
 _DIRECTIVE = re.compile(r"%[-_0^#]?[EO]?(.)", re.DOTALL)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-SortValue = tuple[int, str]  # (created_at epoch millis, event_id): the order of documents
+SortValue = tuple[int, str]  # (created_at epoch millis, the document's id)
+
+
+def date_fields(fields: FieldMap) -> tuple[str, ...]:
+    """The top-level date fields of a collection (events: created_at, occurred_at)."""
+    return tuple(n for n, spec in fields.properties.items() if spec.get("type") == "date")
 
 
 # ---- plans ---------------------------------------------------------------------------------
@@ -173,8 +178,7 @@ class GroupPlan:
     fields: tuple[FieldPlan, ...]
     # push/merge_objects need every event: scan the matching events instead of aggregating.
     scan: bool
-    # what is grouped: its time and id fields order first/last/push/merge_objects
-    searchable: Searchable = EVENTS
+    id_field: str = "event_id"  # ties of created_at order (first/last/push/merge_objects)
 
 
 @dataclass(frozen=True)
@@ -211,7 +215,7 @@ class StatPlan:
     count_name: str = ""
     stages: tuple[Stage, ...] = ()
     page: Page = field(default_factory=Page)
-    searchable: Searchable = EVENTS
+    searchable: Searchable = EVENTS  # what is counted: events, or another collection
 
     @property
     def fetches_events(self) -> bool:
@@ -227,19 +231,22 @@ class StatPlan:
 
 
 def plan_stat(query: StatisticsQuery, searchable: Searchable = EVENTS) -> StatPlan:
-    """Check a StatisticsQuery over the documents of `searchable` (events, alerts, ...) and
-    decide how to answer it; errors come before any I/O."""
+    """Check a StatisticsQuery and decide how to answer it; errors come before any I/O.
+
+    `searchable` is the collection counted (events by default; event rules have the same
+    created_at and their own id, which orders ties)."""
+    fields = searchable.fields
     if query.distinct and query.aggregate:
         raise QueryError(INVALID, "give either `aggregate` or `distinct`, not both")
     if query.distinct:
-        key = _key_plan(GroupKey(key=query.distinct, name="value"), searchable)
+        key = _key_plan(GroupKey(key=query.distinct, name="value"), fields)
         return StatPlan(mode="distinct", distinct=key, page=query.page, searchable=searchable)
     stages = list(query.aggregate)
-    window, i = _window(stages, searchable)
+    window, i = _window(stages, fields)
     event_stages = []
     while i < len(stages) and _is_window_stage(stages[i]):
         if stages[i].sort is not None:
-            doc_sort_fields(stages[i].sort or [], searchable)  # refuses objects before any I/O
+            doc_sort_fields(stages[i].sort or [], fields)  # refuses objects before any I/O
         event_stages.append(stages[i])
         i += 1
     rest = stages[i + 1 :]
@@ -261,14 +268,14 @@ def _is_window_stage(stage: Stage) -> bool:
     return stage.sort is not None or stage.skip is not None or stage.limit is not None
 
 
-def _window(stages: list[Stage], searchable: Searchable = EVENTS) -> tuple[Window, int]:
+def _window(stages: list[Stage], fields: FieldMap) -> tuple[Window, int]:
     """The leading sort and the skip/limit stages after it, folded; and where they end."""
     sort: tuple[SortKey, ...] = ()
     offset, limit = 0, None
     i = 0
     while i < len(stages) and stages[i].sort is not None:  # the last sort decides the order
         sort = tuple(stages[i].sort or ())
-        doc_sort_fields(sort, searchable)
+        doc_sort_fields(sort, fields)
         i += 1
     while i < len(stages) and (stages[i].skip is not None or stages[i].limit is not None):
         if stages[i].skip is not None:
@@ -293,18 +300,18 @@ def plan_row_group(group: Group) -> None:
 
 
 def plan_group(group: Group, searchable: Searchable = EVENTS) -> GroupPlan:
-    keys = tuple(_key_plan(key, searchable) for key in group.keys)
-    fields = tuple(_field_plan(item, searchable) for item in group.fields)
+    keys = tuple(_key_plan(key, searchable.fields) for key in group.keys)
+    fields = tuple(_field_plan(item, searchable.fields) for item in group.fields)
     names = [key.name for key in keys] + [item.name for item in fields]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         raise QueryError(INVALID, f"group names must be unique: {', '.join(duplicates)}")
     scan = any(item.operator in ("push", "merge_objects") for item in fields)
-    return GroupPlan(keys=keys, fields=fields, scan=scan, searchable=searchable)
+    return GroupPlan(keys=keys, fields=fields, scan=scan, id_field=searchable.id_field)
 
 
-def _resolve(path: str, role: str, searchable: Searchable) -> tuple[FieldKind, str]:
-    resolved = searchable.fields.kind(path)
+def _resolve(path: str, role: str, fields: FieldMap) -> tuple[FieldKind, str]:
+    resolved = fields.kind(path)
     if resolved is None:
         raise QueryError(INVALID, f"{role}: unknown field {path!r}")
     return resolved
@@ -314,8 +321,8 @@ def _is_object(kind: FieldKind, path: str) -> bool:
     return kind == "object" or (kind == "flattened" and "." not in path)
 
 
-def _key_plan(key: GroupKey, searchable: Searchable = EVENTS) -> KeyPlan:
-    kind, exact = _resolve(key.key, f"group key {key.name!r}", searchable)
+def _key_plan(key: GroupKey, fields: FieldMap) -> KeyPlan:
+    kind, exact = _resolve(key.key, f"group key {key.name!r}", fields)
     if _is_object(kind, key.key):
         raise QueryError(INVALID, f"{key.key!r} is an object; group by one of its fields")
     if key.date_format is None:
@@ -338,11 +345,11 @@ def pattern_granularity(pattern: str) -> Granularity:
     return _FINENESS[finest] or "year"
 
 
-def _field_plan(item: GroupField, searchable: Searchable = EVENTS) -> FieldPlan:
+def _field_plan(item: GroupField, fields: FieldMap) -> FieldPlan:
     if item.operator == "count":
         return FieldPlan(name=item.name, operator="count")
     path = item.key or ""
-    kind, exact = _resolve(path, f"group field {item.name!r}", searchable)
+    kind, exact = _resolve(path, f"group field {item.name!r}", fields)
     plan = FieldPlan(name=item.name, operator=item.operator, path=path, field=exact, kind=kind)
     if plan.reads_values and _is_object(kind, path):
         raise QueryError(INVALID, f"{item.operator}: {path!r} is an object; use one of its fields")
@@ -356,8 +363,8 @@ def composite_aggregations(
     plan: GroupPlan, *, after: dict[str, Any] | None = None, size: int = COMPOSITE_PAGE_SIZE
 ) -> dict[str, Any]:
     """The `aggs` of one page of a group stage (no keys: one bucket of every event)."""
-    order = plan.searchable.time_field, plan.searchable.id_field
-    sub = {f"f{i}": agg for i, item in enumerate(plan.fields) if (agg := _field_agg(item, order))}
+    sub = {f"f{i}": agg for i, item in enumerate(plan.fields)
+           if (agg := _field_agg(item, plan.id_field))}  # fmt: skip
     if not plan.keys:
         groups: dict[str, Any] = {"filters": {"filters": {"all": {"match_all": {}}}}}
     else:
@@ -370,15 +377,14 @@ def composite_aggregations(
     return {"groups": groups}
 
 
-def _field_agg(item: FieldPlan, order_by: tuple[str, str]) -> dict[str, Any] | None:
+def _field_agg(item: FieldPlan, id_field: str = "event_id") -> dict[str, Any] | None:
     op = item.operator
     if op == "count" or (op in ("sum", "average") and item.kind == "date"):
         return None  # doc_count; a date is never a number
     if op in ("first", "last"):
         order = "asc" if op == "first" else "desc"
-        time_field, id_field = order_by
         return {"top_hits": {"size": 1, "_source": {"includes": [item.path]},
-                             "sort": [{time_field: order}, {id_field: order}]}}  # fmt: skip
+                             "sort": [{"created_at": order}, {id_field: order}]}}  # fmt: skip
     if op in ("max", "min") and item.kind == "date":
         return {op: {"field": item.field}}
     if op in ("max", "min"):
@@ -457,10 +463,9 @@ def _sort_value(hit: dict[str, Any]) -> SortValue:
     return (int(created), str(event_id))
 
 
-def _event_order(doc_values: dict[str, list[Any]], searchable: Searchable) -> SortValue:
-    """(created_at, id) of a fetched document, from its doc values."""
-    times, ids = doc_values.get(searchable.time_field), doc_values[searchable.id_field]
-    return (int(float(times[0])) if times else 0, str(ids[0]))
+def _event_order(doc_values: dict[str, list[Any]], id_field: str) -> SortValue:
+    """(created_at, id) of a fetched event, from its doc values."""
+    return (int(float(doc_values["created_at"][0])), str(doc_values[id_field][0]))
 
 
 # ---- scan ----------------------------------------------------------------------------------
@@ -475,11 +480,10 @@ def fetch_request(plan: StatPlan) -> dict[str, Any]:
         plan.group is not None and any(item.reads_source for item in plan.group.fields)
     )
     indexed: dict[str, FieldKind | None] = {}
-    searchable = plan.searchable
     if ordered:
-        indexed |= {searchable.time_field: "date", searchable.id_field: "keyword"}
+        indexed |= {"created_at": "date", plan.searchable.id_field: "keyword"}
     for stage in plan.event_stages:
-        for name, kind, _ in doc_sort_fields(stage.sort or (), searchable):
+        for name, kind, _ in doc_sort_fields(stage.sort or (), plan.searchable.fields):
             indexed[name] = kind
     sources: Any = False
     if plan.mode == "documents":
@@ -502,7 +506,7 @@ def groups_from_hits(
     """(row keys, field states) of each event, once per combination of its key values."""
     for hit in hits:
         values = hit.get("fields", {})
-        states = [_hit_state(item, hit, values, plan.searchable) for item in plan.fields]
+        states = [_hit_state(item, hit, values, plan.id_field) for item in plan.fields]
         key_values = [sorted({key.indexed_value(v) for v in values.get(key.field, [])})
                       or [None] for key in plan.keys]  # fmt: skip
         for key in itertools.product(*key_values):
@@ -510,7 +514,7 @@ def groups_from_hits(
 
 
 def _hit_state(
-    item: FieldPlan, hit: dict[str, Any], doc_values: dict[str, list[Any]], searchable: Searchable
+    item: FieldPlan, hit: dict[str, Any], doc_values: dict[str, list[Any]], id_field: str
 ) -> Any:
     op = item.operator
     if op == "count":
@@ -526,7 +530,7 @@ def _hit_state(
             return values
         return (max if op == "max" else min)(values) if values else None
     value = stored_value(hit.get("_source", {}), item.path, item.kind)
-    order = _event_order(doc_values, searchable)
+    order = _event_order(doc_values, id_field)
     if op in ("first", "last"):
         return (order, None if value is _MISSING else value)
     if op == "merge_objects":
@@ -647,13 +651,13 @@ def _format_stored_date(value: Any) -> Any:
 def sort_hits(
     hits: list[dict[str, Any]], keys: Sequence[SortKey], searchable: Searchable = EVENTS
 ) -> list[dict[str, Any]]:
-    """Documents ordered exactly as Elasticsearch orders them for `translate_sort(keys)`.
+    """Events ordered exactly as Elasticsearch orders them for `translate_sort(keys)`.
 
     Each key compares the field's doc values (the smallest ascending, the largest
     descending), missing last both ways; ties by the id (event_id) ascending.
     """
     ordered = sorted(hits, key=lambda hit: _doc_values(hit, searchable.id_field)[:1])
-    for name, kind, desc in reversed(doc_sort_fields(keys, searchable)):
+    for name, kind, desc in reversed(doc_sort_fields(keys, searchable.fields)):
         present, absent = [], []
         for hit in ordered:
             values = _doc_values(hit, name)
@@ -673,12 +677,12 @@ def _doc_values(hit: dict[str, Any], field: str) -> list[Any]:
 
 
 def doc_sort_fields(
-    keys: Sequence[SortKey], searchable: Searchable = EVENTS
+    keys: Sequence[SortKey], mapped: FieldMap = EVENTS.fields
 ) -> list[tuple[str, FieldKind, bool]]:
-    """(exact field, kind, desc) of each sort key, as `translate_sort` reads them."""
+    """(exact field, kind, desc) of each sort key over events, as `translate_sort` reads them."""
     fields = []
     for key in keys:
-        found = searchable.fields.kind(key.key)
+        found = mapped.kind(key.key)
         if found is None:
             continue  # no event has it: it orders nothing
         if _is_object(found[0], key.key):
@@ -687,10 +691,10 @@ def doc_sort_fields(
     return fields
 
 
-def document_row(source: dict[str, Any], searchable: Searchable = EVENTS) -> dict[str, Any]:
-    """A document as a pipeline row: its stored fields, dates formatted as in EventInfo."""
+def document_row(source: dict[str, Any], fields: FieldMap = EVENTS.fields) -> dict[str, Any]:
+    """An event as a pipeline row: its stored fields, dates formatted as in EventInfo."""
     row = dict(source)
-    for name in searchable.date_fields:
+    for name in date_fields(fields):
         if row.get(name) is not None:
             row[name] = _format_stored_date(row[name])
     return row

@@ -61,8 +61,8 @@ async def run_stat(
     now: datetime | None = None,
     searchable: Searchable = EVENTS,
 ) -> dict[str, Any]:
-    """`{results, total_count?}` of a StatisticsQuery over the events of one domain (None:
-    all); with `searchable`, over another index's documents (alerts, notes) alike."""
+    """`{results, total_count?}` of a StatisticsQuery over the events of one domain (None: all),
+    or over another collection's documents (`searchable`: event rules)."""
     plan = plan_stat(query, searchable)
     filter_plan = build_filter(query.filter, query.filter_or, query.keyword,
                                now=now or datetime.now(UTC), searchable=searchable)  # fmt: skip
@@ -105,7 +105,8 @@ async def _first_rows(
     if plan.mode == "count":
         return Rows([{plan.count_name: len(hits)}] if hits else [])
     if plan.mode == "documents":
-        return Rows([document_row(hit.get("_source", {}), plan.searchable) for hit in hits])
+        fields = plan.searchable.fields
+        return Rows([document_row(hit.get("_source", {}), fields) for hit in hits])
     assert plan.group is not None
     table = GroupTable(plan.group)
     for key, states in groups_from_hits(plan.group, hits):

@@ -102,25 +102,19 @@ EXPANSION_KEY = "__expansion__"
 
 @dataclass(frozen=True)
 class Searchable:
-    """What one list translates against: its fields, id (tie-break) and keyword fields,
-    the order of its documents (time, then id) and its default sort and `minimal` fields."""
+    """What one list translates against: its fields, id (tie-break) and keyword fields, its
+    default sort, `minimal` fields and exact-match filters (documents are in created_at order,
+    ties by id, where stat needs an order)."""
 
     fields: FieldMap
     id_field: str
     keyword_substrings: tuple[str, ...]
     keyword_full_text: tuple[str, ...] = ()
-    time_field: str = "created_at"
     default_sort: tuple[SortKey, ...] = (SortKey(key="created_at", desc=True),)
     minimal_fields: tuple[str, ...] = ()
     # exact-match filters a list request may carry besides its query: name -> field
     exact_fields: tuple[tuple[str, str], ...] = ()
     noun: str = "documents"
-
-    @property
-    def date_fields(self) -> tuple[str, ...]:
-        """Top-level date fields: formatted as stored when a document becomes a stat row."""
-        props = self.fields.properties
-        return tuple(name for name, spec in props.items() if spec.get("type") == "date")
 
 
 EVENTS = Searchable(
