@@ -102,6 +102,7 @@ class StoredAlert(AlertInfo):
     applied, so a replayed change is not applied twice and the API sees its outcome.
     """
 
+    alert_number: int = Field(ge=0)  # 0: opened, its number not taken yet
     correlation_key: str
     changes: list[AppliedChange] = Field(default_factory=list)
 

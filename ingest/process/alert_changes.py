@@ -21,6 +21,8 @@ in the order of its partition, and that result is what is written. The rules are
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -60,9 +62,7 @@ def already_applied(alert: AlertDoc, change_id: str) -> dict[str, Any] | None:
 
 def remember(alert: AlertDoc, change_id: str, error: ChangeRefused | None = None) -> AlertDoc:
     """The alert with `change_id` (and its refusal, if any) among its latest changes."""
-    entry: dict[str, Any] = {"id": change_id}
-    if error is not None:
-        entry["error"] = [error.code, error.message]
+    entry = {"id": change_id, "error": None if error is None else [error.code, error.message]}
     changes = [*(alert.get("changes") or ()), entry][-CHANGES_KEPT:]
     return {**alert, "changes": changes}
 
@@ -152,3 +152,81 @@ def _dependencies(alert: AlertDoc, method: str, project_id: str) -> AlertDoc:
 def change_time(instant: datetime) -> str:
     """A change's time as alerts store times."""
     return format_timestamp(instant)
+
+
+# ---- a run of changes, as the worker applies them -------------------------------------------
+
+State = dict[str, Any]  # schemas.alert.KeyState as JSON values
+
+
+@dataclass
+class ChangedAlerts:
+    """What a run of changes did: alerts to write (by id), alerts to delete, and the new
+    state of each key whose current alert changed."""
+
+    alerts: dict[str, AlertDoc] = field(default_factory=dict)
+    deleted: list[str] = field(default_factory=list)
+    states: dict[bytes, State] = field(default_factory=dict)
+
+
+def apply_changes(
+    changes: Sequence[ChangeDoc],
+    states: Mapping[bytes, State | None],
+    written: Mapping[str, AlertDoc | None],
+    stored: Mapping[str, AlertDoc | None],
+) -> ChangedAlerts:
+    """Apply changes in order. An alert is taken from the newest place that has it: the
+    state of its key when it is that key's current alert (the table is the truth for it),
+    else `written` (this batch wrote it already; None: deleted), else `stored` (as the
+    alerts index had it when the batch began; None: no such alert).
+
+    A change already applied (a replayed record) changes nothing, but its alert is written
+    again; a refused change is remembered with its error, the alert otherwise unchanged."""
+    out = ChangedAlerts()
+    seen: dict[str, AlertDoc | None] = {}
+    current_states: dict[bytes, State | None] = {}
+    for change in changes:
+        key = change["correlation_key"].encode()
+        if key not in current_states:
+            current_states[key] = out.states.get(key) or states.get(key)
+        state = current_states[key]
+        alert_id = change["alert_id"]
+        current = state.get("alert") if state else None
+        in_state = current is not None and current["alert_id"] == alert_id
+        if in_state:
+            alert = current
+        elif alert_id in seen:
+            alert = seen[alert_id]
+        elif alert_id in written:
+            alert = written[alert_id]
+        else:
+            alert = stored.get(alert_id)
+        new = _apply_one(alert, change)
+        if new is alert and alert is None:
+            continue  # nothing to change: no such alert (the API answers 404)
+        seen[alert_id] = new
+        if new is None:
+            out.alerts.pop(alert_id, None)
+            out.deleted.append(alert_id)
+        else:
+            out.alerts[alert_id] = new
+        if in_state:
+            assert state is not None
+            state = current_states[key] = out.states[key] = {**state, "alert": new}
+    return out
+
+
+def _apply_one(alert: AlertDoc | None, change: ChangeDoc) -> AlertDoc | None:
+    method, change_id = change["method"], change["change_id"]
+    if method == "create":
+        if alert is not None:
+            return alert  # created already (a replay)
+        return remember({**change["alert"], "changes": []}, change_id)
+    if alert is None or already_applied(alert, change_id) is not None:
+        return alert
+    if method == "delete":
+        return None
+    try:
+        return remember(apply_change(alert, change), change_id)
+    except ChangeRefused as refusal:
+        return remember(alert, change_id, refusal)
