@@ -21,11 +21,17 @@ in the order of its partition, and that result is what is written. The rules are
 
 from __future__ import annotations
 
+from collections import ChainMap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from itertools import groupby
 from typing import Any
 
+import orjson
+
+from ingest.process.correlate import CorrelatedBatch, correlate_batch
+from ingest.process.normalize import InvalidRecord, NormalizedEvent
 from schemas.event import format_timestamp
 
 CHANGES_KEPT = 32
@@ -230,3 +236,79 @@ def _apply_one(alert: AlertDoc | None, change: ChangeDoc) -> AlertDoc | None:
         return remember(apply_change(alert, change), change_id)
     except ChangeRefused as refusal:
         return remember(alert, change_id, refusal)
+
+
+# ---- change records on events.normalized ----------------------------------------------------
+
+CHANGE_PREFIX = b"eventpipe-alert-change-v1\n"
+
+
+def encode_change(change: ChangeDoc) -> bytes:
+    """The `events.normalized` record of a change: a prefix no events record starts with."""
+    return CHANGE_PREFIX + orjson.dumps(change)
+
+
+def is_change(value: bytes | None) -> bool:
+    return value is not None and value.startswith(CHANGE_PREFIX)
+
+
+def decode_change(value: bytes) -> ChangeDoc:
+    """A change record's change; InvalidRecord (a dead letter) when it is not one."""
+    try:
+        change = orjson.loads(value[len(CHANGE_PREFIX) :])
+    except orjson.JSONDecodeError as error:
+        raise InvalidRecord("ERROR_INVALID_CHANGE", f"not JSON: {error}") from None
+    required = ("change_id", "method", "alert_id", "correlation_key", "at")
+    if not isinstance(change, dict) or any(not change.get(name) for name in required):
+        raise InvalidRecord("ERROR_INVALID_CHANGE", f"an alert change needs {required}")
+    return change
+
+
+# ---- a batch of events and changes ----------------------------------------------------------
+
+
+def correlate_with_changes(
+    events: Sequence[NormalizedEvent],
+    changes: Sequence[tuple[int, ChangeDoc]],
+    table: Mapping[bytes, Any],
+    window: timedelta,
+    stored: Mapping[str, AlertDoc | None],
+) -> tuple[CorrelatedBatch, list[str]]:
+    """Correlate a batch's events and apply its changes in the order they came: each change
+    is `(n, change)`, after the first n events. One CorrelatedBatch (each key's new state
+    once, each alert written at its latest) and the alerts deleted."""
+    out = CorrelatedBatch()
+    overlay: dict[bytes, State] = {}
+    view = ChainMap(overlay, table)  # type: ignore[arg-type]
+    deleted: dict[str, None] = {}
+    start = 0
+    for at, group in groupby(changes, key=lambda pair: pair[0]):
+        _merge(out, correlate_batch(events[start:at], view, window), overlay, deleted)
+        written = {**out.alerts, **deleted}
+        done = apply_changes([change for _, change in group], view, written, stored)
+        for alert_id in done.deleted:
+            out.alerts.pop(alert_id, None)
+            deleted[alert_id] = None
+        out.alerts.update(done.alerts)
+        overlay.update(done.states)
+        start = at
+    _merge(out, correlate_batch(events[start:], view, window), overlay, deleted)
+    out.states = overlay
+    return out, list(deleted)
+
+
+def _merge(
+    out: CorrelatedBatch, part: CorrelatedBatch, overlay: dict[bytes, State], deleted: dict
+) -> None:
+    """`part` (a run of events) added to the batch so far."""
+    for name, value in vars(part).items():
+        if name == "states":
+            overlay.update(value)
+        elif name == "alerts":
+            out.alerts.update(value)
+            for alert_id in value:
+                deleted.pop(alert_id, None)
+        elif isinstance(value, list):
+            getattr(out, name).extend(value)
+        elif isinstance(value, int):
+            setattr(out, name, getattr(out, name) + value)

@@ -25,9 +25,14 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from elasticsearch import AsyncElasticsearch, NotFoundError
 
-from ingest.elasticsearch.alert_numbers import take_numbers
+from ingest.elasticsearch.alerts import take_numbers
 from ingest.kafka.produce import partition_for
-from ingest.process.alert_changes import ChangeRefused, already_applied, apply_change
+from ingest.process.alert_changes import (
+    ChangeRefused,
+    already_applied,
+    apply_change,
+    encode_change,
+)
 from ingest.process.normalize import HEADER_FORMAT, correlation_key
 from query_api.deps import domain_scope
 from query_api.search import list_events
@@ -54,7 +59,7 @@ from schemas.errors import ApiError
 from schemas.event import format_timestamp
 from schemas.settings import Settings
 
-CHANGE_FORMAT = b"eventpipe-alert-change-v1"
+CHANGE_FORMAT = b"eventpipe-alert-change-v1"  # the header; the value carries its prefix too
 POLL_FIRST_SECONDS = 0.005
 POLL_MAX_SECONDS = 0.1
 UPDATE_STATE_MESSAGE = (
@@ -91,7 +96,7 @@ class ChangeProducer:
         partition of that key's events); 503 when Kafka does not take it in time."""
         topic = self._settings.topics.normalized
         key = change["correlation_key"].encode()
-        value = AlertChange.model_validate(change).model_dump_json().encode()
+        value = encode_change(AlertChange.model_validate(change).model_dump(mode="json"))
         try:
             async with asyncio.timeout(self._settings.ingest.kafka_timeout_seconds):
                 producer = await self._started()

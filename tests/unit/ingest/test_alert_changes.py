@@ -138,3 +138,40 @@ def test_create_writes_the_alert_once() -> None:
     create = {**change("create"), "alert_id": "alert-new", "alert": new}
     created = apply_changes([create, create], {}, {}, {})
     assert created.alerts["alert-new"]["changes"] == [{"id": "change-1", "error": None}]
+
+
+def test_a_batch_interleaves_events_and_changes_in_the_order_they_came() -> None:
+    from ingest.process.alert_changes import correlate_with_changes, decode_change, encode_change
+
+    first, more, recovery, again = (event(1), event(2, at=30), event(3, "RECOVERY", at=40),
+                                    event(4, at=50))  # fmt: skip
+    ack = decode_change(encode_change(change("update", state="ACKNOWLEDGED", when=20)))
+    alert_id = opened()["alert_id"]
+    # first | ack | more, recovery | (nothing) ... again opens a new alert
+    batch, deleted = correlate_with_changes([first, more, recovery, again], [(1, ack)], {},
+                                            WINDOW, {})  # fmt: skip
+    assert deleted == []
+    assert batch.alert_ids[:3] == [alert_id] * 3 and batch.alert_ids[3] not in ("", alert_id)
+    acked = batch.alerts[alert_id]
+    assert (acked["state"], acked["acknowledged_at"], acked["resolved_at"]) == (
+        "RESOLVED", at(20), at(40))  # fmt: skip
+    assert acked["event_count"] == 3
+    assert batch.states[KEY.encode()]["alert"]["alert_id"] == batch.alert_ids[3]
+
+    # the same records again (a replay), against the state and the alerts they left: the
+    # same answers, the acknowledgement not applied twice
+    replay, _ = correlate_with_changes([first, more, recovery, again], [(1, ack)],
+                                       batch.states, WINDOW, {alert_id: acked})  # fmt: skip
+    assert replay.alert_ids == batch.alert_ids
+    assert replay.alerts[alert_id] == acked
+
+
+def test_a_deleted_current_alert_takes_no_more_events() -> None:
+    from ingest.process.alert_changes import correlate_with_changes
+
+    gone = change("delete")
+    batch, deleted = correlate_with_changes([event(1), event(2, at=5), event(3, "RECOVERY", at=9)],
+                                            [(1, gone)], {}, WINDOW, {})  # fmt: skip
+    assert deleted == [opened()["alert_id"]] and opened()["alert_id"] not in batch.alerts
+    assert batch.alert_ids[1] not in ("", opened()["alert_id"])  # a new alert
+    assert batch.alerts[batch.alert_ids[1]]["state"] == "RESOLVED"
