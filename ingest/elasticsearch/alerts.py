@@ -3,11 +3,12 @@ people's changes of a batch are for.
 
 Alert numbers: per domain, positive, unique, growing with the order alerts are opened.
 
-Each domain has one counter document; taking numbers is one scripted update that adds to
-it, which Elasticsearch applies atomically on the document's primary. A writer takes a
-block at a time (all the alerts a batch opens in that domain), so the counter is touched
-once per batch and domain, never locked by eventpipe, and domains never wait for each
-other. A block taken for a batch that then fails leaves a gap, which numbers may have.
+Each domain has one counter document, and a number is a version of it: every write of a
+document gets the next `_version`, which Elasticsearch assigns on the document's primary,
+one write after the other. Taking k numbers is one bulk request of k writes of the domain's
+counter, so it costs a request per batch and domain, takes no lock of eventpipe's, and
+domains never wait for each other (no script either: a minimal node has no script engine).
+Numbers a batch took and then did not use (it failed and is read again) are gaps.
 """
 
 from __future__ import annotations
@@ -15,26 +16,27 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
 from elasticsearch import AsyncElasticsearch
 
-ADD = "ctx._source.next += params.count"
-RETRIES_ON_CONFLICT = 50
+
+class NumbersRefused(ConnectionError):
+    """Elasticsearch refused a write of a counter for now (429, a shard not ready): retried
+    as an unreachable node is (`ingest.retry`), the document itself is never at fault."""
 
 
-async def take_numbers(es: AsyncElasticsearch, index: str, domain_id: str, count: int) -> int:
-    """The first of `count` new consecutive numbers of `domain_id` (1 for its first alert)."""
+async def take_numbers(es: AsyncElasticsearch, index: str, domain_id: str, count: int) -> list[int]:
+    """`count` new numbers of `domain_id`, increasing (1 for its first alert)."""
     if count < 1:
         raise ValueError(f"count must be at least 1, not {count}")
-    response = await es.update(
-        index=index,
-        id=domain_id,
-        script={"source": ADD, "lang": "painless", "params": {"count": count}},
-        upsert={"domain_id": domain_id, "next": count},
-        retry_on_conflict=RETRIES_ON_CONFLICT,
-        source=True,
-    )
-    last = int(response["get"]["_source"]["next"])
-    return last - count + 1
+    action = b'{"index":{"_index":%s,"_id":%s}}' % (orjson.dumps(index), orjson.dumps(domain_id))
+    doc = orjson.dumps({"domain_id": domain_id})
+    body = b"\n".join([action + b"\n" + doc] * count) + b"\n"
+    response = await es.bulk(operations=body, filter_path="errors,items.*.status,items.*._version")
+    items = [next(iter(item.values())) for item in response["items"]]
+    if response.get("errors") or any(item.get("status", 500) >= 300 for item in items):
+        raise NumbersRefused(f"counter writes refused: {[i.get('status') for i in items]}")
+    return sorted(int(item["_version"]) for item in items)
 
 
 async def number_alerts(
@@ -50,8 +52,8 @@ async def number_alerts(
     numbered = 0
     for domain_id, found in by_domain.items():
         ids = list(dict.fromkeys(alert["alert_id"] for alert in found))
-        first = await take_numbers(es, index, domain_id, len(ids))
-        number = {alert_id: first + i for i, alert_id in enumerate(ids)}
+        numbers = await take_numbers(es, index, domain_id, len(ids))
+        number = dict(zip(ids, numbers, strict=True))
         for alert in found:
             alert["alert_number"] = number[alert["alert_id"]]
         numbered += len(ids)

@@ -30,7 +30,7 @@ from typing import Any
 
 import orjson
 
-from ingest.process.correlate import CorrelatedBatch, correlate_batch
+from ingest.process.correlate import CorrelatedBatch, correlate_batch, load_state
 from ingest.process.normalize import InvalidRecord, NormalizedEvent
 from schemas.event import format_timestamp
 
@@ -177,14 +177,15 @@ class ChangedAlerts:
 
 def apply_changes(
     changes: Sequence[ChangeDoc],
-    states: Mapping[bytes, State | None],
+    states: Mapping[bytes, Any],
     written: Mapping[str, AlertDoc | None],
     stored: Mapping[str, AlertDoc | None],
 ) -> ChangedAlerts:
     """Apply changes in order. An alert is taken from the newest place that has it: the
     state of its key when it is that key's current alert (the table is the truth for it),
     else `written` (this batch wrote it already; None: deleted), else `stored` (as the
-    alerts index had it when the batch began; None: no such alert).
+    alerts index had it when the batch began; None: no such alert). `states` holds each
+    key's state as the table does (JSON bytes, or dicts).
 
     A change already applied (a replayed record) changes nothing, but its alert is written
     again; a refused change is remembered with its error, the alert otherwise unchanged."""
@@ -194,7 +195,7 @@ def apply_changes(
     for change in changes:
         key = change["correlation_key"].encode()
         if key not in current_states:
-            current_states[key] = out.states.get(key) or states.get(key)
+            current_states[key] = load_state(states.get(key))
         state = current_states[key]
         alert_id = change["alert_id"]
         current = state.get("alert") if state else None

@@ -19,9 +19,16 @@ from typing import Any
 import orjson
 from elasticsearch import AsyncElasticsearch
 
-from ingest.elasticsearch.bulk import create_action, daily_index, index_action
+from ingest.elasticsearch.alerts import load_alerts, number_alerts
+from ingest.elasticsearch.bulk import create_action, daily_index, delete_action, index_action
 from ingest.elasticsearch.writer import write_bulk
-from ingest.process.correlate import State, correlate_batch
+from ingest.process.alert_changes import (
+    ChangeDoc,
+    correlate_with_changes,
+    decode_change,
+    is_change,
+)
+from ingest.process.correlate import State
 from ingest.process.normalize import (
     InvalidRecord,
     NormalizedEvent,
@@ -30,6 +37,7 @@ from ingest.process.normalize import (
     with_alert_id,
 )
 from ingest.process.parse import DeadLetter
+from ingest.retry import retry
 
 # (states, the partition of each key's events): the changelog partition of each state
 StoreStates = Callable[[dict[bytes, bytes], dict[bytes, int]], Awaitable[None]]
@@ -48,22 +56,37 @@ class IndexOutcome:
     letters: list[tuple[bytes | None, DeadLetter]] = field(default_factory=list)
 
 
-def decode_batch(
-    records: Sequence[tuple[Position, bytes | None]],
-) -> tuple[list[NormalizedEvent], list[Position], list[tuple[bytes | None, DeadLetter]]]:
-    """The events of a batch of records, each with its position (record, index within)."""
-    events: list[NormalizedEvent] = []
-    where: list[Position] = []
-    letters: list[tuple[bytes | None, DeadLetter]] = []
+@dataclass
+class DecodedBatch:
+    """The events of a batch of records, each with its position; people's changes to alerts,
+    each after the first n events (`(n, change)`), with the partition of each change's key;
+    records that do not decode, as dead letters."""
+
+    events: list[NormalizedEvent] = field(default_factory=list)
+    where: list[Position] = field(default_factory=list)
+    letters: list[tuple[bytes | None, DeadLetter]] = field(default_factory=list)
+    changes: list[tuple[int, ChangeDoc]] = field(default_factory=list)
+    change_partitions: dict[bytes, int] = field(default_factory=dict)
+
+
+def decode_batch(records: Sequence[tuple[Position, bytes | None]]) -> DecodedBatch:
+    """The events and changes of a batch of records, in order."""
+    out = DecodedBatch()
     for position, value in records:
         try:
+            if is_change(value):
+                assert value is not None
+                change = decode_change(value)
+                out.changes.append((len(out.events), change))
+                out.change_partitions[change["correlation_key"].encode()] = position.partition
+                continue
             decoded = decode_events(value or b"")
         except InvalidRecord as invalid:
-            letters.append((None, DeadLetter(position, value, invalid.code, invalid.reason)))
+            out.letters.append((None, DeadLetter(position, value, invalid.code, invalid.reason)))
             continue
-        events += decoded
-        where += [position] * len(decoded)
-    return events, where, letters
+        out.events += decoded
+        out.where += [position] * len(decoded)
+    return out
 
 
 async def index_batch(
@@ -76,12 +99,21 @@ async def index_batch(
     alerts_index: str,
     window: timedelta,
     stopping: Callable[[], bool],
+    numbers_index: str = "",
 ) -> IndexOutcome:
-    """Correlate the events of `records` against `table`, store the new states
-    (`store_states`: the table and its changelog), index the events and alerts; return
-    once all three are acknowledged."""
-    events, where, letters = decode_batch(records)
-    batch = correlate_batch(events, table, window)
+    """Correlate the events of `records` against `table` and apply the alert changes among
+    them, number the alerts opened, store the new states (`store_states`: the table and its
+    changelog), index the events and alerts; return once all three are acknowledged."""
+    decoded = decode_batch(records)
+    events, where, letters = decoded.events, decoded.where, decoded.letters
+    targets = {change["alert_id"] for _, change in decoded.changes}
+    stored = await retry(lambda: load_alerts(es, alerts_index, targets), "reading alerts",
+                         stopping) if targets else {}  # fmt: skip
+    batch, deleted = correlate_with_changes(events, decoded.changes, table, window, stored)
+    opened = [*batch.alerts.values(), *(s["alert"] for s in batch.states.values())]
+    if numbers_index and any(a is not None and a.get("alert_number") == 0 for a in opened):
+        await retry(lambda: number_alerts(es, numbers_index, opened), "numbering alerts",
+                    stopping)  # fmt: skip
     docs = [
         with_alert_id(e.doc, alert_id) for e, alert_id in zip(events, batch.alert_ids, strict=True)
     ]
@@ -92,10 +124,13 @@ async def index_batch(
     alert_items = [
         (index_action(alerts_index, alert_id), orjson.dumps(alert))
         for alert_id, alert in batch.alerts.items()
-    ]
+    ] + [(delete_action(alerts_index, alert_id), b"") for alert_id in deleted]
     states = {key: encode_state(state) for key, state in batch.states.items()}
-    # A key's events all came on one partition: its state goes to that changelog partition.
-    partitions = {event.key.encode(): at.partition for event, at in zip(events, where, strict=True)}
+    # A key's events (and changes) all came on one partition: its state goes to that
+    # changelog partition.
+    partitions = dict(decoded.change_partitions)
+    for event, at in zip(events, where, strict=True):
+        partitions[event.key.encode()] = at.partition
     # Two independent writes, each retried until done, waited for together: the states
     # (Kafka), and the events with their alerts in one bulk request (Elasticsearch).
     _, written = await asyncio.gather(

@@ -157,20 +157,30 @@ def refused(error: ChangeRefused) -> ApiError:
 
 
 async def get(b: AlertBackend, caller: Caller, request: GetAlertRequest) -> dict[str, Any]:
-    """One alert by id (AlertInfo, or only the requested fields); 404 when not visible."""
+    """One alert by id (AlertInfo, or only the requested fields); 404 when not visible.
+    A real-time read: the alert as the worker last wrote it, refreshed or not."""
     domain = domain_scope(caller, request.domain_id)
+    alert = public(await stored(b, request.alert_id, domain))
     includes = source_includes(request.only)
-    options: dict[str, Any] = (
-        {"source_includes": list(includes)} if includes else {"source_excludes": INTERNAL_FIELDS}
-    )
-    response = await b.es.search(
-        index=b.index, query=scoped({"term": {"alert_id": request.alert_id}}, domain), size=1,
-        ignore_unavailable=True, allow_no_indices=True, **options,
-    )  # fmt: skip
-    hits = response["hits"]["hits"]
-    if not hits:
-        raise ApiError(404, "ERROR_NOT_FOUND", f"alert {request.alert_id!r} not found")
-    return public(hits[0].get("_source", {}))
+    return alert if includes is None else only(alert, includes)
+
+
+def only(doc: dict[str, Any], fields: Iterable[str]) -> dict[str, Any]:
+    """The listed fields of a document, dotted keys keeping their nesting."""
+    out: dict[str, Any] = {}
+    for path in fields:
+        parts = path.split(".")
+        value: Any = doc
+        for part in parts:
+            if not isinstance(value, dict) or part not in value:
+                break
+            value = value[part]
+        else:
+            into = out
+            for part in parts[:-1]:
+                into = into.setdefault(part, {})
+            into[parts[-1]] = value
+    return out
 
 
 async def list_(b: AlertBackend, caller: Caller, request: AlertQuery) -> dict[str, Any]:
@@ -274,7 +284,7 @@ async def create(b: AlertBackend, caller: Caller, request: CreateAlertRequest) -
     if domain is None:
         raise ApiError(400, "ERROR_REQUIRED_PARAMETER", "domain_id: an admin key must name one")
     alert_id = new_id("alert")
-    number = await take_numbers(b.es, b.settings.indices.alert_numbers, domain, 1)
+    (number,) = await take_numbers(b.es, b.settings.indices.alert_numbers, domain, 1)
     at = now_text()
     alert = {
         "alert_number": number, "alert_id": alert_id, "title": request.title,
@@ -373,16 +383,32 @@ async def merge(b: AlertBackend, caller: Caller, request: MergeAlertRequest) -> 
     if merged:
         # Deleted first: no event of theirs is correlated to them after this.
         await _delete_alerts(b, caller, merged)
-        events = b.settings.indices.events
-        await b.es.indices.refresh(index=events, ignore_unavailable=True, allow_no_indices=True)
-        await b.es.update_by_query(
-            index=events,
-            query=scoped({"terms": {"alert_id": others}}, target["domain_id"]),
-            script={"source": "ctx._source.alert_id = params.to", "lang": "painless",
-                    "params": {"to": request.merge_to}},
-            conflicts="proceed", refresh=True, ignore_unavailable=True, allow_no_indices=True,
-        )  # fmt: skip
+        await _move_events(b, target["domain_id"], others, request.merge_to)
     return public(target)
+
+
+MOVE_PAGE = 1000
+
+
+async def _move_events(b: AlertBackend, domain: str, alert_ids: list[str], to: str) -> None:
+    """Give the events of `alert_ids` the alert id `to` (partial updates: no script)."""
+    events = b.settings.indices.events
+    query = scoped({"terms": {"alert_id": alert_ids}}, domain)
+    while True:
+        await b.es.indices.refresh(index=events, ignore_unavailable=True, allow_no_indices=True)
+        response = await b.es.search(index=events, query=query, size=MOVE_PAGE, source=False,
+                                     ignore_unavailable=True, allow_no_indices=True)  # fmt: skip
+        hits = response["hits"]["hits"]
+        operations: list[dict[str, Any]] = []
+        for hit in hits:
+            operations += [{"update": {"_index": hit["_index"], "_id": hit["_id"]}},
+                           {"doc": {"alert_id": to}}]  # fmt: skip
+        if operations:
+            await b.es.bulk(operations=operations)
+        if len(hits) < MOVE_PAGE:
+            await b.es.indices.refresh(index=events, ignore_unavailable=True,
+                                       allow_no_indices=True)  # fmt: skip
+            return
 
 
 async def update_state(

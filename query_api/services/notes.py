@@ -106,10 +106,22 @@ async def stat(b: AlertBackend, caller: Caller, request: NoteStatQuery) -> dict[
     return await run_stat(b.es, _index(b), request.query, domain, searchable=NOTES)
 
 
+PAGE = 1000
+
+
 async def delete_of_alerts(b: AlertBackend, alert_ids: list[str]) -> None:
-    """Delete every note of these alerts (an alert deleted or merged away)."""
-    if alert_ids:
-        await b.es.delete_by_query(
-            index=_index(b), query={"terms": {"alert_id": alert_ids}}, conflicts="proceed",
-            refresh=True, **MISSING_OK,
-        )  # fmt: skip
+    """Delete every note of these alerts (an alert deleted or merged away): found, then
+    deleted in bulk (no delete-by-query: a minimal node lacks it)."""
+    if not alert_ids:
+        return
+    query = {"terms": {"alert_id": alert_ids}}
+    while True:
+        await b.es.indices.refresh(index=_index(b), **MISSING_OK)
+        response = await b.es.search(index=_index(b), query=query, size=PAGE, source=False,
+                                     **MISSING_OK)  # fmt: skip
+        hits = response["hits"]["hits"]
+        if hits:
+            await b.es.bulk(operations=[{"delete": {"_index": h["_index"], "_id": h["_id"]}}
+                                        for h in hits], refresh=True)  # fmt: skip
+        if len(hits) < PAGE:
+            return
