@@ -55,8 +55,8 @@ def _serve_api(settings: Settings) -> None:
     import uvicorn
 
     from deploy.logs import json_logging_config
-    from query_api.app import create_app
-    from query_api.http_limits import limited_protocol
+    from query_api.rest.app import create_app
+    from query_api.rest.http_limits import limited_protocol
 
     uvicorn.run(
         create_app(settings),
@@ -135,7 +135,7 @@ def _apikey(args: argparse.Namespace) -> int:
 async def _apikey_async(args: argparse.Namespace) -> int:
     from elasticsearch import AsyncElasticsearch
 
-    from query_api.apikeys import ApiKeyStore
+    from query_api.services.apikeys import ApiKeyStore
 
     settings = get_settings()
     es = AsyncElasticsearch(**settings.elasticsearch.client_options())

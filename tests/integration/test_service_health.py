@@ -6,7 +6,7 @@ from pathlib import Path
 
 import httpx
 
-from query_api.app import create_app
+from query_api.rest.app import create_app
 from schemas.settings import Settings
 from tests.integration.pipeline import pipeline_settings, running_pipeline
 
