@@ -34,7 +34,6 @@ CALLER_FAULTS = frozenset({
 MISSING_OK: dict[str, Any] = {"ignore_unavailable": True, "allow_no_indices": True}
 
 
-
 async def resolve_filter(
     es: AsyncElasticsearch, index: str, plan: FilterPlan, *, domain_id: str | None = None
 ) -> dict:
@@ -135,5 +134,3 @@ async def refusal(
         named = "; ".join(where for where, _ in plan.regexps)
         return QueryError(INVALID, f"a regex is too complex to run ({named}); {reason}")
     return QueryError(INVALID, reason)
-
-

@@ -298,9 +298,7 @@ def creating_domain(caller: Caller, requested: str | None) -> str:
     """A domain key creates in its domain; an admin key must say which domain."""
     domain = domain_scope(caller, requested)
     if domain is None:
-        raise RequestError(
-            400, "ERROR_INVALID_ARGUMENT", "domain_id is required with an admin key"
-        )
+        raise RequestError(400, "ERROR_INVALID_ARGUMENT", "domain_id is required with an admin key")
     return domain
 
 
