@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
 
 import httpx
@@ -58,7 +60,10 @@ async def test_the_intake_alone_takes_alerts_and_serves_no_query(
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://intake") as http:
-                ready = await http.get("/readyz")
+                deadline = time.monotonic() + 30
+                while (ready := await http.get("/readyz")).status_code != 200:
+                    assert time.monotonic() < deadline, ready.text  # the topic read whole
+                    await asyncio.sleep(0.1)
                 assert ready.json() == {"status": "ready"}, ready.text
                 hook = f"/monitoring/v1/webhook/{webhook['webhook_id']}"
                 sent = await http.post(f"{hook}/{webhook['access_key']}/events", json={"t": 1})
