@@ -4,7 +4,7 @@
 Each method turns its request message into the JSON REST receives, validates it with the
 same model, calls the same service function and turns the answer into Cloudforet's message
 (fields eventpipe adds beside Cloudforet's, such as event_count, are left out of AlertInfo).
-Keys, errors and deadlines are handled as for Event (`query_api.grpc_service`).
+Keys, errors and deadlines are handled as for Event (`query_api.grpc.event`).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from google.protobuf.message import Message
 from pydantic import BaseModel
 from spaceone.api.monitoring.v1 import alert_pb2, alert_pb2_grpc, note_pb2, note_pb2_grpc
 
-from query_api.grpc_convert import request_json, stat_struct
-from query_api.grpc_service import EventService
+from query_api.grpc.convert import request_json, stat_struct
+from query_api.grpc.event import EventService
 from query_api.services import alerts, notes
 from schemas.alert import (
     AlertProjectDependencyRequest,

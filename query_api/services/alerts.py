@@ -34,11 +34,10 @@ from ingest.process.alert_changes import (
     encode_change,
 )
 from ingest.process.normalize import HEADER_FORMAT, correlation_key
-from query_api.deps import domain_scope
-from query_api.search import list_events
+from query_api.query.translate import ALERTS, scoped, source_includes
 from query_api.services import notes
-from query_api.stat_search import run_stat
-from query_api.translate import ALERTS, scoped, source_includes
+from query_api.services.apikeys import domain_scope
+from query_api.services.events import list_events, run_stat
 from schemas.alert import (
     INTERNAL_FIELDS,
     AlertChange,

@@ -13,10 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from elasticsearch import NotFoundError
 
-from query_api.deps import domain_scope
-from query_api.search import list_events
-from query_api.stat_search import run_stat
-from query_api.translate import NOTES, scoped, source_includes
+from query_api.query.translate import NOTES, scoped, source_includes
+from query_api.services.apikeys import domain_scope
+from query_api.services.events import list_events, run_stat
 from schemas.alert import (
     CreateNoteRequest,
     GetNoteRequest,

@@ -27,8 +27,8 @@ from hypothesis import strategies as st
 from spaceone.api.monitoring.v1 import alert_pb2, alert_pb2_grpc, note_pb2
 
 from ingest.kafka.topics import ensure_topics
-from query_api.app import create_app
-from query_api.grpc_server import GrpcServer, start_grpc_server
+from query_api.grpc.server import GrpcServer, start_grpc_server
+from query_api.rest.app import create_app
 from schemas.settings import Settings
 from tests.integration.pipeline import WorkerProcess, _remove, pipeline_settings
 

@@ -1,7 +1,5 @@
 """`POST /monitoring/v1/alert/<method>` and `/monitoring/v1/note/<method>`: the HTTP face of
-`query_api.services.alerts` and `.notes`, with Cloudforet's methods and JSON (SPEC §9); and
-`POST /monitoring/v1/apikey/whoami`, which tells a client (the console) which domain its
-key reads, or that it is an admin key that may pick one.
+`query_api.services.alerts` and `.notes`, with Cloudforet's methods and JSON (SPEC §9).
 """
 
 from __future__ import annotations
@@ -10,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
-from query_api.deps import CallerDep
+from query_api.rest.deps import CallerDep
 from query_api.services import alerts, notes
 from query_api.services.alerts import AlertBackend
 from schemas.alert import (
@@ -39,7 +37,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 router = APIRouter(prefix="/monitoring/v1/alert", tags=["alert"], responses=ERRORS)
 note_router = APIRouter(prefix="/monitoring/v1/note", tags=["note"], responses=ERRORS)
-caller_router = APIRouter(prefix="/monitoring/v1/apikey", tags=["apikey"], responses=ERRORS)
 
 
 async def get_backend(request: Request) -> AlertBackend:
@@ -157,9 +154,3 @@ async def list_notes(request: NoteQuery, caller: CallerDep, b: Backend) -> Answe
 @note_router.post("/stat")
 async def stat_notes(request: NoteStatQuery, caller: CallerDep, b: Backend) -> Answer:
     return await notes.stat(b, caller, request)
-
-
-@caller_router.post("/whoami")
-async def whoami(caller: CallerDep) -> Answer:
-    """The calling key: its id, its domain (None for an admin key) and whether it is admin."""
-    return {"key_id": caller.key_id, "domain_id": caller.domain_id, "admin": caller.is_admin}
