@@ -122,9 +122,10 @@ EVENTS = Searchable(
     minimal_fields=MINIMAL_FIELDS, noun="events",
 )  # fmt: skip
 WEBHOOKS = Searchable(WEBHOOK_FIELDS, "webhook_id", ("webhook_id", "name"), noun="webhooks")
-# Cloudforet's keyword over alerts: alert_id, the number and the title (list and stat).
+# Cloudforet's keyword over alerts (alert_id, title), the event key as the console had it,
+# and full text over title and description, as events have.
 ALERTS = Searchable(
-    ALERT_FIELDS, "alert_id", ("alert_id", "title"), ("title", "description"),
+    ALERT_FIELDS, "alert_id", ("alert_id", "title", "event_key"), ("title", "description"),
     minimal_fields=ALERT_MINIMAL_FIELDS, exact_fields=tuple(ALERT_QUERY_FILTERS.items()),
     noun="alerts",
 )  # fmt: skip
