@@ -119,9 +119,9 @@ async def walk(spacectl: str, home: Path, key: str, address: str) -> None:
               "-p", "status_message=logs rotated", "-o", "yaml")  # fmt: skip
     await asyncio.sleep(1.5)  # list and stat search: a change shows after the next refresh
     await run(spacectl, home, "list", "monitoring.Alert", "-c", columns, "-j", by_number)
-    await run(spacectl, home, "stat", "monitoring.Alert",
-              "-j", '{"query": {"aggregate": [{"group": {"keys": [{"key": "state", '
-              '"name": "state"}], "fields": [{"operator": "count", "name": "alerts"}]}}]}}')  # fmt: skip
+    by_state = ('{"query": {"aggregate": [{"group": {"keys": [{"key": "state", "name": "state"}],'
+                ' "fields": [{"operator": "count", "name": "alerts"}]}}]}}')  # fmt: skip
+    await run(spacectl, home, "stat", "monitoring.Alert", "-j", by_state)
 
 
 if __name__ == "__main__":
