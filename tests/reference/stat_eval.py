@@ -1,4 +1,4 @@
-"""A small pure-Python reading of SPEC §6 (event stat), to check `query_api.services.events` against.
+"""A small pure-Python reading of SPEC §6 (event stat), to check the stat service against.
 
 Written from the spec over raw event documents, not from `query_api.query.stat`; filters
 come from `list_eval.matches_query`. It evaluates valid queries only. Where the

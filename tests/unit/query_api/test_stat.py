@@ -1,4 +1,4 @@
-"""Stat planning and post-processing (query_api.query.stat): dicts in, dicts out, no Elasticsearch."""
+"""Stat planning and post-processing (query_api.query.stat): dicts in, dicts out, no servers."""
 
 from __future__ import annotations
 
