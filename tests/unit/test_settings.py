@@ -6,8 +6,9 @@ import ssl
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from schemas.settings import Settings
+from schemas.settings import Settings, describe_invalid
 
 
 @pytest.fixture(autouse=True)
@@ -121,25 +122,33 @@ def test_kafka_secret_from_file_and_ca(
     assert kafka.faust_broker_options()["broker_credentials"].protocol.value == "SSL"
 
 
-@pytest.mark.parametrize(
-    ("variables", "message"),
-    [
-        ({"KAFKA__SECURITY_PROTOCOL": "SASL_SSL"}, "needs username and password"),
-        ({"KAFKA__SECURITY_PROTOCOL": "TLS"}, "security_protocol"),
-        ({"KAFKA__SASL_MECHANISM": "GSSAPI"}, "sasl_mechanism"),
-        ({"KAFKA__PASSWORD": "p", "KAFKA__PASSWORD_FILE": "/etc/hostname"}, "both set"),
-        ({"KAFKA__PASSWORD_FILE": "/nonexistent/pw"}, "cannot be read"),
-        ({"KAFKA__KEY_FILE": "/k.pem"}, "without cert_file"),
-        ({"TOPICS__REPLICATION_FACTOR": "1", "TOPICS__MIN_INSYNC_REPLICAS": "2"}, "exceeds"),
-    ],
-)
-def test_bad_connection_settings_fail_at_start(
-    monkeypatch: pytest.MonkeyPatch, variables: dict[str, str], message: str
+BAD_SETTINGS = [
+    ({"KAFKA__SECURITY_PROTOCOL": "SASL_SSL"}, "KAFKA__USERNAME", "needs a username"),
+    ({"KAFKA__SECURITY_PROTOCOL": "SASL_SSL", "KAFKA__USERNAME": "u"}, "KAFKA__PASSWORD",
+     "needs a password"),
+    ({"KAFKA__SECURITY_PROTOCOL": "TLS"}, "KAFKA__SECURITY_PROTOCOL", "Input should be"),
+    ({"KAFKA__SASL_MECHANISM": "GSSAPI"}, "KAFKA__SASL_MECHANISM", "Input should be"),
+    ({"KAFKA__PASSWORD": "p", "KAFKA__PASSWORD_FILE": "/etc/hostname"}, "KAFKA__PASSWORD_FILE",
+     "both set"),
+    ({"KAFKA__PASSWORD_FILE": "/nonexistent/pw"}, "KAFKA__PASSWORD_FILE", "cannot be read"),
+    ({"KAFKA__KEY_FILE": "/k.pem"}, "KAFKA__CERT_FILE", "without cert_file"),
+    ({"TOPICS__REPLICATION_FACTOR": "1", "TOPICS__MIN_INSYNC_REPLICAS": "2"},
+     "TOPICS__MIN_INSYNC_REPLICAS", "exceeds"),
+    ({"API__PORT": "eighty"}, "API__PORT", "valid integer"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("variables", "variable", "message"), BAD_SETTINGS)
+def test_bad_settings_fail_at_start_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variables: dict[str, str], variable: str, message: str
 ) -> None:
     for name, value in variables.items():
         monkeypatch.setenv(f"EVENTPIPE_{name}", value)
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValidationError, match=message) as raised:
         Settings()
+    line = describe_invalid(raised.value)
+    assert line.startswith(f"EVENTPIPE_{variable}: ") and message in line
+    assert "\n" not in line
 
 
 def test_validation_errors_never_show_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
