@@ -35,6 +35,7 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from aiokafka.structs import ConsumerRecord, TopicPartition
 from pydantic import ValidationError
 
+from ingest.retry import Backoff
 from schemas.settings import Settings
 from schemas.webhook import WEBHOOK_ID_PATTERN, Webhook, WebhookError
 
@@ -302,7 +303,7 @@ class WebhookLog:
 
     async def _read(self) -> None:
         """Read the topic from the start, then follow it; reconnect with backoff on failure."""
-        backoff = 0.2
+        backoff = Backoff()
         while True:
             consumer: AIOKafkaConsumer | None = None
             try:
@@ -320,7 +321,7 @@ class WebhookLog:
                 else:
                     consumer.seek(self._topic, self.table.position)
                 end = (await consumer.end_offsets([self._topic]))[self._topic]
-                backoff = 0.2
+                backoff.reset()
                 while True:
                     # The consumer's position, not the last record's offset + 1: compaction
                     # may have removed the newest offsets below the end.
@@ -337,9 +338,8 @@ class WebhookLog:
                 raise
             except Exception as error:
                 log.warning("reading %s failed (%r); again in %.1f s", self._topic.topic, error,
-                            backoff)  # fmt: skip
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+                            backoff.delay)  # fmt: skip
+                await backoff.wait()
             finally:
                 self._consumer = None
                 if consumer is not None:
