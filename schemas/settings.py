@@ -181,23 +181,6 @@ class KafkaSettings(BaseModel):
         hosts = self.bootstrap_servers.split(",")
         return ";".join(f"kafka://{host.strip()}" for host in hosts if host.strip())
 
-    def faust_broker_options(self) -> dict[str, Any]:
-        """Keyword arguments for `faust.App(...)`: the broker URL and its credentials."""
-        import faust
-
-        options: dict[str, Any] = {"broker": self.faust_broker()}
-        if self.uses_sasl:
-            assert self.password is not None
-            options["broker_credentials"] = faust.SASLCredentials(
-                username=self.username,
-                password=self.password.get_secret_value(),
-                ssl_context=self.ssl_context(),
-                mechanism=self.sasl_mechanism,
-            )
-        elif self.uses_tls:
-            options["broker_credentials"] = faust.SSLCredentials(self.ssl_context())
-        return options
-
 
 class TopicSettings(BaseModel):
     """Topic names; every topic is declared here once.

@@ -39,7 +39,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import faust
-from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import ConsumerRecord, TopicPartition
 from elasticsearch import AsyncElasticsearch
 
 from ingest.elasticsearch.indices import ensure_alerts_index, ensure_events_template
@@ -47,7 +47,7 @@ from ingest.elasticsearch.writer import client_serializers
 from ingest.kafka import faust_runtime
 from ingest.kafka.batch_consumer import BatchConsumer
 from ingest.kafka.faust_runtime import LeanMonitor, RecoveryWatch
-from ingest.kafka.produce import BatchProducer
+from ingest.kafka.produce import BatchProducer, LazyProducer
 from ingest.metrics import CONSUMER_LAG, PARTITIONS_REREAD
 from ingest.process.flow import IndexStage, ParseStage
 from ingest.process.normalize import Position
@@ -89,7 +89,9 @@ class Worker:
         self.stopping = False
         self._es: AsyncElasticsearch | None = None
         self._registry: WebhookRegistry | None = None
-        self._kafka: AIOKafkaProducer | None = None
+        self._kafka = LazyProducer(
+            settings.kafka, max_batch_size=1024 * 1024, max_request_size=2 * 1024 * 1024
+        )
         self._batches: BatchProducer | None = None
         self._states: StateStore | None = None
         self._secret = signing_secret(settings)
@@ -130,15 +132,7 @@ class Worker:
         time, acknowledged as a whole before the batch is acked."""
         async with self._producer_ready:
             if self._batches is None:
-                kafka = AIOKafkaProducer(
-                    **self.settings.kafka.client_options(),
-                    acks="all",
-                    enable_idempotence=True,
-                    max_batch_size=1024 * 1024,
-                    max_request_size=2 * 1024 * 1024,
-                )
-                await retry(kafka.start, "connecting to Kafka", self.is_stopping)
-                self._kafka = kafka
+                kafka = await retry(self._kafka.get, "connecting to Kafka", self.is_stopping)
                 self._batches = BatchProducer(kafka)
         return self._batches
 
@@ -181,8 +175,7 @@ class Worker:
     async def close(self) -> None:
         if self._registry is not None:
             await self._registry.close()
-        if self._kafka is not None:
-            await self._kafka.stop()
+        await self._kafka.stop()
         if self._es is not None:
             await self._es.close()
 
@@ -234,7 +227,7 @@ def build_app(settings: Settings) -> faust.App:
     datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.ingest.worker_group,
-        **settings.kafka.faust_broker_options(),
+        **faust_runtime.broker_options(settings.kafka),
         topic_replication_factor=settings.topics.replication_factor,
         store="memory://",
         datadir=str(datadir),

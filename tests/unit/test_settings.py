@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from ingest.kafka.faust_runtime import broker_options
 from schemas.settings import Settings, describe_invalid
 
 
@@ -72,7 +73,7 @@ def test_kafka_defaults_are_plaintext_without_credentials() -> None:
     options = kafka.client_options()
     assert options["security_protocol"] == "PLAINTEXT"
     assert "ssl_context" not in options and "sasl_plain_password" not in options
-    assert kafka.faust_broker_options() == {"broker": "kafka://127.0.0.1:9092"}
+    assert broker_options(kafka) == {"broker": "kafka://127.0.0.1:9092"}
 
 
 def test_kafka_sasl_ssl_from_variables(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -92,7 +93,7 @@ def test_kafka_sasl_ssl_from_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     context = options["ssl_context"]
     assert isinstance(context, ssl.SSLContext)
     assert context.check_hostname and context.verify_mode == ssl.CERT_REQUIRED
-    faust_options = kafka.faust_broker_options()
+    faust_options = broker_options(kafka)
     assert faust_options["broker"] == "kafka://b-1.msk:9096;kafka://b-2.msk:9096"
     credentials = faust_options["broker_credentials"]
     assert credentials.protocol.value == "SASL_SSL"
@@ -110,7 +111,7 @@ def test_kafka_secret_from_file_and_ca(
     kafka = Settings().kafka
     assert kafka.client_options()["sasl_plain_password"] == "from-file"
     assert "ssl_context" not in kafka.client_options()  # SASL without TLS
-    assert kafka.faust_broker_options()["broker_credentials"].protocol.value == "SASL_PLAINTEXT"
+    assert broker_options(kafka)["broker_credentials"].protocol.value == "SASL_PLAINTEXT"
 
     monkeypatch.setenv("EVENTPIPE_KAFKA__SECURITY_PROTOCOL", "SSL")
     monkeypatch.setenv("EVENTPIPE_KAFKA__CA_FILE", str(test_ca))
@@ -119,7 +120,7 @@ def test_kafka_secret_from_file_and_ca(
     context = kafka.client_options()["ssl_context"]
     assert not context.check_hostname and context.verify_mode == ssl.CERT_REQUIRED
     assert any("eventpipe test CA" in str(ca["subject"]) for ca in context.get_ca_certs())
-    assert kafka.faust_broker_options()["broker_credentials"].protocol.value == "SSL"
+    assert broker_options(kafka)["broker_credentials"].protocol.value == "SSL"
 
 
 BAD_SETTINGS = [
