@@ -23,6 +23,7 @@ grammar. What each form means:
   of additional_info/raw_data. Adjacent words are alternatives (`disk full`: either);
   adjacent field expressions are ANDed.
 - `and`, `or`, `not` in any case, parentheses; `not` binds tightest, then `and`.
+  `-field:value` is `not field:value` (the console's earlier syntax, so old links work).
 """
 
 from __future__ import annotations
@@ -334,6 +335,11 @@ class _Parser:
             self.take()
             return inner
         if token.kind == "WORD" and self.peek().kind == "COLON":
+            if token.text.startswith("-") and len(token.parts) == 1 and len(token.text) > 1:
+                # `-field:value`, the console's earlier form of `not field:value`
+                name = token.text[1:]
+                self.tokens[self.i] = Token("WORD", name, token.position + 1, (name,))
+                return Not(self.field_expression(), token.position)
             return self.field_expression()
         if token.kind == "WORD" and self.peek().kind == "CMP":
             name = self.take()

@@ -52,6 +52,7 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ("not title:disk", q(c("title", "disk", "not_contain"))),
     ("not (provider:a and rule:b)", q(any_of=(c("provider", "a", "not"), c("rule", "b", "not")))),
     ("not not provider:a", q(c("provider", "a"))),
+    ("-provider:a", q(c("provider", "a", "not"))),
     ("provider:(a and not b)", q(c("provider", "a"), c("provider", "b", "not"))),
     ("not title:disk and not title:cpu", q(c("title", ["disk", "cpu"], "not_contain_in"))),
     (
