@@ -20,7 +20,7 @@ grammar. What each form means:
   time zone) or `now`, `now-1h`, `now/d-7d`; severity by severity order; numbers.
 - free text (words without a field): any word, in title/description as a substring,
   equal to a keyword field's value, to an enumerated value in any case, or to any value
-  of additional_info/raw_data. Adjacent words are alternatives (`disk full`: either);
+  of additional_info (raw_data only by key: it is the sender's whole payload). Adjacent words are alternatives (`disk full`: either);
   adjacent field expressions are ANDed.
 - `and`, `or`, `not` in any case, parentheses; `not` binds tightest, then `and`.
   `-field:value` is `not field:value` (the console's earlier syntax, so old links work).
@@ -43,6 +43,7 @@ from schemas.event import EventType, Severity, format_timestamp
 from schemas.index import ALERT_MAPPINGS, EVENT_FIELDS, FieldMap
 from schemas.query import QueryError
 
+FREE_TEXT_SKIPS = frozenset({"raw_data"})  # reached only by key: raw_data.<key>:value
 MAX_CLAUSES = 64  # conjunctive clauses one query may expand to before it is refused
 CODE = "ERROR_INVALID_QUERY"
 
@@ -728,7 +729,9 @@ class _Compiler:
                 elif kind == "text":
                     alternatives.append(self.substring(path, value, lit))
                 elif kind == "flattened":
-                    if not value.wildcard:
+                    # Not raw_data: it is the sender's whole payload, which for a batch
+                    # (an Alertmanager group, a list) holds its other events' values too.
+                    if not value.wildcard and path not in FREE_TEXT_SKIPS:
                         alternatives.append(lit("eq", value.text))
                 elif value.wildcard:
                     if value.parts[0] == value.parts[-1] == "" and len(value.parts) == 3:

@@ -123,7 +123,6 @@ CASES: list[tuple[str, dict[str, Any]]] = [
                 c("provider", "host-21"),
                 c("account", "host-21"),
                 c("image_url", "host-21"),
-                c("raw_data", "host-21"),
                 c("additional_info", "host-21"),
                 c("alert_id", "host-21"),
                 c("webhook_id", "host-21"),

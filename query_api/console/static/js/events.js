@@ -96,7 +96,7 @@ function errorReporter(box) {
 
 export async function renderEvents(root, params) {
   if (shown && shown.root === root && shown.container.isConnected && shown.key === listKey(params)) {
-    shown.params = params;
+    shown.current.params = params;
     await shown.detail(params);
     return;
   }
@@ -108,7 +108,9 @@ export async function renderEvents(root, params) {
   const pills = decodePills(params.filters);
   const range = resolveRange(params);
   const columns = params.cols ? params.cols.split(",") : DEFAULT_COLUMNS;
-  const go = (changes, options) => navigate("events", { ...params, page: "", ...changes }, options);
+  // The params as they are now (opening an event changes them without drawing again).
+  const current = { params };
+  const go = (changes, options) => navigate("events", { ...current.params, page: "", ...changes }, options);
   const setPills = (next) => go({ filters: encodePills(next) });
   const filterFor = (field, value, negate = false) => setPills(addPill(pills, field, value, negate));
 
@@ -139,7 +141,7 @@ export async function renderEvents(root, params) {
   };
 
   const ctx = { params, zone, columns, go, filterFor, slots };
-  shown = { root, container, key: listKey(params), params, detail: (p) => showDetail(slots.detail, p, ctx) };
+  shown = { root, container, key: listKey(params), current, detail: (p) => showDetail(slots.detail, p, ctx) };
 
   let compiled;
   try {
@@ -182,11 +184,12 @@ function toolbar(params, range, zone, go) {
     h("option", { value: "custom", selected: custom }, "Absolute range"));
   const from = h("input", { type: "datetime-local", id: "from", "aria-label": `From (${zoneLabel(zone, range[0])})`, value: toInput(range[0], zone) });
   const to = h("input", { type: "datetime-local", id: "to", "aria-label": `To (${zoneLabel(zone, range[1])})`, value: toInput(range[1], zone) });
-  const rangeError = h("span", { class: "error", role: "alert" });
+  const rangeError = h("span", {});
   const apply = () => {
     const [a, b] = [parseWall(from.value, zone), parseWall(to.value, zone)];
     if (!a || !b || !(b > a)) {
-      rangeError.textContent = "Give a start before the end (both dates and times).";
+      rangeError.replaceChildren(h("span", { class: "error", role: "alert" },
+        "Give a start before the end (both dates and times)."));
       return;
     }
     go({ range: "", from: a.toISOString(), to: b.toISOString() });
