@@ -20,8 +20,9 @@ grammar. What each form means:
   time zone) or `now`, `now-1h`, `now/d-7d`; severity by severity order; numbers.
 - free text (words without a field): any word, in title/description as a substring,
   equal to a keyword field's value, to an enumerated value in any case, or to any value
-  of additional_info (raw_data only by key: it is the sender's whole payload). Adjacent words are alternatives (`disk full`: either);
-  adjacent field expressions are ANDed.
+  of additional_info (raw_data only by key: it is the sender's whole payload).
+  Adjacent words are alternatives (`disk full`: either); adjacent field expressions
+  are ANDed.
 - `and`, `or`, `not` in any case, parentheses; `not` binds tightest, then `and`.
   `-field:value` is `not field:value` (the console's earlier syntax, so old links work).
 """
