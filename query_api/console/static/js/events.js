@@ -151,11 +151,12 @@ export async function renderEvents(root, params) {
     const input = slots.toolbar.querySelector("#q");
     input.setAttribute("aria-invalid", "true");
     input.setAttribute("aria-describedby", "query-error");
-    errors.append(errorBox(error));
-    for (const slot of [slots.facets, slots.histogram, slots.results]) {
-      slot.replaceChildren(h("p", { class: "muted" }, "The query was not run."));
-      slot.setAttribute("aria-busy", "false");
-    }
+    const invalid = error.code === "ERROR_INVALID_QUERY";
+    errors.append(invalid
+      ? h("p", { class: "error", role: "alert" }, `This query cannot run: ${error.message}`)
+      : errorBox(error));
+    slots.results.replaceChildren(h("p", { class: "muted" }, "Nothing was searched: fix the query above."));
+    for (const slot of [slots.facets, slots.histogram, slots.results]) slot.setAttribute("aria-busy", "false");
     done();
     return;
   }
