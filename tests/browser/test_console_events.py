@@ -433,6 +433,38 @@ async def test_detail_side_panel_keeps_the_list_scroll(
     await page.screenshot(path=console.shots / "events-detail-filtered.png")
 
 
+async def test_severity_sorts_by_severity_order_not_alphabetically(
+    page: Any, console: Console, events: dict
+) -> None:
+    """Regression: sorting by severity put WARNING above ERROR (keyword order)."""
+    await sign_in(page, console, console.admin_key)
+    pill = json.dumps([{"field": "project_id", "value": PROJECT}])
+    rank = {s: i for i, s in enumerate(["CRITICAL", "ERROR", "WARNING", "INFO", "NOT_AVAILABLE",
+                                        "NONE"])}  # fmt: skip
+    for desc in (True, False):
+        await open_events(page, console, range="24h", filters=pill,
+                          sort=f"severity:{'desc' if desc else 'asc'}")  # fmt: skip
+        assert await shown_total(page) == N
+        column = await page.locator("#events-table tbody tr td:nth-child(2)").all_inner_texts()
+        ranks = [rank[s] for s in column]
+        assert len(ranks) == N and ranks == sorted(ranks, reverse=not desc), column
+        # Within one severity: newest first, as the API lists that severity.
+        ids = await page.eval_on_selector_all(
+            "#events-table tbody tr", "rows => rows.map(r => r.dataset.eventId)"
+        )
+        expected = []
+        for severity in sorted(rank, key=rank.get, reverse=not desc):
+            response = await console.http.post(
+                "/monitoring/v1/event/list", headers=console.auth(),
+                json={"query": {"filter": [{"k": "project_id", "v": PROJECT},
+                                           {"k": "severity", "v": severity}],
+                                "sort": [{"key": "created_at", "desc": True}]}},
+            )  # fmt: skip
+            expected += [e["event_id"] for e in response.json()["results"]]
+        assert ids == expected
+    await page.screenshot(path=console.shots / "events-sorted-by-severity.png")
+
+
 async def test_follow_updates_the_histogram_and_facets(
     page: Any, console: Console, events: dict
 ) -> None:
