@@ -329,12 +329,15 @@ function columnChooser(columns, go) {
   return h("div", { class: "columns" }, toggle, box);
 }
 
-/** Facet rows (`{value, count}`, most first) of severity from the histogram's rows. */
+const rankOf = (severity) => (SEVERITIES.includes(severity) ? SEVERITIES.indexOf(severity) : SEVERITIES.length);
+
+/** Facet rows (`{value, count}`, most first, ties in severity order) from the histogram's rows. */
 export function severityCounts(rows, limit = FACET_LIMIT) {
   const counts = new Map();
   for (const row of rows) counts.set(row.severity ?? null, (counts.get(row.severity ?? null) || 0) + row.count);
   return [...counts].map(([value, count]) => ({ value, count }))
-    .sort((a, b) => b.count - a.count || String(a.value).localeCompare(String(b.value))).slice(0, limit);
+    .sort((a, b) => b.count - a.count || rankOf(a.value) - rankOf(b.value)
+      || String(a.value).localeCompare(String(b.value))).slice(0, limit);
 }
 
 /** How many bars the histogram can draw legibly at its width (4 px a bar at least). */
