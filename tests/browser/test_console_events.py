@@ -203,6 +203,30 @@ async def test_a_query_that_cannot_run_shows_one_error_never_zero_events(
     assert unauthenticated.status_code == 401
 
 
+async def test_the_same_grammar_compiles_for_alerts(console: Console, events: dict) -> None:
+    """`target: alerts` compiles over the alert fields; the alert list runs what it makes."""
+    await console.wait_for_events({"project_id": PROJECT}, N)
+    for text, exact in (
+        ("state:triggered", {"state": "TRIGGERED"}),
+        (f"project_id:{PROJECT} and event_key:*kql*", {"project_id": PROJECT}),
+    ):
+        compiled = await console.http.post(
+            "/console/api/kql", headers=console.auth(), json={"query": text, "target": "alerts"}
+        )  # fmt: skip
+        assert compiled.status_code == 200, compiled.text
+        got = await console.http.post("/monitoring/v1/alert/list", headers=console.auth(),
+                                      json={"query": compiled.json()["query"]})  # fmt: skip
+        want = await console.http.post("/monitoring/v1/alert/list", headers=console.auth(),
+                                       json=exact)  # fmt: skip
+        assert got.status_code == want.status_code == 200, got.text
+        assert got.json()["total_count"] == want.json()["total_count"] > 0, text
+    refused = await console.http.post(
+        "/console/api/kql", headers=console.auth(), json={"query": "title:x", "target": "alerts"}
+    )
+    assert refused.status_code == 400
+    assert "alerts have: alert_id" in refused.json()["error"]["message"]
+
+
 async def test_pills_negate_disable_remove_by_keyboard_and_live_in_the_url(
     page: Any, console: Console, events: dict
 ) -> None:
