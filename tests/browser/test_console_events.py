@@ -433,6 +433,8 @@ async def test_detail_side_panel_keeps_the_list_scroll(
     # Escape closes it; the list is still there, scrolled as it was.
     await page.keyboard.press("Escape")
     await expect(panel).to_be_hidden()
+    focused = await page.evaluate("document.activeElement.closest('tr')?.dataset.eventId")
+    assert focused == target  # keyboard focus back on the row that was open
     assert "event" not in view_params(page)
     assert await page.evaluate("window.__kept") == 1
 
