@@ -10,7 +10,13 @@ from elasticsearch import AsyncElasticsearch
 
 from ingest.elasticsearch.indices import ensure_alerts_index, ensure_events_template
 from ingest.process.index import index_batch
-from ingest.process.normalize import NormalizedEvent, Position, encode_events, to_events
+from ingest.process.normalize import (
+    NormalizedEvent,
+    Position,
+    encode_events,
+    record_origin,
+    to_events,
+)
 from schemas.event import ParsedEvent
 from schemas.settings import Settings
 
@@ -18,7 +24,7 @@ from schemas.settings import Settings
 def batch_with_one_bad_document() -> list[NormalizedEvent]:
     parsed = [ParsedEvent(event_key=f"k{i}", title=f"event {i}") for i in range(3)]
     events = to_events(
-        parsed, payload={"p": 1}, position=Position("t", 0, 5),
+        parsed, payload={"p": 1}, origin=record_origin("", Position("t", 0, 5), datetime.now(UTC)),
         created_at=datetime.now(UTC), webhook_id="w", project_id="p", domain_id="d",
     )  # fmt: skip
     # severity is a keyword: an object there is refused by the mapping, for good.
