@@ -74,3 +74,66 @@ async def test_a_refused_document_is_a_dead_letter_and_the_rest_is_indexed(
         daily = await es.indices.get(index=f"{prefix}-*", allow_no_indices=True)
         await es.indices.delete(index=",".join([*daily, alerts]), ignore_unavailable=True)
         await es.options(ignore_status=404).indices.delete_index_template(name=prefix)
+
+
+async def test_an_id_taken_by_another_event_is_a_dead_letter_and_a_retry_is_dropped(
+    es: AsyncElasticsearch, unique_name: str
+) -> None:
+    """Two lives of one topic give the same position; their events differ: the second is an
+    ERROR_ID_CONFLICT dead letter, never taken for a replay. A sender's retry is dropped."""
+    prefix, alerts = f"{unique_name}-events", f"{unique_name}-alerts"
+    await ensure_events_template(es, prefix)
+    await ensure_alerts_index(es, alerts)
+    now = datetime.now(UTC)
+
+    def events(title: str, origin: str, window: float = 600) -> list[NormalizedEvent]:
+        return to_events(
+            [ParsedEvent(event_key="k", title=title)], payload={"title": title}, origin=origin,
+            created_at=now, webhook_id="w", project_id="p", domain_id="d",
+            duplicate_window=window,
+        )  # fmt: skip
+
+    async def run(batch: list[NormalizedEvent], table: dict[bytes, Any]) -> Any:
+        async def store_states(states: dict[bytes, bytes], partitions: dict[bytes, int]) -> None:
+            table.update(states)
+
+        records = [(Position("t.normalized", 0, 1), v) for v in encode_events(batch)]
+        return await index_batch(
+            records, es=es, table=table, store_states=store_states, events_prefix=prefix,
+            alerts_index=alerts, window=timedelta(minutes=10), stopping=lambda: False,
+        )  # fmt: skip
+
+    try:
+        first = await run(events("one", "old-life"), {})
+        assert (first.indexed, first.duplicates, first.conflicts) == (1, 0, 0)
+        # The same origin (the position of a topic made again, with an old scheme's id),
+        # another event: a new table, as a new pipeline would have.
+        clash = await run(events("two", "old-life"), {})
+        assert (clash.indexed, clash.duplicates, clash.conflicts) == (0, 0, 1)
+        ((key, letter),) = clash.letters
+        assert key == b"d\x1fp\x1fk"
+        assert letter.code == "ERROR_ID_CONFLICT" and b'"title":"two"' in (letter.value or b"")
+        # The same event again (a replay with a table that forgot it): a quiet duplicate.
+        replay = await run(events("one", "old-life"), {})
+        assert (replay.indexed, replay.duplicates, replay.conflicts, replay.letters) == (
+            0,
+            1,
+            0,
+            [],
+        )
+        # A sender's retry: another record, the same content, within the window.
+        table: dict[bytes, Any] = {}
+        sent = await run(events("three", "rec-1"), table)
+        retried = await run(events("three", "rec-2"), table)
+        assert (sent.indexed, retried.indexed, retried.deduplicated) == (1, 0, 1)
+        off = await run(events("three", "rec-3", window=0), table)
+        assert (off.indexed, off.deduplicated) == (1, 0)
+        await es.indices.refresh(index=f"{prefix}-*")
+        titles = await es.search(index=f"{prefix}-*", size=10, source=["title"])
+        assert sorted(h["_source"]["title"] for h in titles["hits"]["hits"]) == [
+            "one", "three", "three"
+        ]  # fmt: skip
+    finally:
+        daily = await es.indices.get(index=f"{prefix}-*", allow_no_indices=True)
+        await es.indices.delete(index=",".join([*daily, alerts]), ignore_unavailable=True)
+        await es.options(ignore_status=404).indices.delete_index_template(name=prefix)
