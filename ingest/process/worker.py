@@ -285,7 +285,7 @@ class Worker:
         async with self._changelog_lock:  # one writer keeps a key's records in order
             await retry(send, "writing the changelog", self.is_stopping)
 
-    async def forget_quiet(self, table: Any, horizon: datetime, now: datetime) -> int:
+    async def forget_quiet(self, table: Any, horizon: datetime, now: datetime | None = None) -> int:
         """Drop the state of keys nothing touched since `horizon` and whose deliveries no
         retry at `now` can match any more; tombstones in the changelog.
 

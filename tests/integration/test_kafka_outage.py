@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 from aiokafka.errors import KafkaError
 
+from ingest.kafka.identity import read_cluster_id
 from schemas.settings import Settings
 from tests.integration.kafka_instance import SeparateKafka, free_port
 from tests.integration.pipeline import running_pipeline
@@ -202,6 +203,8 @@ async def test_retrying_sender_through_a_broker_restart_makes_no_duplicate(
         ours = settings.model_copy(deep=True)
         ours.kafka.bootstrap_servers = broker.bootstrap
         metrics_port = free_port()
+        # Another cluster, another id: its events' ids cannot meet the shared broker's.
+        assert await read_cluster_id(ours.kafka) != await read_cluster_id(settings.kafka)
         async with running_pipeline(
             ours, unique_name, tmp_path, worker_metrics_port=metrics_port
         ) as pipeline:
