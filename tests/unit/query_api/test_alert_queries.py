@@ -60,8 +60,8 @@ def test_stat_over_alerts_groups_their_fields_ties_by_alert_id() -> None:
     fields = [{"operator": "last", "key": "title", "name": "latest"},
               {"operator": "max", "key": "alert_number", "name": "top"}]  # fmt: skip
     keys = [{"key": "state"}, {"key": "created_at", "date_format": "day"}]
-    query = StatisticsQuery.model_validate({"aggregate": [{"group": {"keys": keys,
-                                                                     "fields": fields}}]})  # fmt: skip
+    group = {"group": {"keys": keys, "fields": fields}}
+    query = StatisticsQuery.model_validate({"aggregate": [group]})
     got = plan_stat(query, ALERTS)
     assert got.group is not None and got.group.id_field == "alert_id"
     assert [key.field for key in got.group.keys] == ["state", "created_at"]
