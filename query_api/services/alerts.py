@@ -360,7 +360,8 @@ async def merge(b: AlertBackend, caller: Caller, request: MergeAlertRequest) -> 
         raise ApiError(400, "ERROR_MERGE_ALERT_NOT_EXIST", message)
     target = await stored(b, request.merge_to, domain)
     others = [a for a in dict.fromkeys(request.alerts) if a != request.merge_to]
-    merged = [await stored(b, alert_id, domain) for alert_id in others]
+    # An admin key sees every domain: the alerts merged must all be merge_to's domain's.
+    merged = [await stored(b, alert_id, target["domain_id"]) for alert_id in others]
     if merged:
         # Deleted first: no event of theirs is correlated to them after this.
         await _delete_alerts(b, caller, merged)
