@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 import orjson
 from elasticsearch import AsyncElasticsearch
 
-from ingest.elasticsearch.bulk import create_action, daily_index, index_action
-from ingest.elasticsearch.writer import BulkResult, write_bulk
+from ingest.elasticsearch.bulk import BulkResult, create_action, daily_index, index_action
+from ingest.elasticsearch.writer import write_bulk
 from ingest.process.correlate import CorrelatedBatch
 from ingest.process.dead_letters import DeadLetter, KeyedLetter
 from ingest.process.normalize import NormalizedEvent, Position, with_alert_id
