@@ -1,4 +1,5 @@
-"""Creating the events index template and deleting expired daily indices.
+"""Creating the indices (the events template, and every single index from its spec in
+`schemas.index`) and deleting expired daily indices.
 
 Retention runs here rather than in index lifecycle management, which a minimal
 Elasticsearch node lacks: the daily index names carry their day, so expiry is a
@@ -13,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from elasticsearch import AsyncElasticsearch, BadRequestError
 
-from schemas.index import ALERT_MAPPINGS, events_index_pattern, events_template
+from schemas.index import ALERTS_INDEX, IndexSpec, events_index_pattern, events_template
 
 
 async def ensure_events_template(es: AsyncElasticsearch, prefix: str) -> None:
@@ -55,16 +56,18 @@ async def delete_expired(
     return doomed
 
 
-async def ensure_alerts_index(es: AsyncElasticsearch, index: str) -> None:
-    """Create the alerts index once; its documents are rewritten as alerts change."""
+async def ensure_index(es: AsyncElasticsearch, index: str, spec: IndexSpec) -> None:
+    """Create `index` from its spec unless it exists; another process creating it at the
+    same moment is fine (the one way every index is created)."""
     if await es.indices.exists(index=index):
         return
     try:
-        await es.indices.create(
-            index=index,
-            mappings=ALERT_MAPPINGS,
-            settings={"number_of_shards": 1, "number_of_replicas": 0},
-        )
+        await es.indices.create(index=index, mappings=spec.mappings, settings=spec.settings)
     except BadRequestError as error:
-        if error.error != "resource_already_exists_exception":
+        if error.message != "resource_already_exists_exception":
             raise
+
+
+async def ensure_alerts_index(es: AsyncElasticsearch, index: str) -> None:
+    """The alerts index; its documents are rewritten as alerts change."""
+    await ensure_index(es, index, ALERTS_INDEX)
