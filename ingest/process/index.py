@@ -39,12 +39,13 @@ class IndexOutcome:
 @dataclass
 class Documents:
     """A batch's bulk items, (action, document) pairs: its events first, then its alerts;
-    with each event's key and the position of the record it came in (for dead letters)."""
+    with the events themselves and the position of the record each came in (what a dead
+    letter carries)."""
 
     events: list[tuple[bytes, bytes]]
     alerts: list[tuple[bytes, bytes]]
-    keys: list[bytes]
-    where: list[Position]
+    sources: Sequence[NormalizedEvent]
+    where: Sequence[Position]
 
 
 def documents(
@@ -66,8 +67,8 @@ def documents(
             (index_action(alerts_index, alert_id), orjson.dumps(alert))
             for alert_id, alert in correlated.alerts.items()
         ],
-        keys=[e.key.encode() for e in events],
-        where=list(where),
+        sources=events,
+        where=where,
     )
 
 
@@ -84,7 +85,7 @@ def outcome_of(docs: Documents, written: BulkResult) -> IndexOutcome:
     for i, reason in written.dead:
         if i < n:
             letter = DeadLetter(docs.where[i], docs.events[i][1], "ERROR_INDEX", reason)
-            outcome.letters.append((docs.keys[i], letter))
+            outcome.letters.append((docs.sources[i].key.encode(), letter))
             continue
         action, alert = docs.alerts[i - n]
         outcome.letters.append((None, DeadLetter(docs.where[0], alert, "ERROR_INDEX_ALERT",
