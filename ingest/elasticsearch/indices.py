@@ -58,8 +58,11 @@ async def delete_expired(
 
 async def ensure_index(es: AsyncElasticsearch, index: str, spec: IndexSpec) -> None:
     """Create `index` from its spec unless it exists; another process creating it at the
-    same moment is fine (the one way every index is created)."""
+    same moment is fine (the one way every index is created). An index made by an earlier
+    version gets the fields added since (a strict mapping would refuse every document
+    carrying one)."""
     if await es.indices.exists(index=index):
+        await es.indices.put_mapping(index=index, properties=spec.mappings["properties"])
         return
     try:
         await es.indices.create(index=index, mappings=spec.mappings, settings=spec.settings)

@@ -47,6 +47,7 @@ from ingest.elasticsearch.writer import client_serializers
 from ingest.kafka import faust_runtime
 from ingest.kafka.batch_consumer import BatchConsumer
 from ingest.kafka.faust_runtime import LeanMonitor, RecoveryWatch
+from ingest.kafka.identity import read_cluster_id
 from ingest.kafka.produce import BatchProducer, LazyProducer
 from ingest.metrics import CONSUMER_LAG, PARTITIONS_REREAD
 from ingest.process.flow import IndexStage, ParseStage
@@ -70,13 +71,14 @@ STREAM_BUFFER_RECORDS = 32
 INDEX_WITHIN_SECONDS = 0.02
 
 
-def raw_record(message: ConsumerRecord) -> RawRecord:
+def raw_record(message: ConsumerRecord, cluster_id: str) -> RawRecord:
     headers = {str(k): bytes(v) for k, v in (message.headers or ()) if v is not None}
     return RawRecord(
         position=Position(message.topic, message.partition, message.offset),
         timestamp=datetime.fromtimestamp(message.timestamp / 1000, UTC),
         value=message.value,
         headers=headers,
+        cluster_id=cluster_id,
     )
 
 
@@ -98,6 +100,7 @@ class Worker:
         self._es_ready = asyncio.Lock()
         self._registry_ready = asyncio.Lock()
         self._producer_ready = asyncio.Lock()
+        self._cluster_id = ""  # the Kafka cluster's id, read once: part of every event id
         # The newest created_at indexed: the clock quiet keys are judged by, so a replay
         # of old records never finds its keys forgotten.
         self.stream_time: datetime | None = None
@@ -148,6 +151,15 @@ class Worker:
             )
         return self._states
 
+    async def cluster_id(self) -> str:
+        """The id of the Kafka cluster events.raw is read from (event ids derive from it)."""
+        if not self._cluster_id:
+            kafka = self.settings.kafka
+            self._cluster_id = await retry(
+                lambda: read_cluster_id(kafka), "reading the Kafka cluster id", self.is_stopping
+            )
+        return self._cluster_id
+
     async def parse_stage(self) -> ParseStage:
         topics = self.settings.topics
         return ParseStage(
@@ -157,6 +169,7 @@ class Worker:
             normalized=topics.normalized,
             dlq=topics.dlq,
             stopping=self.is_stopping,
+            duplicate_window=self.settings.ingest.duplicate_window_seconds,
         )
 
     async def index_stage(self, table: Any) -> IndexStage:
@@ -185,8 +198,8 @@ class Worker:
 
     async def parse_batch(self, messages: Sequence[ConsumerRecord]) -> None:
         """Parse a batch of raw records; return once Kafka acknowledged all it produced."""
-        stage = await self.parse_stage()
-        await stage.run([(raw_record(message), message.key) for message in messages])
+        stage, cluster_id = await self.parse_stage(), await self.cluster_id()
+        await stage.run([(raw_record(message, cluster_id), message.key) for message in messages])
 
     async def index_batch(self, events: Sequence[Any], table: Any) -> None:
         """Correlate and index; return once Elasticsearch has acknowledged every event."""
@@ -303,8 +316,8 @@ def build_app(settings: Settings) -> faust.App:
         if worker.stream_time is None:
             return
         window = timedelta(seconds=settings.ingest.dedup_window_seconds)
-        states = await worker.state_store(table)
-        await states.forget_quiet(worker.stream_time - window - QUIET_MARGIN)
+        states, now = await worker.state_store(table), worker.stream_time
+        await states.forget_quiet(now - window - QUIET_MARGIN, now)
 
     watch = RecoveryWatch(settings.ingest.recovery_stall_seconds)
 
