@@ -499,6 +499,9 @@ async def test_detail_side_panel_keeps_the_list_scroll(
     cells = await page.locator("#events-table tbody tr td:nth-child(7)").all_inner_texts()
     assert cells and all(re.fullmatch(r"host-2\d", c) for c in cells)
     await page.screenshot(path=console.shots / "events-detail-filtered.png")
+    await page.locator("#theme").click()
+    assert await page.evaluate("document.documentElement.dataset.theme") == "dark"
+    await page.screenshot(path=console.shots / "events-detail-dark.png")
 
 
 async def test_severity_sorts_by_severity_order_not_alphabetically(
