@@ -346,6 +346,8 @@ class _Parser:
         if token.kind == "WORD" and self.peek().kind == "CMP":
             name = self.take()
             return self.range_(name)
+        if token.kind == "QUOTED" and self.peek().kind in ("COLON", "CMP"):
+            raise KqlError("a field name is written without quotes", position=token.position)
         if token.kind in ("WORD", "QUOTED"):
             values = []
             while self.token.kind in ("WORD", "QUOTED") and self.peek().kind not in (
