@@ -191,6 +191,13 @@ async def test_a_query_that_cannot_run_shows_one_error_never_zero_events(
         assert await box.get_attribute("aria-invalid") == "true"
         assert await box.input_value() == text
     await page.screenshot(path=console.shots / "events-kql-error.png", full_page=True)
+    # A query that compiles but that every search refuses (a pattern over the regex length
+    # limit): one alert however many of the view's nine requests failed alike.
+    await search(page, "resource.name:web-*" + "x" * 1100)
+    alerts = page.locator("#events-view [role=alert]")
+    await expect(alerts).to_have_count(1)
+    assert "longer than 1000" in await alerts.inner_text()
+    assert await page.locator("text=Not shown: see the error above.").count() >= 8
     # The same errors from the route, with the position and the field.
     response = await console.http.post(
         "/console/api/kql", headers=console.auth(), json={"query": "severity:critcal"}
