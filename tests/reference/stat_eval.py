@@ -188,11 +188,14 @@ def _get(row: Any, path: str) -> Any:
 
 
 # MongoDB's comparison order of the JSON types (its BSON order without the types JSON
-# lacks): numbers, then strings, then objects, then arrays, then booleans.
-TYPE_ORDER = {"number": 0, "string": 1, "object": 2, "array": 3, "boolean": 4}
+# lacks): numbers, then strings, then objects, then arrays, then booleans; null last, as
+# a sort puts it (the one place this reading departs from BSON, where null comes first).
+TYPE_ORDER = {"number": 0, "string": 1, "object": 2, "array": 3, "boolean": 4, "null": 5}
 
 
 def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
     if isinstance(value, bool):
         return "boolean"
     if isinstance(value, int | float):
@@ -201,7 +204,9 @@ def _json_type(value: Any) -> str:
         return "string"
     if isinstance(value, dict):
         return "object"
-    return "array"
+    if isinstance(value, list | tuple):
+        return "array"
+    raise TypeError(f"not a JSON value: {value!r}")
 
 
 def rank(value: Any) -> tuple:
