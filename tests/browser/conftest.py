@@ -188,3 +188,12 @@ async def page(browser: Any) -> AsyncIterator[Any]:
     finally:
         await context.close()
     assert not errors, f"JavaScript errors in the console: {errors}"
+
+
+@pytest.fixture(scope="session")
+async def views(console: Console) -> Any:
+    """A domain of its own with a week of events and alerts (tests/browser/views.py), for the
+    stats, alerts and accessibility tests."""
+    from tests.browser.views import seed
+
+    return await seed(console)

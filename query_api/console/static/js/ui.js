@@ -79,6 +79,11 @@ export function severityBadge(value) {
   return h("span", { class: `sev sev-${value}` }, value || "");
 }
 
+/** An alert state as a badge (TRIGGERED, ACKNOWLEDGED, RESOLVED, ERROR). */
+export function stateBadge(value) {
+  return h("span", { class: `state-badge state-${value}`, "data-testid": "alert-state" }, value || "");
+}
+
 /** A `<details>` with the JSON a view sent and a copy-as-curl button. */
 export function jsonPanel(path, body, toCurl) {
   return h("details", { class: "json" },
