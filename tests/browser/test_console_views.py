@@ -73,15 +73,15 @@ async def test_alert_ids_are_top_n_plus_other_and_labels_do_not_overlap(
 ) -> None:
     """2,000 bars of alert ids overlapped unreadably; now the top 10 and one "(other)"."""
     await open_view(page, console, "stats", range="7d", g1="alert_id", run="1", chart="bar")
-    chart = page.get_by_test_id("stat-chart")
-    await page.wait_for_selector("#stat-chart rect[data-series]")
+    chart = page.get_by_test_id("stat-plot")
+    await page.wait_for_selector("#stat-plot rect[data-series]")
     assert int(await chart.get_attribute("data-categories")) == 11
     notes = await page.get_by_test_id("stat-notes").inner_text()
     distinct = HISTORY_ALERTS + 30
     assert f"top 10 of {distinct}" in notes and "(other)" in notes
     # x labels never overlap
     boxes = await page.eval_on_selector_all(
-        "#stat-chart text[text-anchor=middle]:not(.x-title)",
+        "#stat-plot text[text-anchor=middle]:not(.x-title)",
         "els => els.map(e => { const b = e.getBBox(); return [b.x, b.x + b.width]; })",
     )
     boxes.sort()
@@ -120,12 +120,12 @@ async def test_per_minute_over_7_days_is_capped_to_what_the_chart_draws(
 ) -> None:
     """Per-minute buckets over 7 days covered the first 2,000 minutes under wrong labels."""
     await open_view(page, console, "stats", range="7d", bucket="minute", run="1", chart="bar")
-    await page.wait_for_selector("#stat-chart rect[data-series]")
+    await page.wait_for_selector("#stat-plot rect[data-series]")
     notes = await page.get_by_test_id("stat-notes").inner_text()
     assert "Per minute would be 10,08" in notes and "shown per hour" in notes
     body = (await sent_bodies(page))[0]
     assert body["query"]["aggregate"][0]["group"]["keys"][0]["date_format"] == "%Y-%m-%dT%H"
-    chart = page.get_by_test_id("stat-chart")
+    chart = page.get_by_test_id("stat-plot")
     buckets = int(await chart.get_attribute("data-categories"))
     assert 168 <= buckets <= 170
     # every event of the week is drawn, the oldest ones too
@@ -135,7 +135,7 @@ async def test_per_minute_over_7_days_is_capped_to_what_the_chart_draws(
 
     # "auto" picks the finest bucket that fits, without a note about a cap
     await open_view(page, console, "stats", range="24h", bucket="auto", run="1", chart="line")
-    await page.wait_for_selector("#stat-chart polyline")
+    await page.wait_for_selector("#stat-plot polyline")
     body = (await sent_bodies(page))[0]
     assert body["query"]["aggregate"][0]["group"]["keys"][0]["date_format"] == "%Y-%m-%dT%H"
     assert "would be" not in (await page.locator("#stat-result").inner_text())
@@ -165,7 +165,7 @@ async def test_a_value_keeps_its_colour_and_no_two_series_share_one(
         run="1",
         chart="bar",
     )
-    await page.wait_for_selector("#stat-chart rect[data-series]")
+    await page.wait_for_selector("#stat-plot rect[data-series]")
     wide = await series_colours(page)
     assert len(wide) == len(PROVIDERS)
     assert len(set(wide.values())) == len(wide), wide
@@ -181,7 +181,7 @@ async def test_a_value_keeps_its_colour_and_no_two_series_share_one(
         run="1",
         chart="bar",
     )
-    await page.wait_for_selector("#stat-chart rect[data-series]")
+    await page.wait_for_selector("#stat-plot rect[data-series]")
     narrow = await series_colours(page)
     assert len(narrow) == 6 and narrow["(other)"] == "var(--other)"
     for name, colour in narrow.items():
@@ -303,7 +303,7 @@ async def test_stats_by_keyboard(page: Any, console: Console, views: Views) -> N
     await page.focus("#stat-run")
     await page.keyboard.press("Enter")
     await ready(page)
-    await page.wait_for_selector("#stat-chart rect[data-series]")
+    await page.wait_for_selector("#stat-plot rect[data-series]")
 
 
 async def test_alerts_list_has_title_severity_state_age_and_events(

@@ -9,7 +9,7 @@ export const PALETTE = ["#3e8ed0", "#e7664c", "#54b399", "#d6a21b", "#9170b8", "
   "#6092c0", "#d36086", "#b9a888", "#aa6556", "#2f9e8f", "#8c564b", "#7f7fff", "#c7a600",
   "#e377c2", "#17becf"];
 const SEVERITIES = ["CRITICAL", "ERROR", "WARNING", "INFO", "NOT_AVAILABLE", "NONE"];
-export const OTHER = "other";
+export const OTHER = "(other)";
 
 function el(name, attrs = {}, text) {
   const node = document.createElementNS(SVG, name);

@@ -173,7 +173,7 @@ export async function runStats(p, now = new Date()) {
     const total = answer.total_count ?? values.length;
     if (total > values.length) {
       notes.push(`${key}: the top ${values.length} of ${total.toLocaleString("en")} values by ` +
-        `${measureName(p)}; the other ${(total - values.length).toLocaleString("en")} are one “${OTHER}”, ` +
+        `${measureName(p)}; the other ${(total - values.length).toLocaleString("en")} are one ${OTHER}, ` +
         `${p.op === "count" ? "counted" : "measured"} over their events.`);
     }
     return { key, values, total, cut: total > values.length };
@@ -318,7 +318,12 @@ function drawn(rows, p, bucket, range) {
   }
   if (p.chart === "table") {
     const columns = [...keys, "value"];
-    const sorted = [...rows].sort((a, b) => keys.reduce((c, k) => c || String(a[k]).localeCompare(String(b[k])), 0));
+    // time in order; a group's values largest first, "(none)" and "(other)" last
+    const rank = (v) => (v === OTHER ? 2 : v === NONE ? 1 : 0);
+    const sorted = [...rows].sort((a, b) => (bucket ? String(a.time).localeCompare(String(b.time)) : 0)
+      || keys.filter((k) => k !== "time").reduce((c, k) => c || rank(a[k]) - rank(b[k]), 0)
+      || (Number(b.value) || 0) - (Number(a.value) || 0)
+      || keys.reduce((c, k) => c || String(a[k]).localeCompare(String(b[k])), 0));
     return h("table", { id: "stat-table", "data-testid": "stat-table" },
       h("caption", { class: "visually-hidden" }, describe(p, bucket)),
       h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col" }, c === "value" ? measureName(p) : c)))),
@@ -329,8 +334,8 @@ function drawn(rows, p, bucket, range) {
   const colours = colourMap(series.map((s) => s.name));
   const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
   svg.setAttribute("class", "chart");
-  svg.id = "stat-chart";
-  svg.dataset.testid = "stat-chart";
+  svg.id = "stat-plot";
+  svg.dataset.testid = "stat-plot";
   svg.dataset.categories = String(categories.length);
   svg.style.height = "280px";
   const box = h("div", { class: "chart-box" }, svg, legend(series, colours));
