@@ -51,10 +51,12 @@ export function colourOf(name) {
   return colourMap([name]).get(name);
 }
 
-/** A label cut to `chars` characters with an ellipsis. */
+/** A label cut to `chars` characters, the middle left out: ids differ at their ends. */
 function fit(text, chars) {
   const value = String(text);
-  return value.length <= chars ? value : `${value.slice(0, Math.max(1, chars - 1))}…`;
+  if (value.length <= chars) return value;
+  const head = Math.ceil((chars - 1) / 2);
+  return `${value.slice(0, head)}…${value.slice(value.length - (chars - 1 - head))}`;
 }
 
 /**

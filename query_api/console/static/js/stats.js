@@ -97,7 +97,7 @@ export function picked(params) {
   const p = {
     range: params.range || "24h", q: params.q || "", g1: params.g1 || "", g2: params.g2 || "",
     bucket: params.bucket ?? "", op: params.op || "count", field: (params.field || "").trim(),
-    top: params.top || "10", chart: params.chart || "bar",
+    top: params.top || "10", chart: params.chart || "bar", other: params.other === "hide" ? "hide" : "show",
   };
   if (p.op !== "count" && !p.field) p.problem = `Name the field to take the ${p.op} of (e.g. additional_info.value).`;
   else if (p.g2 && !p.g1) p.problem = "Pick “Group by” before “Then by”.";
@@ -172,9 +172,10 @@ export async function runStats(p, now = new Date()) {
     const values = answer.results.map((r) => r[key] ?? null);
     const total = answer.total_count ?? values.length;
     if (total > values.length) {
+      const rest = (total - values.length).toLocaleString("en");
       notes.push(`${key}: the top ${values.length} of ${total.toLocaleString("en")} values by ` +
-        `${measureName(p)}; the other ${(total - values.length).toLocaleString("en")} are one ${OTHER}, ` +
-        `${p.op === "count" ? "counted" : "measured"} over their events.`);
+        `${measureName(p)}; ` + (p.other === "hide" ? `the other ${rest} are left out.`
+          : `the other ${rest} are one ${OTHER}, ${p.op === "count" ? "counted" : "measured"} over their events.`));
     }
     return { key, values, total, cut: total > values.length };
   });
@@ -256,6 +257,7 @@ export async function renderStats(root, params, isCurrent) {
     select("g1", "Group by (top values)", fieldOptions),
     select("g2", "Then by", fieldOptions),
     select("top", "Top values shown", [["5", "top 5"], ["10", "top 10"], ["15", "top 15"]]),
+    select("other", "The other values", [["show", "shown as (other)"], ["hide", "left out"]]),
     select("bucket", "Date bucket (created_at, UTC)", [["", "none"], ["auto", "auto (fits the chart)"],
       ...ORDER.map((b) => [b, `per ${b}`])]),
     select("op", "Measure", OPERATORS),
@@ -298,8 +300,9 @@ async function drawResult(out, p, isCurrent) {
     panels.push(h("details", { class: "json-more" }, h("summary", {}, `The other ${requests.length - 1} requests of this chart`),
       requests.slice(1).map((body) => h("pre", { class: "query-json-extra" }, JSON.stringify(body, null, 2)))));
   }
-  out.replaceChildren(h("h2", { class: "result-title" }, describe(p, bucket)), noteList,
-    drawn(rows, p, bucket, base.range), ...panels);
+  const shown = p.other === "hide" ? rows.filter((r) => ![p.g1, p.g2].some((k) => k && r[k] === OTHER)) : rows;
+  out.replaceChildren(...[h("h2", { class: "result-title" }, describe(p, bucket)), noteList,
+    drawn(shown, p, bucket, base.range), ...panels].filter(Boolean));
   out.querySelector("details.json").open = p.chart === "table";
 }
 
