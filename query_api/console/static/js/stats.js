@@ -293,12 +293,12 @@ async function drawResult(out, p, isCurrent) {
   if (!isCurrent()) return;
   const { rows, notes, requests, bucket, base } = result;
   const noteList = notes.length
-    ? h("ul", { class: "notes", "data-testid": "stat-notes", role: "status" }, notes.map((n) => h("li", {}, n)))
+    ? h("div", { role: "status", "data-testid": "stat-notes" }, h("ul", { class: "notes" }, notes.map((n) => h("li", {}, n))))
     : null;
   const panels = [jsonPanel(STAT, requests[0], toCurl)];
   if (requests.length > 1) {
     panels.push(h("details", { class: "json-more" }, h("summary", {}, `The other ${requests.length - 1} requests of this chart`),
-      requests.slice(1).map((body) => h("pre", { class: "query-json-extra" }, JSON.stringify(body, null, 2)))));
+      requests.slice(1).map((body) => h("pre", { class: "query-json-extra", tabindex: "0", "aria-label": "Query JSON" }, JSON.stringify(body, null, 2)))));
   }
   const shown = p.other === "hide" ? rows.filter((r) => ![p.g1, p.g2].some((k) => k && r[k] === OTHER)) : rows;
   out.replaceChildren(...[h("h2", { class: "result-title" }, describe(p, bucket)), noteList,

@@ -88,7 +88,9 @@ export function stateBadge(value) {
 export function jsonPanel(path, body, toCurl) {
   return h("details", { class: "json" },
     h("summary", {}, `Query JSON (${path})`),
-    h("pre", { class: "query-json" }, JSON.stringify(body, null, 2)),
+    // focusable: a keyboard scrolls a long query (WCAG 2.1.1)
+    h("pre", { class: "query-json", tabindex: "0", "aria-label": `Query JSON sent to ${path}` },
+      JSON.stringify(body, null, 2)),
     h("button", { type: "button", onclick: () => copy(toCurl(path, body), "curl command copied") },
       "Copy as curl"));
 }
