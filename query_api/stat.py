@@ -39,7 +39,8 @@ filters agree:
   event (dates formatted as above), in `created_at` order, ties by event_id;
   `push` skips events without the field; `merge_objects` merges the objects,
   later events winning.
-- date_format `year`/`month`/`day` or any strftime pattern, in UTC; a pattern
+- date_format `year`/`month`/`day` or any strftime pattern, in UTC or the key's
+  `time_zone` (an IANA name: buckets start at that zone's midnights); a pattern
   is bucketed at the finest calendar interval it shows, then buckets that
   format alike are merged here.
 A group or count over no events gives no row. Events that reach a `project` or
@@ -55,6 +56,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from query_api.pipeline import MISSING as _MISSING
 from query_api.pipeline import lookup, read_number, sort_rows
@@ -124,6 +126,7 @@ class KeyPlan:
     es_format: str | None = None  # year/month/day: Elasticsearch formats the bucket key
     pattern: str | None = None  # strftime applied here (also the scan's form of es_format)
     granularity: Granularity | None = None
+    time_zone: str = "UTC"  # of date buckets (an IANA name)
 
     def source(self, *, missing_bucket: bool = True) -> dict[str, Any]:
         """The composite source: terms on the exact field, or a UTC date_histogram."""
@@ -132,7 +135,7 @@ class KeyPlan:
             options["missing_bucket"] = True
         if self.granularity in (None, "instant"):
             return {"terms": options}
-        options |= {"calendar_interval": self.granularity, "time_zone": "UTC"}
+        options |= {"calendar_interval": self.granularity, "time_zone": self.time_zone}
         if self.es_format:
             options["format"] = self.es_format
         return {"date_histogram": options}
@@ -148,7 +151,9 @@ class KeyPlan:
         if self.kind != "date":
             return raw
         instant = from_millis(raw)
-        return instant.strftime(self.pattern) if self.pattern else format_timestamp(instant)
+        if not self.pattern:
+            return format_timestamp(instant)
+        return instant.astimezone(ZoneInfo(self.time_zone)).strftime(self.pattern)
 
 
 @dataclass(frozen=True)
@@ -323,7 +328,8 @@ def _key_plan(key: GroupKey) -> KeyPlan:
     es_format, pattern = _NAMED_FORMATS.get(key.date_format, (None, key.date_format))
     granularity = pattern_granularity(pattern)
     return KeyPlan(name=key.name, path=key.key, field=exact, kind=kind, es_format=es_format,
-                   pattern=pattern, granularity=granularity)  # fmt: skip
+                   pattern=pattern, granularity=granularity,
+                   time_zone=key.time_zone or "UTC")  # fmt: skip
 
 
 def pattern_granularity(pattern: str) -> Granularity:

@@ -297,7 +297,9 @@ class _Builder:
         if found is None:
             return MATCH_NONE
         kind, field = found
-        _check_leaf(key, kind, where)
+        if not (kind == "flattened" and op in ("eq", "in")):
+            # eq/in on a flattened root (`additional_info`) is any of its values (free text).
+            _check_leaf(key, kind, where)
         if kind == "date":
             instants = [_parse_date(v, where) for v in scalars]
             if op in COMPARISONS:

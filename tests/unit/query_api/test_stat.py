@@ -567,3 +567,16 @@ async def test_too_many_buckets_asks_for_smaller_pages() -> None:
     assert error.value.code == "ERROR_STAT_TOO_LARGE"
     assert [r["aggs"]["groups"]["composite"]["size"] for r in hopeless.requests] == [
         2000, 500, 125, 31, 7, 1]  # fmt: skip
+
+
+def test_date_buckets_in_a_time_zone() -> None:
+    """A key's time_zone moves bucket edges to that zone's midnights and formats in it."""
+    day = {"key": "created_at", "name": "day", "date_format": "%Y-%m-%d %H:%M",
+           "time_zone": "America/New_York"}  # fmt: skip
+    group = Group.model_validate({"keys": [day], "fields": []})
+    key = plan_group(group).keys[0]
+    assert key.source()["date_histogram"]["time_zone"] == "America/New_York"
+    # 2026-12-05T04:30Z is 23:30 the day before in New York
+    assert key.indexed_value(1796445000000) == "2026-12-04 23:30"
+    with pytest.raises(ValueError, match="unknown time zone"):
+        Group.model_validate({"keys": [{"key": "created_at", "time_zone": "Nowhere/X"}]})
