@@ -39,6 +39,7 @@ class Views:
     events: int
     values: list[str]
     alert_keys: list[str]
+    webhook_id: str
 
 
 def _value(rng: random.Random, n: int) -> str:
@@ -52,7 +53,8 @@ async def seed(console: Console) -> Views:
     rng = random.Random(21)
     webhook = await console.create_webhook("standard", "project-v", domain=DOMAIN)
     values: list[str] = []
-    keys = [f"svc-{n}" for n in range(WEBHOOK_EVENTS)]
+    tag = f"{random.getrandbits(24):06x}"  # a module's keys: never another module's alerts
+    keys = [f"svc-{tag}-{n}" for n in range(WEBHOOK_EVENTS)]
     for n, key in enumerate(keys):
         value = _value(rng, n + 1)
         values.append(value)
@@ -101,7 +103,29 @@ async def seed(console: Console) -> Views:
     total = WEBHOOK_EVENTS + RESOLVED + HISTORY
     await console.wait_for_events({"domain_id": DOMAIN}, total)
     await wait_for_alerts(console, WEBHOOK_EVENTS)
-    return Views(DOMAIN, total, values, keys)
+    return Views(DOMAIN, total, values, keys, webhook["webhook_id"])
+
+
+async def remove(console: Console, views: Views) -> None:
+    """The domain's events, alerts, notes and webhook, gone."""
+    await console.http.post(
+        "/monitoring/v1/webhook/delete", headers=console.auth(),
+        json={"webhook_id": views.webhook_id, "domain_id": DOMAIN},
+    )  # fmt: skip
+    es = AsyncElasticsearch(**console.settings.elasticsearch.client_options())
+    try:
+        indices = console.settings.indices
+        names = ",".join([f"{indices.events}*", indices.alerts, f"{indices.alerts}*"])
+        # no delete_by_query on this node (no reindex module): ids, then one bulk delete
+        found = await es.search(
+            index=names, query={"term": {"domain_id": DOMAIN}}, size=10_000, source=False,
+            ignore_unavailable=True, allow_no_indices=True,
+        )  # fmt: skip
+        actions = [{"_op_type": "delete", "_index": hit["_index"], "_id": hit["_id"]}
+                   for hit in found["hits"]["hits"]]  # fmt: skip
+        await async_bulk(es, actions, refresh="wait_for", raise_on_error=False)
+    finally:
+        await es.close()
 
 
 async def wait_for_alerts(console: Console, count: int, seconds: float = 60) -> None:

@@ -4,7 +4,7 @@
 // note/create). URL: state, q, range, sort, page, alert.
 
 import { call, toCurl, withDomain } from "./api.js";
-import { parseQuery } from "./querybar.js";
+import { compileQuery } from "./querybar.js";
 import { QUICK, rangeFilter, resolveRange } from "./timerange.js";
 import { duration, errorBox, formatTime, h, jsonPanel, navigate, severityBadge, stateBadge, toast } from "./ui.js";
 
@@ -32,20 +32,26 @@ function createdOf(alert) {
 
 export async function renderAlerts(root, params, isCurrent) {
   const go = (changes) => navigate("alerts", { ...params, page: "", ...changes });
-  const parsed = parseQuery(params.q || "");
-  const filter = [...parsed.filter];
   const range = params.range || "all";
-  if (range !== "all") filter.push(...rangeFilter(resolveRange({ range }), "created_at"));
   const [sortKey, sortDir] = (params.sort || "").split(":");
   const page = Math.max(1, Number(params.page) || 1);
+  let compiled = { filter: [], filter_or: [] };
+  let queryError = null;
+  try {
+    compiled = await compileQuery(params.q || "", { target: "alerts", zone: "UTC" });
+  } catch (error) {
+    queryError = error;
+  }
+  const filter = [...(compiled.filter || [])];
+  if (range !== "all") filter.push(...rangeFilter(resolveRange({ range }), "created_at"));
   const body = withDomain({
     state: params.state || undefined,
-    query: { filter, keyword: parsed.keyword || undefined,
+    query: { filter, ...(compiled.filter_or?.length ? { filter_or: compiled.filter_or } : {}),
              ...(sortKey ? { sort: [{ key: sortKey, desc: sortDir !== "asc" }] } : {}),
              page: { start: (page - 1) * PAGE_SIZE + 1, limit: PAGE_SIZE } },
   });
   const input = h("input", { type: "search", id: "alerts-q", "data-testid": "alerts-q", value: params.q || "",
-    "aria-label": "Filter alerts", placeholder: "words of the title, project_id:p1, -urgency:LOW" });
+    "aria-label": "Filter alerts (KQL)", placeholder: "title:disk and not urgency:low" });
   const stateSelect = h("select", { "aria-label": "State", id: "alerts-state", "data-testid": "alerts-state",
     onchange: (e) => go({ state: e.target.value }) },
     ["", ...STATES].map((s) => h("option", { value: s, selected: (params.state || "") === s }, s || "Any state")));
@@ -61,6 +67,12 @@ export async function renderAlerts(root, params, isCurrent) {
     jsonPanel(LIST, body, toCurl),
     h("div", { class: params.alert ? "split" : "" }, slot, detail));
   root.dataset.ready = "false";
+  if (queryError) {
+    slot.replaceChildren(errorBox(queryError));
+    slot.setAttribute("aria-busy", "false");
+    root.dataset.ready = "true";
+    return;
+  }
   const work = [listAlerts(slot, body, { sortKey, sortDir, page, selected: params.alert }, go, isCurrent)];
   if (params.alert) work.push(alertDetail(detail, params.alert, go, isCurrent));
   await Promise.allSettled(work);

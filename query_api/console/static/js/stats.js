@@ -7,7 +7,7 @@
 
 import { call, toCurl, withDomain } from "./api.js";
 import { OTHER, colourMap, drawChart, legend } from "./chart.js";
-import { parseQuery } from "./querybar.js";
+import { compileQuery } from "./querybar.js";
 import { QUICK, rangeFilter, resolveRange } from "./timerange.js";
 import { errorBox, h, jsonPanel, navigate } from "./ui.js";
 
@@ -105,14 +105,17 @@ export function picked(params) {
   return p;
 }
 
-/** The filter and keyword every request of a chart shares: the range and the query. */
-export function baseQuery(p, now = new Date()) {
-  const parsed = parseQuery(p.q);
+/**
+ * The filter every request of a chart shares: the range and the KQL query (SPEC §11),
+ * compiled by the service as the Events view compiles it; a query it cannot compile rejects.
+ */
+export async function baseQuery(p, now = new Date()) {
+  const compiled = await compileQuery(p.q, { target: "events", zone: "UTC" });
   const range = resolveRange({ range: p.range }, now);
   return {
     range,
-    filter: [...rangeFilter(range), ...parsed.filter],
-    keyword: parsed.keyword || undefined,
+    filter: [...rangeFilter(range), ...(compiled.filter || [])],
+    filterOr: compiled.filter_or || [],
   };
 }
 
@@ -124,7 +127,7 @@ function measureName(p) {
 export function rankBody(p, base, key) {
   const keys = [{ key, name: key }];
   return { query: {
-    filter: base.filter, ...(base.keyword ? { keyword: base.keyword } : {}),
+    filter: base.filter, ...(base.filterOr.length ? { filter_or: base.filterOr } : {}),
     aggregate: [...measureStages(keys, p.op, p.field),
       { sort: [{ key: "value", desc: true }, { key, desc: false }] }],
     page: { start: 1, limit: Number(p.top) },
@@ -143,7 +146,7 @@ export function partBody(p, base, bucket, dims) {
     if (dim.cut) filter.push({ k: dim.key, v: dim.values, o: dim.part === "top" ? "in" : "not_in" });
   }
   return { query: {
-    filter, ...(base.keyword ? { keyword: base.keyword } : {}),
+    filter, ...(base.filterOr.length ? { filter_or: base.filterOr } : {}),
     aggregate: measureStages(keys, p.op, p.field),
     page: { start: 1, limit: ROW_LIMIT },
   } };
@@ -161,7 +164,7 @@ function parts(dims) {
 
 /** Ask everything a chart needs: `{rows, notes, requests}`; rows carry time/g1/g2/value. */
 export async function runStats(p, now = new Date()) {
-  const base = baseQuery(p, now);
+  const base = await baseQuery(p, now);
   const bucket = chooseBucket(p.bucket, base.range);
   const notes = [];
   const ranked = await Promise.all([p.g1, p.g2].filter(Boolean).map(async (key) => {
@@ -253,7 +256,7 @@ export async function renderStats(root, params, isCurrent) {
     navigate("stats", { ...Object.fromEntries(new FormData(form)), run: "1" });
   } },
     select("range", "Time range", QUICK),
-    h("label", {}, "Filter", h("input", { name: "q", id: "stat-q", value: p.q, placeholder: "severity:CRITICAL" })),
+    h("label", {}, "Filter (KQL)", h("input", { name: "q", id: "stat-q", value: p.q, placeholder: "severity:critical and not provider:zabbix" })),
     select("g1", "Group by (top values)", fieldOptions),
     select("g2", "Then by", fieldOptions),
     select("top", "Top values shown", [["5", "top 5"], ["10", "top 10"], ["15", "top 15"]]),
@@ -286,8 +289,7 @@ async function drawResult(out, p, isCurrent) {
     result = await runStats(p);
   } catch (error) {
     if (!isCurrent()) return;
-    const body = withDomain(partBody(p, baseQuery(p), chooseBucket(p.bucket, baseQuery(p).range), []));
-    out.replaceChildren(errorBox(error), jsonPanel(STAT, body, toCurl));
+    out.replaceChildren(errorBox(error));
     return;
   }
   if (!isCurrent()) return;
