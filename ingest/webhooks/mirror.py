@@ -14,18 +14,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
+from typing import Protocol
 
 from ingest.webhooks.log import Version, WebhookLog
-from ingest.webhooks.store import WebhookStore
 
 log = logging.getLogger("eventpipe.webhooks")
 MAX_BACKOFF_SECONDS = 5.0
 
 
+class CopyWriter(Protocol):
+    """Where the copies go: the webhook store's index (`query_api.services.webhooks`)."""
+
+    async def write_copies(self, versions: Mapping[str, Version]) -> None: ...
+
+
 class WebhookMirror:
     """Copies the webhooks topic into the store's index, from start-up on."""
 
-    def __init__(self, webhooks: WebhookLog, store: WebhookStore) -> None:
+    def __init__(self, webhooks: WebhookLog, store: CopyWriter) -> None:
         self._log = webhooks
         self._store = store
         self._changes = webhooks.listen()  # before the first read ends: nothing slips by

@@ -19,9 +19,9 @@ import pytest
 from elasticsearch import AsyncElasticsearch
 from elasticsearch.helpers import async_bulk
 
-from query_api import stat_search
-from query_api.stat import MAX_SET_VALUES
-from query_api.stat_search import run_stat
+from query_api.query.stat import MAX_SET_VALUES
+from query_api.services import events as stat_search
+from query_api.services.events import run_stat
 from schemas.event import format_timestamp
 from schemas.index import events_index_for, events_template
 from schemas.query import QueryError, StatisticsQuery
