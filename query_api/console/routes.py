@@ -12,8 +12,8 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from query_api.deps import CallerDep
 from query_api.query.kql import TARGETS, KqlError, compile_kql
+from query_api.rest.deps import CallerDep
 from schemas.console import KqlRequest
 from schemas.errors import error_body
 from schemas.messages import ErrorResponse

@@ -37,7 +37,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from query_api.translate import parse_timediff
+from query_api.query.translate import parse_timediff
 from schemas.alert import AlertState, Urgency
 from schemas.console import KqlFilter
 from schemas.event import EventType, Severity, format_timestamp

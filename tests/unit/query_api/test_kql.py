@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from query_api.translate import build_filter
 
 from query_api.query.kql import ALERTS, EVENTS, KqlError, compile_kql, field_names, tokenize
+from query_api.query.translate import build_filter
 from schemas.console import KqlFilter
 from schemas.query import Query
 
