@@ -124,7 +124,7 @@ async def test_per_minute_over_7_days_is_capped_to_what_the_chart_draws(
     notes = await page.get_by_test_id("stat-notes").inner_text()
     assert "Per minute would be 10,08" in notes and "shown per hour" in notes
     body = (await sent_bodies(page))[0]
-    assert body["query"]["aggregate"][0]["group"]["keys"][0]["date_format"] == "%Y-%m-%dT%H"
+    assert body["query"]["aggregate"][0]["group"]["keys"][0]["date_format"] == "%Y-%m-%dT%H:00"
     chart = page.get_by_test_id("stat-plot")
     buckets = int(await chart.get_attribute("data-categories"))
     assert 168 <= buckets <= 170
@@ -137,7 +137,7 @@ async def test_per_minute_over_7_days_is_capped_to_what_the_chart_draws(
     await open_view(page, console, "stats", range="24h", bucket="auto", run="1", chart="line")
     await page.wait_for_selector("#stat-plot polyline")
     body = (await sent_bodies(page))[0]
-    assert body["query"]["aggregate"][0]["group"]["keys"][0]["date_format"] == "%Y-%m-%dT%H"
+    assert body["query"]["aggregate"][0]["group"]["keys"][0]["date_format"] == "%Y-%m-%dT%H:00"
     assert "would be" not in (await page.locator("#stat-result").inner_text())
 
 
@@ -400,3 +400,46 @@ async def test_an_alert_beside_the_list_with_events_notes_and_actions(
     await detail.press("Escape")
     await ready(page)
     assert await page.get_by_test_id("alert-detail").count() == 0
+
+
+async def test_date_buckets_in_the_browsers_zone_or_utc(
+    browser: Any, console: Console, views: Views
+) -> None:
+    """Buckets start at the zone's midnights and the axis names the zone; tz=utc for UTC."""
+    context = await browser.new_context(
+        viewport={"width": 1366, "height": 900}, timezone_id="America/New_York"
+    )
+    page = await context.new_page()
+    try:
+        await open_view(page, console, "stats", range="7d", bucket="day", run="1", chart="bar")
+        await page.wait_for_selector("#stat-plot rect[data-series]")
+        key = (await sent_bodies(page))[0]["query"]["aggregate"][0]["group"]["keys"][0]
+        assert key["time_zone"] == "America/New_York"
+        assert "America/New_York" in await page.locator("#stat-plot .x-title").inner_text()
+        label = await page.get_by_test_id("stat-plot").get_attribute("aria-label")
+        assert f"{views.events} in all" in label, label
+        answer = await stat(console, (await sent_bodies(page))[0]["query"])
+        days = {row["time"] for row in answer}
+        assert all(day.endswith("T00:00") for day in days), days
+        await shot(page, console, "stats-days-new-york")
+        await open_view(page, console, "stats", range="7d", bucket="day", run="1", tz="utc")
+        await page.wait_for_selector("#stat-plot rect[data-series]")
+        key = (await sent_bodies(page))[0]["query"]["aggregate"][0]["group"]["keys"][0]
+        assert "time_zone" not in key
+        assert "UTC" in await page.locator("#stat-plot .x-title").inner_text()
+    finally:
+        await context.close()
+
+
+async def test_a_query_the_console_cannot_run_is_one_error(
+    page: Any, console: Console, views: Views
+) -> None:
+    """The stats filter is the Events view's KQL: one error naming what is wrong."""
+    await open_view(page, console, "stats", range="7d", g1="severity", q="nosuchfield:x", run="1")
+    errors = page.get_by_role("alert")
+    await expect(errors).to_have_count(1)
+    await expect(errors).to_contain_text("nosuchfield")
+    await open_view(page, console, "stats", range="7d", g1="severity", q="severity:critical",
+                    chart="table", run="1")  # fmt: skip
+    rows = await page.locator("#stat-table tbody tr").all_inner_texts()
+    assert [row.split("\t")[0] for row in rows] == ["CRITICAL"]

@@ -3,12 +3,14 @@
 // computed exactly by its own request (the same measure over the events of every other value);
 // a date bucket is never finer than the chart can draw (a coarser one is used and said); rows
 // past ROW_LIMIT are said, not dropped silently. No group and no bucket is one total, not a
-// hidden "by severity". URL: range, q, g1, g2, bucket, op, field, top, chart, run.
+// hidden "by severity". Date buckets are in the Events view's zone (the browser's, or UTC with
+// tz=utc). URL: range, q, g1, g2, bucket, op, field, top, other, chart, tz, run.
 
 import { call, toCurl, withDomain } from "./api.js";
 import { OTHER, colourMap, drawChart, legend } from "./chart.js";
 import { compileQuery } from "./querybar.js";
-import { QUICK, rangeFilter, resolveRange } from "./timerange.js";
+import { BUCKETS as ZONE_BUCKETS, QUICK, bucketLabel, bucketStarts, rangeFilter, resolveRange } from "./timerange.js";
+import { BROWSER_ZONE, wallParts, zoneLabel, zoneOf } from "./timezone.js";
 import { errorBox, h, jsonPanel, navigate } from "./ui.js";
 
 const STAT = "/monitoring/v1/event/stat";
@@ -20,13 +22,11 @@ export const OPERATORS = [["count", "count of events"], ["sum", "sum of"], ["ave
   ["min", "minimum of"], ["max", "maximum of"]];
 export const ALERT_STATES = ["TRIGGERED", "ACKNOWLEDGED", "RESOLVED", "ERROR"];
 const MINUTE = 60_000, HOUR = 3_600_000, DAY = 86_400_000;
-/** name -> [strftime pattern of the stat key, step in ms (a month: its shortest)]. */
-export const BUCKETS = {
-  minute: ["%Y-%m-%dT%H:%M", MINUTE], hour: ["%Y-%m-%dT%H", HOUR],
-  day: ["%Y-%m-%d", DAY], month: ["%Y-%m", 28 * DAY],
-};
+/** name -> [strftime pattern of the stat key (wall time in the zone), step in ms (a month: its
+ * shortest)]. The patterns are the Events histogram's, read back the same way. */
+export const BUCKETS = Object.fromEntries(ZONE_BUCKETS.map((b) => [b.name,
+  [b.pattern, b.name === "month" ? 28 * DAY : b.step]]));
 const ORDER = ["minute", "hour", "day", "month"];
-const TEXT_LENGTH = { minute: 16, hour: 13, day: 10, month: 7 };
 /** Bars the chart draws at 2 px or more each on a 1,366 px screen. */
 export const MAX_BUCKETS = 480;
 /** Rows read for one chart; more are said, not drawn. */
@@ -59,18 +59,18 @@ export function chooseBucket(asked, range) {
   return null;
 }
 
-/** Every bucket of the range as the stat names it (`2024-05-01T10:04`), empty ones too. */
-export function timeBuckets(name, [from, to]) {
-  const out = [];
-  let t;
-  if (name === "month") t = new Date(Date.UTC(from.getUTCFullYear(), from.getUTCMonth(), 1));
-  else t = new Date(Math.floor(from.getTime() / BUCKETS[name][1]) * BUCKETS[name][1]);
-  while (t <= to && out.length < MAX_BUCKETS + 1) {
-    out.push(t.toISOString().slice(0, TEXT_LENGTH[name]));
-    t = name === "month" ? new Date(Date.UTC(t.getUTCFullYear(), t.getUTCMonth() + 1, 1))
-                         : new Date(t.getTime() + BUCKETS[name][1]);
-  }
-  return out;
+/** The stat's name of the bucket starting at `date`: its wall time in `zone`. */
+function wallText(date, zone) {
+  const p = wallParts(date, zone);
+  const two = (n) => String(n).padStart(2, "0");
+  return `${p.year}-${two(p.month)}-${two(p.day)}T${two(p.hour)}:${two(p.minute)}`;
+}
+
+/** Every bucket of the range, empty ones too: `{keys (as the stat names them), labels}`. */
+export function timeBuckets(name, range, zone = "UTC") {
+  const bucket = ZONE_BUCKETS.find((b) => b.name === name);
+  const { starts } = bucketStarts(range, bucket, zone, MAX_BUCKETS + 2);
+  return { keys: starts.map((t) => wallText(t, zone)), labels: starts.map((t) => bucketLabel(t, bucket, zone)) };
 }
 
 /**
@@ -98,6 +98,7 @@ export function picked(params) {
     range: params.range || "24h", q: params.q || "", g1: params.g1 || "", g2: params.g2 || "",
     bucket: params.bucket ?? "", op: params.op || "count", field: (params.field || "").trim(),
     top: params.top || "10", chart: params.chart || "bar", other: params.other === "hide" ? "hide" : "show",
+    tz: params.tz === "utc" ? "utc" : "", zone: zoneOf(params),
   };
   if (p.op !== "count" && !p.field) p.problem = `Name the field to take the ${p.op} of (e.g. additional_info.value).`;
   else if (p.g2 && !p.g1) p.problem = "Pick “Group by” before “Then by”.";
@@ -139,7 +140,8 @@ export function rankBody(p, base, key) {
  * dim's values limited to its top N (`in`) or, for "(other)", to the rest (`not_in`).
  */
 export function partBody(p, base, bucket, dims) {
-  const keys = bucket ? [{ key: "created_at", name: "time", date_format: BUCKETS[bucket.name][0] }] : [];
+  const keys = bucket ? [{ key: "created_at", name: "time", date_format: BUCKETS[bucket.name][0],
+                           ...(p.zone !== "UTC" ? { time_zone: p.zone } : {}) }] : [];
   const filter = [...base.filter];
   for (const dim of dims) {
     if (dim.part === "top") keys.push({ key: dim.key, name: dim.key });
@@ -211,6 +213,13 @@ export async function runStats(p, now = new Date()) {
   return { rows, notes, requests, bucket, base, dims };
 }
 
+const SEVERITY_ORDER = ["CRITICAL", "ERROR", "WARNING", "INFO", "NOT_AVAILABLE", "NONE"];
+/** Severities in severity order (CRITICAL first), anything else after them. */
+function bySeverity(a, b) {
+  const at = (v) => (SEVERITY_ORDER.includes(v) ? SEVERITY_ORDER.indexOf(v) : SEVERITY_ORDER.length);
+  return at(a) - at(b) || String(a).localeCompare(String(b));
+}
+
 /** Rows -> chart categories and series: time (or g1) on x, the remaining keys as series. */
 export function toSeries(rows, p, bucket, range) {
   const keys = [p.g1, p.g2].filter(Boolean);
@@ -218,17 +227,20 @@ export function toSeries(rows, p, bucket, range) {
   const seriesKeys = bucket ? keys : keys.slice(1);
   const rank = (value) => (value === OTHER ? 2 : value === NONE ? 1 : 0);
   let categories;
-  if (bucket) categories = timeBuckets(bucket.name, range);
+  let labels = null;
+  if (bucket) ({ keys: categories, labels } = timeBuckets(bucket.name, range, p.zone));
   else if (xKey) {
     // x in the order of the measure (largest first), "(none)" and "(other)" last
     const totals = new Map();
     for (const r of rows) totals.set(r[xKey], (totals.get(r[xKey]) || 0) + (Number(r.value) || 0));
-    categories = [...totals.keys()].sort((a, b) => rank(a) - rank(b) || totals.get(b) - totals.get(a));
+    categories = [...totals.keys()].sort((a, b) => rank(a) - rank(b)
+      || (xKey === "severity" ? bySeverity(a, b) : totals.get(b) - totals.get(a)));
   } else categories = ["all"];
   const nameOf = (row) => seriesKeys.map((k) => row[k]).join(" · ") || measureName(p);
   const totals = new Map();
   for (const r of rows) totals.set(nameOf(r), (totals.get(nameOf(r)) || 0) + (Number(r.value) || 0));
-  const names = [...totals.keys()].sort((a, b) => rank(a) - rank(b) || totals.get(b) - totals.get(a));
+  const names = [...totals.keys()].sort((a, b) => rank(a) - rank(b)
+      || (seriesKeys.length === 1 && seriesKeys[0] === "severity" ? bySeverity(a, b) : totals.get(b) - totals.get(a)));
   const series = names.map((name) => ({ name, values: categories.map(() => 0) }));
   const at = new Map(categories.map((c, i) => [c, i]));
   let outside = 0;
@@ -237,7 +249,7 @@ export function toSeries(rows, p, bucket, range) {
     if (i === undefined) { outside++; continue; }
     series[names.indexOf(nameOf(row))].values[i] += Number(row.value) || 0;
   }
-  return { categories, series, outside };
+  return { categories, labels: labels || categories, series, outside };
 }
 
 function describe(p, bucket) {
@@ -261,8 +273,9 @@ export async function renderStats(root, params, isCurrent) {
     select("g2", "Then by", fieldOptions),
     select("top", "Top values shown", [["5", "top 5"], ["10", "top 10"], ["15", "top 15"]]),
     select("other", "The other values", [["show", "shown as (other)"], ["hide", "left out"]]),
-    select("bucket", "Date bucket (created_at, UTC)", [["", "none"], ["auto", "auto (fits the chart)"],
+    select("bucket", "Date bucket (created_at)", [["", "none"], ["auto", "auto (fits the chart)"],
       ...ORDER.map((b) => [b, `per ${b}`])]),
+    select("tz", "Time zone of the buckets", [["", `this browser's (${BROWSER_ZONE})`], ["utc", "UTC"]]),
     select("op", "Measure", OPERATORS),
     h("label", {}, "Numeric field (sum, average, min, max)",
       h("input", { name: "field", id: "stat-field", value: p.field, placeholder: "additional_info.value" })),
@@ -335,7 +348,7 @@ function drawn(rows, p, bucket, range) {
       h("tbody", {}, sorted.map((r) => h("tr", {}, columns.map((c) =>
         h("td", { class: c === "value" ? "num" : "" }, c === "value" ? formatValue(r[c]) : r[c]))))));
   }
-  const { categories, series } = toSeries(rows, p, bucket, range);
+  const { categories, labels, series } = toSeries(rows, p, bucket, range);
   const colours = colourMap(series.map((s) => s.name));
   const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
   svg.setAttribute("class", "chart");
@@ -344,9 +357,7 @@ function drawn(rows, p, bucket, range) {
   svg.dataset.categories = String(categories.length);
   svg.style.height = "280px";
   const box = h("div", { class: "chart-box" }, svg, legend(series, colours));
-  const labels = bucket ? categories.map((c) => (bucket.name === "minute" || bucket.name === "hour"
-    ? c.slice(5).replace("T", " ") + (bucket.name === "hour" ? "h" : "") : c)) : categories;
-  const xTitle = bucket ? `created_at (UTC), per ${bucket.name}` : p.g1;
+  const xTitle = bucket ? `created_at (${zoneLabel(p.zone)}), per ${bucket.name}` : p.g1;
   requestAnimationFrame(() => drawChart(svg, { categories, labels, series, type: p.chart, colours, xTitle,
     title: describe(p, bucket) }));
   return box;
