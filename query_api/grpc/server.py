@@ -20,6 +20,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
 from spaceone.api.monitoring.v1 import event_pb2, event_pb2_grpc
 
+from query_api.grpc.alerts import add_alert_services
 from query_api.grpc.event import EventService
 
 EVENT_SERVICE = event_pb2.DESCRIPTOR.services_by_name["Event"].full_name
@@ -51,9 +52,10 @@ class GrpcServer:
 class ElasticsearchHealth(health.aio.HealthServicer):
     """The standard health service; `Check` asks Elasticsearch there and then."""
 
-    def __init__(self, es: Any) -> None:
+    def __init__(self, es: Any, names: tuple[str, ...] = (EVENT_SERVICE,)) -> None:
         super().__init__()
         self._es = es
+        self._names = names
 
     async def probe(self) -> None:
         """Set every served name to SERVING if Elasticsearch answers, else NOT_SERVING."""
@@ -63,7 +65,7 @@ class ElasticsearchHealth(health.aio.HealthServicer):
             status = health_pb2.HealthCheckResponse.SERVING
         except Exception:
             status = health_pb2.HealthCheckResponse.NOT_SERVING
-        for name in ("", EVENT_SERVICE):
+        for name in ("", *self._names):
             await self.set(name, status)
 
     async def Check(
@@ -79,9 +81,10 @@ async def start_grpc_server(state: Any, host: str, port: int) -> GrpcServer:
     limit = max(state.settings.ingest.max_body_bytes * TRANSPORT_LIMIT_FACTOR, 4 * 1024 * 1024)
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", limit)])
     event_pb2_grpc.add_EventServicer_to_server(EventService(state), server)
-    checker = ElasticsearchHealth(state.es)
+    names = [EVENT_SERVICE, *add_alert_services(server, state)]
+    checker = ElasticsearchHealth(state.es, tuple(names))
     health_pb2_grpc.add_HealthServicer_to_server(checker, server)
-    add_reflection(server, [EVENT_SERVICE])
+    add_reflection(server, names)
     bound = server.add_insecure_port(f"{host}:{port}")
     if bound == 0:
         raise OSError(f"gRPC could not bind {host}:{port}")

@@ -54,9 +54,11 @@ from query_api.query.stat import (
     sort_hits,
 )
 from query_api.query.translate import (
+    EVENTS,
     MAX_PAGE_SIZE,
     MAX_RESULT_WINDOW,
     ListPlan,
+    Searchable,
     build_filter,
     scoped,
     source_includes,
@@ -105,15 +107,17 @@ async def list_events(
     es: AsyncElasticsearch,
     index: str,
     query: Query,
-    exact: Mapping[str, str | None],
+    exact: Mapping[str, Any],
     domain_id: str | None,
     *,
     now: datetime | None = None,
+    searchable: Searchable = EVENTS,
 ) -> tuple[list[dict], int]:
-    """The requested page of events (EventInfo-shaped `_source` dicts) and the exact total."""
-    plan = translate_list(query, exact, now=now or datetime.now(UTC))
+    """The requested page of events (EventInfo-shaped `_source` dicts) and the exact total;
+    with `searchable`, of another index's documents (alerts, notes) by the same rules."""
+    plan = translate_list(query, exact, now=now or datetime.now(UTC), searchable=searchable)
     try:
-        return await _list(es, index, plan, domain_id)
+        return await _list(es, index, plan, domain_id, searchable.noun)
     except ApiError as error:
         if not caller_fault(error):
             raise
@@ -121,7 +125,7 @@ async def list_events(
 
 
 async def _list(
-    es: AsyncElasticsearch, index: str, plan: ListPlan, domain_id: str | None
+    es: AsyncElasticsearch, index: str, plan: ListPlan, domain_id: str | None, noun: str
 ) -> tuple[list[dict], int]:
     resolved = await resolve_filter(es, index, plan.filter, domain_id=domain_id)
     es_query = scoped(resolved, domain_id)
@@ -131,7 +135,7 @@ async def _list(
         )
         return [], _total(response)
     if plan.limit == 0:
-        return await _all_results(es, index, plan, es_query)
+        return await _all_results(es, index, plan, es_query, noun)
     if plan.offset + plan.limit <= MAX_RESULT_WINDOW:
         response = await search_or_empty(
             es,
@@ -169,7 +173,7 @@ async def get_event(
 
 
 async def _all_results(
-    es: AsyncElasticsearch, index: str, plan: ListPlan, query: dict
+    es: AsyncElasticsearch, index: str, plan: ListPlan, query: dict, noun: str = "events"
 ) -> tuple[list[dict], int]:
     """No paging (limit 0): every match, refused past MAX_PAGE_SIZE rather than cut short."""
     response = await search_or_empty(
@@ -186,7 +190,7 @@ async def _all_results(
     if total > MAX_PAGE_SIZE:
         raise QueryError(
             "ERROR_INVALID_ARGUMENT",
-            f"{total} events match; without paging at most {MAX_PAGE_SIZE} can be listed,"
+            f"{total} {noun} match; without paging at most {MAX_PAGE_SIZE} can be listed,"
             " set page.limit",
         )
     return _sources(response), total
@@ -251,11 +255,13 @@ async def run_stat(
     domain_id: str | None,
     *,
     now: datetime | None = None,
+    searchable: Searchable = EVENTS,
 ) -> dict[str, Any]:
-    """`{results, total_count?}` of a StatisticsQuery over the events of one domain (None: all)."""
-    plan = plan_stat(query)
+    """`{results, total_count?}` of a StatisticsQuery over the events of one domain (None:
+    all); with `searchable`, over another index's documents (alerts, notes) alike."""
+    plan = plan_stat(query, searchable)
     filter_plan = build_filter(query.filter, query.filter_or, query.keyword,
-                               now=now or datetime.now(UTC))  # fmt: skip
+                               now=now or datetime.now(UTC), searchable=searchable)  # fmt: skip
     try:
         resolved = await resolve_filter(es, index, filter_plan, domain_id=domain_id)
         es_query = scoped(resolved, domain_id)
@@ -294,11 +300,12 @@ async def _first_rows(
             return Rows(table.rows(), tuple(key.name for key in plan.group.keys))
         hits = [hit async for page in pages for hit in page]
     for stage in plan.event_stages:
-        hits = _event_stage(hits, stage)
+        hits = _event_stage(hits, stage, plan.searchable)
     if plan.mode == "count":
         return Rows([{plan.count_name: len(hits)}] if hits else [])
     if plan.mode == "documents":
-        return Rows([document_row(hit.get("_source", {})) for hit in hits])
+        fields = plan.searchable.fields
+        return Rows([document_row(hit.get("_source", {}), fields) for hit in hits])
     assert plan.group is not None
     table = GroupTable(plan.group)
     for key, states in groups_from_hits(plan.group, hits):
@@ -306,9 +313,11 @@ async def _first_rows(
     return Rows(table.rows(), tuple(key.name for key in plan.group.keys))
 
 
-def _event_stage(hits: list[dict[str, Any]], stage: Stage) -> list[dict[str, Any]]:
+def _event_stage(
+    hits: list[dict[str, Any]], stage: Stage, searchable: Searchable
+) -> list[dict[str, Any]]:
     if stage.sort is not None:
-        return sort_hits(hits, stage.sort)
+        return sort_hits(hits, stage.sort, searchable)
     if stage.skip is not None:
         return hits[stage.skip :]
     return hits[: stage.limit]
@@ -362,7 +371,7 @@ async def _window_pages(
     """The events of the plan's window, in its order, a page at a time: one search when the
     window fits Elasticsearch's from+size window, else a point-in-time scan; capped."""
     window, options = plan.window, fetch_request(plan)
-    sort = list(translate_sort(window.sort))
+    sort = list(translate_sort(window.sort, plan.searchable))
     if window.limit is not None and window.offset + window.limit <= MAX_RESULT_WINDOW:
         if window.limit > MAX_SCAN_DOCUMENTS:
             raise too_large("events", MAX_SCAN_DOCUMENTS)

@@ -65,6 +65,7 @@ from tests.integration.test_query_api_http import (
 )
 
 SERVICE = "spaceone.api.monitoring.v1.Event"
+ALERT_SERVICES = ["spaceone.api.monitoring.v1.Alert", "spaceone.api.monitoring.v1.Note"]
 REST = {
     "create": "/monitoring/v1/event/create",
     "get": "/monitoring/v1/event/get",
@@ -551,7 +552,7 @@ async def test_reflection_v1_and_v1alpha_serve_cloudforets_files(svc: Service) -
         answers = [answer async for answer in call(iter(requests), timeout=30)]
         # Listed: the API alone, as Cloudforet's servers do; the others are found by name.
         listed = [s.name for s in answers[0].list_services_response.service]
-        assert listed == [SERVICE]
+        assert listed == [SERVICE, *ALERT_SERVICES]
         files = {}
         for answer in answers[1:]:
             assert not answer.HasField("error_response"), answer
@@ -594,7 +595,7 @@ def cloudforet_client(address: str, key: str, calls: list[tuple[str, dict[str, A
             name = proto.service[0].name
             stubs[name] = getattr(importlib.import_module(f"{module}_pb2_grpc"), f"{name}Stub")
             modules[name] = importlib.import_module(f"{module}_pb2")
-        assert set(stubs) == {"Event"}
+        assert set(stubs) == {"Event", "Alert", "Note"}
         stub = stubs["Event"](channel)
         answers = []
         for method, body in calls:
