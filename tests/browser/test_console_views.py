@@ -415,7 +415,7 @@ async def test_date_buckets_in_the_browsers_zone_or_utc(
         await page.wait_for_selector("#stat-plot rect[data-series]")
         key = (await sent_bodies(page))[0]["query"]["aggregate"][0]["group"]["keys"][0]
         assert key["time_zone"] == "America/New_York"
-        assert "America/New_York" in await page.locator("#stat-plot .x-title").inner_text()
+        assert "America/New_York" in await page.locator("#stat-plot .x-title").text_content()
         label = await page.get_by_test_id("stat-plot").get_attribute("aria-label")
         assert f"{views.events} in all" in label, label
         answer = await stat(console, (await sent_bodies(page))[0]["query"])
@@ -426,7 +426,7 @@ async def test_date_buckets_in_the_browsers_zone_or_utc(
         await page.wait_for_selector("#stat-plot rect[data-series]")
         key = (await sent_bodies(page))[0]["query"]["aggregate"][0]["group"]["keys"][0]
         assert "time_zone" not in key
-        assert "UTC" in await page.locator("#stat-plot .x-title").inner_text()
+        assert "UTC" in await page.locator("#stat-plot .x-title").text_content()
     finally:
         await context.close()
 
