@@ -370,7 +370,8 @@ async def test_an_alert_beside_the_list_with_events_notes_and_actions(
         pytest.skip("this service has no Alert and Note API yet: actions shown as not available")
     alert_id = await page.evaluate("new URLSearchParams(location.hash.split('?')[1]).get('alert')")
     assert alert_id == alert["alert_id"]
-    await detail.get_by_test_id("alert-ack").click()
+    await detail.get_by_test_id("alert-ack").focus()
+    await page.keyboard.press("Enter")
     await ready(page)
     await expect(detail.get_by_test_id("alert-fields").get_by_test_id("alert-state")).to_have_text(
         "ACKNOWLEDGED"
@@ -379,7 +380,10 @@ async def test_an_alert_beside_the_list_with_events_notes_and_actions(
     await detail.get_by_test_id("alert-assignee").press("Enter")
     await ready(page)
     await detail.get_by_test_id("alert-note").fill("disk cleaned, watching")
-    await detail.get_by_test_id("alert-add-note").click()
+    await detail.get_by_test_id("alert-note").focus()
+    await page.keyboard.press("Tab")  # from the note to its button
+    assert await page.evaluate("document.activeElement.dataset.testid") == "alert-add-note"
+    await page.keyboard.press("Enter")
     await ready(page)
     await expect(detail.get_by_test_id("alert-notes")).to_contain_text("disk cleaned, watching")
     got = await api(console, "/monitoring/v1/alert/get", {"alert_id": alert_id})
@@ -387,7 +391,8 @@ async def test_an_alert_beside_the_list_with_events_notes_and_actions(
     notes = await api(console, "/monitoring/v1/note/list", {"alert_id": alert_id})
     assert [n["note"] for n in notes["results"]] == ["disk cleaned, watching"]
     await shot(page, console, "alert-detail-acknowledged")
-    await detail.get_by_test_id("alert-resolve").click()
+    await detail.get_by_test_id("alert-resolve").focus()
+    await page.keyboard.press("Space")
     await ready(page)
     await expect(detail.get_by_test_id("alert-fields").get_by_test_id("alert-state")).to_have_text(
         "RESOLVED"

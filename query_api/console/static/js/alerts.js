@@ -160,10 +160,14 @@ async function alertDetail(slot, alertId, go, isCurrent) {
   const status = h("p", { class: "muted", role: "status", "data-testid": "alert-action-status" });
   const act = async (label, path, body, done) => {
     status.textContent = `${label}…`;
+    // not ready until the view is drawn again with the change (tests wait on this)
+    const content = document.getElementById("content");
+    content.dataset.ready = "false";
     try {
       await call(path, withDomain(body), label);
     } catch (error) {
       status.replaceChildren(errorBox(error));
+      content.dataset.ready = "true";
       return;
     }
     toast(done);

@@ -253,8 +253,8 @@ export function toSeries(rows, p, bucket, range) {
 }
 
 function describe(p, bucket) {
-  const by = [bucket ? `per ${bucket.name}` : null, p.g1, p.g2].filter(Boolean).join(", ");
-  return `${measureName(p)}${by ? ` by ${by}` : ""}`;
+  const by = [p.g1, p.g2].filter(Boolean).join(", ");
+  return `${measureName(p)}${bucket ? ` per ${bucket.name}` : ""}${by ? ` by ${by}` : ""}`;
 }
 
 export async function renderStats(root, params, isCurrent) {
@@ -369,6 +369,7 @@ async function alertStates(slot, isCurrent) {
   try {
     const answer = await call(ALERT_STAT, withDomain({ query: { aggregate: [
       { group: { keys: [{ key: "state", name: "state" }], fields: [{ operator: "count", name: "count" }] } }] } }), "alert-states");
+    for (const state of ALERT_STATES) counts.set(state, 0); // the stat answered: none is 0
     for (const row of answer.results) counts.set(row.state, row.count);
   } catch (error) {
     if (error.status !== 404 && error.status !== 405) {
