@@ -263,7 +263,7 @@ async def test_alerts_counted_by_state_on_the_stats_view(
 ) -> None:
     await open_view(page, console, "stats")
     states = page.get_by_test_id("alert-states")
-    for state in ("TRIGGERED", "RESOLVED"):
+    for state in ("TRIGGERED", "ACKNOWLEDGED", "RESOLVED", "ERROR"):
         expected = (
             await api(
                 console,
