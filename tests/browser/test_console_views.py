@@ -448,3 +448,51 @@ async def test_a_query_the_console_cannot_run_is_one_error(
                     chart="table", run="1")  # fmt: skip
     rows = await page.locator("#stat-table tbody tr").all_inner_texts()
     assert [row.split("\t")[0] for row in rows] == ["CRITICAL"]
+
+
+async def test_alerts_sorted_by_severity_order_not_alphabetically(
+    page: Any, console: Console, views: Views
+) -> None:
+    """Sorting by severity was alphabetical (WARNING above ERROR)."""
+    order = ["CRITICAL", "ERROR", "WARNING", "INFO", "NOT_AVAILABLE", "NONE"]
+    await open_view(page, console, "alerts", sort="severity:desc")
+    await expect(page.get_by_test_id("alerts-total")).to_have_text("30 alerts")
+    shown = await page.locator("[data-testid=alert-row] td:nth-child(3)").all_inner_texts()
+    assert len(shown) == 30
+    assert shown == sorted(shown, key=order.index), shown
+    await open_view(page, console, "alerts", sort="severity:asc")
+    await expect(page.get_by_test_id("alerts-total")).to_have_text("30 alerts")
+    shown = await page.locator("[data-testid=alert-row] td:nth-child(3)").all_inner_texts()
+    assert shown == sorted(shown, key=order.index, reverse=True), shown
+    await shot(page, console, "alerts-by-severity")
+
+
+@pytest.mark.parametrize(
+    ("asked", "hours", "expected", "capped"),
+    [
+        ("auto", 1, "minute", False),
+        ("auto", 24, "hour", False),
+        ("minute", 7 * 24, "hour", True),
+        ("minute", 6, "minute", False),
+        ("hour", 30 * 24, "day", True),
+        ("auto", 365 * 24, "day", False),
+        ("day", 3 * 365 * 24, "month", True),
+    ],
+)
+async def test_bucket_sizes_never_exceed_what_the_chart_draws(
+    page: Any, console: Console, asked: str, hours: int, expected: str, capped: bool
+) -> None:
+    await page.goto(f"{console.url}/console/")
+    chosen = await page.evaluate(
+        """async ([asked, hours]) => {
+            const stats = await import('./js/stats.js');
+            const to = new Date('2026-12-05T01:30:00Z');
+            const from = new Date(to.getTime() - hours * 3600e3);
+            const b = stats.chooseBucket(asked, [from, to]);
+            return { ...b, max: stats.MAX_BUCKETS,
+                     drawn: stats.timeBuckets(b.name, [from, to], 'UTC').keys.length };
+        }""",
+        [asked, hours],
+    )
+    assert chosen["name"] == expected and chosen["capped"] == capped, chosen
+    assert chosen["drawn"] <= chosen["max"], chosen
