@@ -312,7 +312,8 @@ async function drawResult(out, p, isCurrent) {
     : null;
   const panels = [jsonPanel(STAT, requests[0], toCurl)];
   if (requests.length > 1) {
-    panels.push(h("details", { class: "json-more" }, h("summary", {}, `The other ${requests.length - 1} requests of this chart`),
+    panels.push(h("details", { class: "json-more" }, h("summary", {}, requests.length === 2 ? "The other request of this chart"
+      : `The other ${requests.length - 1} requests of this chart`),
       requests.slice(1).map((body) => h("pre", { class: "query-json-extra", tabindex: "0", "aria-label": "Query JSON" }, JSON.stringify(body, null, 2)))));
   }
   const shown = p.other === "hide" ? rows.filter((r) => ![p.g1, p.g2].some((k) => k && r[k] === OTHER)) : rows;
