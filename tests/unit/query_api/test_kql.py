@@ -247,7 +247,7 @@ def test_errors_name_the_position_or_the_field(
 
 
 def test_alert_errors() -> None:
-    with pytest.raises(KqlError, match="alerts have: .*alert_id"):
+    with pytest.raises(KqlError, match=r"alerts have: .*alert_id"):
         compile_kql("provider_of_nothing:x", target=ALERTS)
     with pytest.raises(KqlError, match=r"only \*text\* wildcards"):
         compile_kql("event_key:cpu*", target=ALERTS)
