@@ -496,3 +496,25 @@ async def test_bucket_sizes_never_exceed_what_the_chart_draws(
     )
     assert chosen["name"] == expected and chosen["capped"] == capped, chosen
     assert chosen["drawn"] <= chosen["max"], chosen
+
+
+async def test_rows_the_chart_did_not_read_are_said(
+    page: Any, console: Console, views: Views
+) -> None:
+    """A chart reads at most 10,000 rows; when the API has more (its total_count says so),
+    the chart says how many it left out. A week of 1,535 events never makes 10,000 rows,
+    so the real answer's total_count is raised on its way to the page."""
+
+    async def more_rows(route: Any) -> None:
+        response = await route.fetch()
+        body = await response.json()
+        sent = json.loads(route.request.post_data or "{}")
+        if sent.get("query", {}).get("page", {}).get("limit") == 10_000:
+            body["total_count"] = 25_000
+        await route.fulfill(response=response, json=body)
+
+    await page.route("**/monitoring/v1/event/stat", more_rows)
+    await open_view(page, console, "stats", range="7d", g1="severity", run="1", chart="bar")
+    notes = page.get_by_test_id("stat-notes")
+    await expect(notes).to_contain_text("Read 6 of 25,000 rows")
+    await expect(notes).to_contain_text("the rest are not shown")
