@@ -12,11 +12,11 @@ over a newer one.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping
 from typing import Protocol
 
+from ingest.retry import Backoff
 from ingest.webhooks.log import Version, WebhookLog
 
 log = logging.getLogger("eventpipe.webhooks")
@@ -41,7 +41,7 @@ class WebhookMirror:
     async def run(self) -> None:
         await self._log.wait_loaded()
         self.pending.update(self._log.table.versions())
-        backoff = 0.2
+        backoff = Backoff(cap=MAX_BACKOFF_SECONDS)
         while True:
             self._drain()
             if not self.pending:
@@ -52,14 +52,15 @@ class WebhookMirror:
             try:
                 await self._store.write_copies(batch)
             except Exception as error:  # unreachable, busy, refusing: retry later
-                log.warning("webhook copies not written (%r); again in %.1f s", error, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+                log.warning(
+                    "webhook copies not written (%r); again in %.1f s", error, backoff.delay
+                )
+                await backoff.wait()
                 continue
             for webhook_id, version in batch.items():
                 if self.pending.get(webhook_id) is version:
                     del self.pending[webhook_id]
-            backoff = 0.2
+            backoff.reset()
 
     def _drain(self) -> None:
         while not self._changes.empty():

@@ -66,7 +66,7 @@ class KqlError(ValueError):
 @dataclass(frozen=True)
 class Target:
     """What a query compiles against: the fields (from the mapping) and the operators the
-    list behind it takes (the alert list has no regex, contain_in or date operators)."""
+    list behind it takes (events and alerts take every operator: one translator)."""
 
     name: str
     fields: FieldMap
@@ -96,11 +96,12 @@ ALERTS = Target(
     enums={"state": tuple(s.value for s in AlertState), "urgency": tuple(u.value for u in Urgency)},
     ordered=frozenset(),
     always_present=frozenset(
-        {"alert_id", "state", "urgency", "first_event_at", "last_event_at", "domain_id"}
+        {"alert_id", "alert_number", "state", "urgency", "created_at", "updated_at"}
+        | {"project_id", "domain_id"}
     ),
-    regex=False,
-    date_operators=False,
-    list_operators=False,
+    regex=True,
+    date_operators=False,  # relative times as ISO instants: the same for a stat bucket
+    list_operators=True,
 )
 TARGETS = {"events": EVENTS, "alerts": ALERTS}
 

@@ -203,6 +203,30 @@ async def test_a_query_that_cannot_run_shows_one_error_never_zero_events(
     assert unauthenticated.status_code == 401
 
 
+async def test_the_same_grammar_compiles_for_alerts(console: Console, events: dict) -> None:
+    """`target: alerts` compiles over the alert fields; the alert list runs what it makes."""
+    await console.wait_for_events({"project_id": PROJECT}, N)
+    for text, exact in (
+        ("state:triggered", {"state": "TRIGGERED"}),
+        (f"project_id:{PROJECT} and event_key:*kql*", {"project_id": PROJECT}),
+    ):
+        compiled = await console.http.post(
+            "/console/api/kql", headers=console.auth(), json={"query": text, "target": "alerts"}
+        )  # fmt: skip
+        assert compiled.status_code == 200, compiled.text
+        got = await console.http.post("/monitoring/v1/alert/list", headers=console.auth(),
+                                      json={"query": compiled.json()["query"]})  # fmt: skip
+        want = await console.http.post("/monitoring/v1/alert/list", headers=console.auth(),
+                                       json=exact)  # fmt: skip
+        assert got.status_code == want.status_code == 200, got.text
+        assert got.json()["total_count"] == want.json()["total_count"] > 0, text
+    refused = await console.http.post(
+        "/console/api/kql", headers=console.auth(), json={"query": "title:x", "target": "alerts"}
+    )
+    assert refused.status_code == 400
+    assert "alerts have: alert_id" in refused.json()["error"]["message"]
+
+
 async def test_pills_negate_disable_remove_by_keyboard_and_live_in_the_url(
     page: Any, console: Console, events: dict
 ) -> None:
@@ -409,6 +433,8 @@ async def test_detail_side_panel_keeps_the_list_scroll(
     # Escape closes it; the list is still there, scrolled as it was.
     await page.keyboard.press("Escape")
     await expect(panel).to_be_hidden()
+    focused = await page.evaluate("document.activeElement.closest('tr')?.dataset.eventId")
+    assert focused == target  # keyboard focus back on the row that was open
     assert "event" not in view_params(page)
     assert await page.evaluate("window.__kept") == 1
 
@@ -431,6 +457,38 @@ async def test_detail_side_panel_keeps_the_list_scroll(
     cells = await page.locator("#events-table tbody tr td:nth-child(7)").all_inner_texts()
     assert cells and all(re.fullmatch(r"host-2\d", c) for c in cells)
     await page.screenshot(path=console.shots / "events-detail-filtered.png")
+
+
+async def test_severity_sorts_by_severity_order_not_alphabetically(
+    page: Any, console: Console, events: dict
+) -> None:
+    """Regression: sorting by severity put WARNING above ERROR (keyword order)."""
+    await sign_in(page, console, console.admin_key)
+    pill = json.dumps([{"field": "project_id", "value": PROJECT}])
+    rank = {s: i for i, s in enumerate(["CRITICAL", "ERROR", "WARNING", "INFO", "NOT_AVAILABLE",
+                                        "NONE"])}  # fmt: skip
+    for desc in (True, False):
+        await open_events(page, console, range="24h", filters=pill,
+                          sort=f"severity:{'desc' if desc else 'asc'}")  # fmt: skip
+        assert await shown_total(page) == N
+        column = await page.locator("#events-table tbody tr td:nth-child(2)").all_inner_texts()
+        ranks = [rank[s] for s in column]
+        assert len(ranks) == N and ranks == sorted(ranks, reverse=not desc), column
+        # Within one severity: newest first, as the API lists that severity.
+        ids = await page.eval_on_selector_all(
+            "#events-table tbody tr", "rows => rows.map(r => r.dataset.eventId)"
+        )
+        expected = []
+        for severity in sorted(rank, key=rank.get, reverse=not desc):
+            response = await console.http.post(
+                "/monitoring/v1/event/list", headers=console.auth(),
+                json={"query": {"filter": [{"k": "project_id", "v": PROJECT},
+                                           {"k": "severity", "v": severity}],
+                                "sort": [{"key": "created_at", "desc": True}]}},
+            )  # fmt: skip
+            expected += [e["event_id"] for e in response.json()["results"]]
+        assert ids == expected
+    await page.screenshot(path=console.shots / "events-sorted-by-severity.png")
 
 
 async def test_follow_updates_the_histogram_and_facets(

@@ -45,8 +45,11 @@ export async function showDetail(panel, params, ctx) {
   if (escapeHandler) document.removeEventListener("keydown", escapeHandler);
   const close = () => go({ event: "", page: params.page || "" });
   if (!id) {
+    const wasOpen = !panel.hidden;
     panel.hidden = true;
     panel.replaceChildren();
+    // Keyboard users land back on the row they opened.
+    if (wasOpen) document.querySelector("#events-table tbody tr.open .open-event")?.focus({ preventScroll: true });
     markRow(null);
     return;
   }

@@ -151,11 +151,12 @@ export async function renderEvents(root, params) {
     const input = slots.toolbar.querySelector("#q");
     input.setAttribute("aria-invalid", "true");
     input.setAttribute("aria-describedby", "query-error");
-    errors.append(errorBox(error));
-    for (const slot of [slots.facets, slots.histogram, slots.results]) {
-      slot.replaceChildren(h("p", { class: "muted" }, "The query was not run."));
-      slot.setAttribute("aria-busy", "false");
-    }
+    const invalid = error.code === "ERROR_INVALID_QUERY";
+    errors.append(invalid
+      ? h("p", { class: "error", role: "alert" }, `This query cannot run: ${error.message}`)
+      : errorBox(error));
+    slots.results.replaceChildren(h("p", { class: "muted" }, "Nothing was searched: fix the query above."));
+    for (const slot of [slots.facets, slots.histogram, slots.results]) slot.setAttribute("aria-busy", "false");
     done();
     return;
   }
@@ -231,7 +232,7 @@ async function drawResults(slot, body, ctx, alive, report) {
   const { params, columns, go, zone } = ctx;
   let answer;
   try {
-    answer = await call(LIST, body, "list");
+    answer = await (body.query.sort[0]?.key === "severity" ? listBySeverity(body) : call(LIST, body, "list"));
   } catch (error) {
     if (alive()) report(slot, error);
     return;
@@ -262,6 +263,37 @@ async function drawResults(slot, body, ctx, alive, report) {
       h("button", { type: "button", disabled: page >= pages, onclick: () => go({ page: String(page + 1) }) }, "Next")),
   );
   slot.setAttribute("aria-busy", "false");
+}
+
+/**
+ * A page sorted by severity ORDER (CRITICAL first when descending), not alphabetically
+ * as Elasticsearch sorts keywords (WARNING above ERROR): the count of each severity, then
+ * each severity's slice of the page, newest first within a severity. Exact for every
+ * stored event, with no script and no extra indexed field.
+ */
+export async function listBySeverity(body) {
+  const { sort, page, ...query } = body.query;
+  const counted = await call(STAT, { ...body, query: { ...query, aggregate: [{ group: {
+    keys: [{ key: "severity", name: "severity" }], fields: [{ operator: "count", name: "count" }] } }] } },
+  "list:severity-counts");
+  const count = new Map(counted.results.map((row) => [row.severity ?? null, row.count]));
+  const order = sort[0].desc ? SEVERITIES : [...SEVERITIES].reverse();
+  const known = [...order, ...[...count.keys()].filter((s) => s !== null && !SEVERITIES.includes(s)).sort(), null];
+  const total = [...count.values()].reduce((a, b) => a + b, 0);
+  let skip = page.start - 1;
+  const results = [];
+  for (const severity of known) {
+    const n = count.get(severity) || 0;
+    if (results.length >= page.limit) break;
+    if (skip >= n) { skip -= n; continue; }
+    const take = Math.min(n - skip, page.limit - results.length);
+    const slice = await call(LIST, { ...body, query: { ...query,
+      filter: [...(query.filter || []), { k: "severity", v: severity, o: "eq" }],
+      sort: [{ key: "created_at", desc: true }], page: { start: skip + 1, limit: take } } }, "list");
+    results.push(...slice.results);
+    skip = 0;
+  }
+  return { results, total_count: total };
 }
 
 export function cellValue(event, col, zone) {
@@ -297,12 +329,15 @@ function columnChooser(columns, go) {
   return h("div", { class: "columns" }, toggle, box);
 }
 
-/** Facet rows (`{value, count}`, most first) of severity from the histogram's rows. */
+const rankOf = (severity) => (SEVERITIES.includes(severity) ? SEVERITIES.indexOf(severity) : SEVERITIES.length);
+
+/** Facet rows (`{value, count}`, most first, ties in severity order) from the histogram's rows. */
 export function severityCounts(rows, limit = FACET_LIMIT) {
   const counts = new Map();
   for (const row of rows) counts.set(row.severity ?? null, (counts.get(row.severity ?? null) || 0) + row.count);
   return [...counts].map(([value, count]) => ({ value, count }))
-    .sort((a, b) => b.count - a.count || String(a.value).localeCompare(String(b.value))).slice(0, limit);
+    .sort((a, b) => b.count - a.count || rankOf(a.value) - rankOf(b.value)
+      || String(a.value).localeCompare(String(b.value))).slice(0, limit);
 }
 
 /** How many bars the histogram can draw legibly at its width (4 px a bar at least). */
