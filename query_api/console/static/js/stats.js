@@ -345,7 +345,8 @@ function drawn(rows, p, bucket, range) {
       || keys.reduce((c, k) => c || String(a[k]).localeCompare(String(b[k])), 0));
     return h("table", { id: "stat-table", "data-testid": "stat-table" },
       h("caption", { class: "visually-hidden" }, describe(p, bucket)),
-      h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col" }, c === "value" ? measureName(p) : c)))),
+      h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col", class: c === "value" ? "num" : null },
+        c === "value" ? measureName(p) : c)))),
       h("tbody", {}, sorted.map((r) => h("tr", {}, columns.map((c) =>
         h("td", { class: c === "value" ? "num" : "" }, c === "value" ? formatValue(r[c]) : r[c]))))));
   }
