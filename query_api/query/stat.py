@@ -31,6 +31,9 @@ filters agree:
   values of a key is in one group per value; one without a value is in the
   `null` group. Whole objects (`resource`, `additional_info`, ...) cannot be
   grouped or compared: ERROR_INVALID_ARGUMENT.
+- `sum`, `average` and `add_to_set` list a group's distinct values in a terms
+  aggregation; when a group has more than MAX_SET_VALUES of them the stage is
+  answered by the scan instead (as `push` is), exactly, up to MAX_SCAN_DOCUMENTS.
 - `sum`/`average` add the values that read as numbers (`"5"`, `"1.5"`) and skip
   the rest; `sum` is an int when every value is, 0 when none; `average` is a
   float, `null` when none. `max`/`min` compare strings (dates by instant).
@@ -433,10 +436,14 @@ def groups_from_aggregations(
     return out, (groups.get("after_key") if groups["buckets"] else None)
 
 
+class SetOverflow(QueryError):
+    """A group's terms list of a field was cut: the stage is answered by a scan instead."""
+
+
 def _terms_buckets(item: FieldPlan, agg: dict[str, Any], *, exact: bool) -> list[dict[str, Any]]:
     if exact and (agg.get("sum_other_doc_count") or agg.get("doc_count_error_upper_bound")):
-        raise QueryError(TOO_LARGE, f"{item.operator} of {item.path!r}: a group has more than "
-                                    f"{MAX_SET_VALUES} distinct values")  # fmt: skip
+        raise SetOverflow(TOO_LARGE, f"{item.operator} of {item.path!r}: a group has more than "
+                                     f"{MAX_SET_VALUES} distinct values")  # fmt: skip
     return agg["buckets"]
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import aclosing
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,6 +40,7 @@ from query_api.query.stat import (
     GroupPlan,
     GroupTable,
     KeyPlan,
+    SetOverflow,
     StatPlan,
     composite_aggregations,
     distinct_aggregations,
@@ -285,7 +287,10 @@ async def _first_rows(
             counted = plan.window.cut(await _count(es, index, query))
             return Rows([{plan.count_name: counted}] if counted else [])
         assert plan.group is not None
-        return await _aggregate(es, index, query, plan.group)
+        try:
+            return await _aggregate(es, index, query, plan.group)
+        except SetOverflow:  # a group's distinct values overflow a terms list: read the events
+            plan = replace(plan, group=replace(plan.group, scan=True))
     async with aclosing(_window_pages(es, index, query, plan)) as pages:
         if plan.group is not None and not plan.event_stages:  # group page by page
             table = GroupTable(plan.group)

@@ -188,3 +188,17 @@ async def page(browser: Any) -> AsyncIterator[Any]:
     finally:
         await context.close()
     assert not errors, f"JavaScript errors in the console: {errors}"
+
+
+@pytest.fixture(scope="module")
+async def views(console: Console) -> AsyncIterator[Any]:
+    """A domain of its own with a week of events and alerts (tests/browser/views.py), for the
+    stats, alerts and accessibility tests; removed after the module, so that no other test
+    counts them."""
+    from tests.browser.views import remove, seed
+
+    seeded = await seed(console)
+    try:
+        yield seeded
+    finally:
+        await remove(console, seeded)

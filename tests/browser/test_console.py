@@ -214,7 +214,7 @@ async def test_stats_view_builds_a_chart(page: Any, console: Console, sent: dict
     await page.select_option("#stat-g2", "severity")
     await page.select_option("#stat-chart", "bar")
     await page.locator("#stat-run").click()
-    await page.wait_for_selector("#stat-chart rect[data-series]")
+    await page.wait_for_selector("#stat-plot rect[data-series]")
     body = json.loads(await page.locator("#stat-result .query-json").text_content())
     keys = [k["key"] for k in body["query"]["aggregate"][0]["group"]["keys"]]
     assert keys == ["provider", "severity"]
@@ -222,10 +222,11 @@ async def test_stats_view_builds_a_chart(page: Any, console: Console, sent: dict
 
     await page.select_option("#stat-g1", "severity")
     await page.select_option("#stat-g2", "")
+    await page.select_option("#stat-range", "1h")  # per minute over 24 h is more than it draws
     await page.select_option("#stat-bucket", "minute")
     await page.select_option("#stat-chart", "line")
     await page.locator("#stat-run").click()
-    await page.wait_for_selector("#stat-chart circle[data-series]")
+    await page.wait_for_selector("#stat-plot circle[data-series]")
     await page.screenshot(path=console.shots / "stats-line.png", full_page=True)
 
     await page.select_option("#stat-chart", "table")

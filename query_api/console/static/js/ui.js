@@ -79,11 +79,18 @@ export function severityBadge(value) {
   return h("span", { class: `sev sev-${value}` }, value || "");
 }
 
+/** An alert state as a badge (TRIGGERED, ACKNOWLEDGED, RESOLVED, ERROR). */
+export function stateBadge(value) {
+  return h("span", { class: `state-badge state-${value}`, "data-testid": "alert-state" }, value || "");
+}
+
 /** A `<details>` with the JSON a view sent and a copy-as-curl button. */
 export function jsonPanel(path, body, toCurl) {
   return h("details", { class: "json" },
     h("summary", {}, `Query JSON (${path})`),
-    h("pre", { class: "query-json" }, JSON.stringify(body, null, 2)),
+    // focusable: a keyboard scrolls a long query (WCAG 2.1.1)
+    h("pre", { class: "query-json", tabindex: "0", "aria-label": `Query JSON sent to ${path}` },
+      JSON.stringify(body, null, 2)),
     h("button", { type: "button", onclick: () => copy(toCurl(path, body), "curl command copied") },
       "Copy as curl"));
 }
