@@ -139,7 +139,7 @@ async def _apikey_async(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     es = AsyncElasticsearch(**settings.elasticsearch.client_options())
-    store = ApiKeyStore(es, settings.indices.apikeys)
+    store = ApiKeyStore(es, settings.indices.apikeys, settings.indices.replicas)
     try:
         if args.action == "create":
             if args.admin == bool(args.domain):

@@ -50,9 +50,10 @@ def secret_matches(secret: str, record: ApiKeyRecord) -> bool:
 class ApiKeyStore:
     """Create, list, revoke and check API keys in the `apikeys` index."""
 
-    def __init__(self, es: AsyncElasticsearch, index: str) -> None:
+    def __init__(self, es: AsyncElasticsearch, index: str, replicas: int = 0) -> None:
         self._es = es
         self._index = index
+        self._replicas = replicas
         self._cache: dict[str, tuple[float, ApiKeyRecord | None]] = {}
 
     async def ensure_index(self) -> None:
@@ -61,7 +62,7 @@ class ApiKeyStore:
                 await self._es.indices.create(
                     index=self._index,
                     mappings=APIKEY_MAPPINGS,
-                    settings={"number_of_shards": 1, "number_of_replicas": 0},
+                    settings={"number_of_shards": 1, "number_of_replicas": self._replicas},
                 )
             except Exception as error:  # created meanwhile by another process
                 if "resource_already_exists_exception" not in str(error):

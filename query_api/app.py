@@ -14,9 +14,12 @@ from elasticsearch import ConnectionError as EsConnectionError
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from ingest.elasticsearch.health import UNREACHABLE, elasticsearch_health
 from ingest.elasticsearch.indices import delete_expired, ensure_events_template
 from ingest.intake import http as intake
 from ingest.intake.ratelimit import RateLimiter
+from ingest.kafka.health import health_of as kafka_health_of
+from ingest.kafka.topics import wanted_topics
 from ingest.secrets import signing_secret
 from ingest.webhooks.log import WebhookLog
 from ingest.webhooks.mirror import WebhookMirror
@@ -57,11 +60,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         es = AsyncElasticsearch(**settings.elasticsearch.client_options())
         app.state.settings = settings
         app.state.es = es
-        app.state.keys = ApiKeyStore(es, settings.indices.apikeys)
+        indices = settings.indices
+        app.state.keys = ApiKeyStore(es, indices.apikeys, indices.replicas)
         # Webhooks: the topic read into memory (authentication needs only Kafka), the
         # index kept as its searchable copy by the mirror.
         webhook_log = app.state.webhook_log = WebhookLog(settings)
-        app.state.webhooks = WebhookStore(es, webhook_log, settings.indices.webhooks)
+        app.state.webhooks = WebhookStore(es, webhook_log, indices.webhooks, indices.replicas)
         app.state.registry = WebhookRegistry(webhook_log)
         mirror = WebhookMirror(webhook_log, app.state.webhooks)
         await webhook_log.start()
@@ -75,7 +79,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.api.key_rate_per_second, settings.api.key_burst
         )
         try:
-            await ensure_events_template(es, settings.indices.events)
+            await ensure_events_template(
+                es, indices.events, shards=indices.events_shards, replicas=indices.replicas
+            )
             await app.state.keys.ensure_index()
             await app.state.webhooks.ensure_index()
         except EsConnectionError as error:
@@ -127,19 +133,34 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Ready to take alerts: Kafka answers and the webhooks are loaded from it.
 
         Elasticsearch is reported, not required: while it is down the intake still takes
-        alerts (reads answer 503 on their own), so a load balancer must keep sending.
+        alerts (reads answer 503 on their own), so a load balancer must keep sending. A
+        degraded cluster (a broker or node down, under-replicated partitions, Elasticsearch
+        yellow) is reported too, as `"status": "degraded"` with the problems, still 200:
+        it costs a failover, not the service.
         """
         state = request.app.state
-        if not await state.raw_producer.reachable():
+        metadata = await state.raw_producer.metadata()
+        if metadata is None:
             return error_response(503, "ERROR_UNAVAILABLE", "Kafka unreachable")
         if not state.webhook_log.loaded:
             return error_response(503, "ERROR_UNAVAILABLE", "webhooks not loaded from Kafka yet")
+        topics = settings.topics
+        kafka = kafka_health_of(metadata, list(wanted_topics(settings)), topics.min_insync_replicas)
+        hosts = settings.elasticsearch.hosts
         try:
-            await es.cluster.health(timeout="2s")
-            search = "ok"
+            answer = await es.cluster.health(timeout="2s")
+            search = elasticsearch_health(dict(answer), len(hosts) if len(hosts) > 1 else 0)
         except Exception:
-            search = "unreachable"
-        return {"status": "ready", "elasticsearch": search}
+            search = UNREACHABLE
+        problems = [*kafka.problems, *search.problems]
+        body: dict[str, object] = {
+            "status": "degraded" if problems else "ready",
+            "kafka": kafka.status,
+            "elasticsearch": search.status,
+        }
+        if problems:
+            body["problems"] = problems
+        return body
 
     @app.get("/metrics", tags=["health"], include_in_schema=False)
     async def metrics() -> Response:

@@ -187,6 +187,8 @@ class ElasticsearchSettings(BaseModel):
 
     model_config = ConfigDict(hide_input_in_errors=True)
 
+    # One node's URL, or several separated by commas (a cluster's nodes: the client spreads
+    # requests over them and leaves out a dead one until it answers again).
     url: str = "http://127.0.0.1:9200"
     # An Elastic Cloud deployment's Cloud ID; replaces url when set.
     cloud_id: str | None = None
@@ -216,6 +218,11 @@ class ElasticsearchSettings(BaseModel):
         return self.api_key is not None or self.bearer_token is not None
 
     @property
+    def hosts(self) -> list[str]:
+        """The nodes' URLs (`url` split at commas)."""
+        return [host.strip() for host in self.url.split(",") if host.strip()]
+
+    @property
     def endpoint(self) -> str:
         """Where the client connects, for messages (never with credentials)."""
         return f"Elastic Cloud {self.cloud_id.split(':')[0]}" if self.cloud_id else self.url
@@ -226,7 +233,8 @@ class ElasticsearchSettings(BaseModel):
         if self.cloud_id:
             options["cloud_id"] = self.cloud_id
         else:
-            options["hosts"] = [self.url]
+            # Several nodes: a request refused by one (dead) is retried on another.
+            options["hosts"] = self.hosts
         if self.api_key is not None:
             key = self.api_key.get_secret_value()
             options["api_key"] = tuple(key.split(":", 1)) if ":" in key else key
@@ -252,6 +260,11 @@ class IndexSettings(BaseModel):
     apikeys: str = "eventpipe-apikeys"
     webhooks: str = "eventpipe-webhooks"
     retention_days: int = Field(default=30, ge=1)
+    # Copies of every shard beside its primary, for the indices eventpipe creates: 0 on one
+    # node; 1 on a cluster, so a node's death loses no shard (applies to new indices).
+    replicas: int = Field(default=0, ge=0)
+    # Primary shards of each daily events index (the other indices are small: one shard).
+    events_shards: int = Field(default=1, ge=1)
 
 
 class IngestSettings(BaseModel):

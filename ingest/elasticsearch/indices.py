@@ -16,9 +16,12 @@ from elasticsearch import AsyncElasticsearch, BadRequestError
 from schemas.index import ALERT_MAPPINGS, events_index_pattern, events_template
 
 
-async def ensure_events_template(es: AsyncElasticsearch, prefix: str) -> None:
+async def ensure_events_template(
+    es: AsyncElasticsearch, prefix: str, *, shards: int = 1, replicas: int = 0
+) -> None:
     """Put the events index template (idempotent: same body, same result)."""
-    await es.indices.put_index_template(name=prefix, **events_template(prefix))
+    template = events_template(prefix, shards=shards, replicas=replicas)
+    await es.indices.put_index_template(name=prefix, **template)
 
 
 def expired_indices(
@@ -55,7 +58,7 @@ async def delete_expired(
     return doomed
 
 
-async def ensure_alerts_index(es: AsyncElasticsearch, index: str) -> None:
+async def ensure_alerts_index(es: AsyncElasticsearch, index: str, replicas: int = 0) -> None:
     """Create the alerts index once; its documents are rewritten as alerts change."""
     if await es.indices.exists(index=index):
         return
@@ -63,7 +66,7 @@ async def ensure_alerts_index(es: AsyncElasticsearch, index: str) -> None:
         await es.indices.create(
             index=index,
             mappings=ALERT_MAPPINGS,
-            settings={"number_of_shards": 1, "number_of_replicas": 0},
+            settings={"number_of_shards": 1, "number_of_replicas": replicas},
         )
     except BadRequestError as error:
         if error.error != "resource_already_exists_exception":

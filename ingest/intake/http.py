@@ -129,12 +129,18 @@ class RawProducer:
 
     async def reachable(self) -> bool:
         """True when a broker answers a metadata request within a few seconds."""
+        return await self.metadata() is not None
+
+    async def metadata(self) -> Any | None:
+        """The cluster's metadata (aiokafka's ClusterMetadata: brokers, partitions with
+        their leaders and in-sync replicas), or None when no broker answers within 3 s."""
         try:
             async with asyncio.timeout(3):
                 producer = await self._started()
-                return bool(await producer.client.fetch_all_metadata())
+                metadata = await producer.client.fetch_all_metadata()
         except Exception:
-            return False
+            return None
+        return metadata if metadata.brokers() else None
 
     async def stop(self) -> None:
         if self._probe is not None:

@@ -63,10 +63,13 @@ class WebhookStore:
     Lists are `query_api.webhook_list`'s (a query over the index, the searchable copy).
     """
 
-    def __init__(self, es: AsyncElasticsearch, log: WebhookLog, index: str = DEFAULT_INDEX) -> None:
+    def __init__(
+        self, es: AsyncElasticsearch, log: WebhookLog, index: str = DEFAULT_INDEX, replicas: int = 0
+    ) -> None:
         self._es = es
         self.log = log
         self.index = index
+        self._replicas = replicas
         self._ready = False
 
     async def ensure_index(self) -> None:
@@ -76,7 +79,9 @@ class WebhookStore:
         if not await self._es.indices.exists(index=self.index):
             try:
                 await self._es.indices.create(
-                    index=self.index, mappings=WEBHOOK_MAPPINGS, settings=INDEX_SETTINGS
+                    index=self.index,
+                    mappings=WEBHOOK_MAPPINGS,
+                    settings={**INDEX_SETTINGS, "number_of_replicas": self._replicas},
                 )
             except BadRequestError as error:
                 if error.message != "resource_already_exists_exception":
@@ -271,6 +276,6 @@ async def open_store(settings: Settings, es: AsyncElasticsearch) -> AsyncIterato
     webhooks = WebhookLog(settings)
     await webhooks.start()
     try:
-        yield WebhookStore(es, webhooks, settings.indices.webhooks)
+        yield WebhookStore(es, webhooks, settings.indices.webhooks, settings.indices.replicas)
     finally:
         await webhooks.stop()

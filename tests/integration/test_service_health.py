@@ -29,7 +29,7 @@ async def test_readyz_and_intake_metrics(
 ) -> None:
     async with running_pipeline(settings, unique_name, tmp_path, start_worker=False) as pipeline:
         ready = await pipeline.http.get("/readyz")
-        assert ready.json() == {"status": "ready", "elasticsearch": "ok"}, ready.text
+        assert ready.json() == {"status": "ready", "kafka": "ok", "elasticsearch": "ok"}, ready.text
 
         def accepted(text: str) -> float:
             for line in text.splitlines():
