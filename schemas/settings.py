@@ -363,10 +363,25 @@ class EngineSettings(BaseModel):
     # Smaller than the plain engines': they hold only the secured tests' data.
     secure_kafka_heap: str = "512m"
     secure_elasticsearch_heap: str = "1g"
+    # `engines up --nodes N` (N >= 2): a cluster of N brokers and N nodes, beside the
+    # single-node engines, with its state in `cluster_dir` (default `<cache_dir>/cluster`).
+    # Node i listens on the single node's port + cluster_port_offset + 10 * i: with the
+    # default 10000, Kafka on 19092, 19102, 19112 (controllers 19093, 19103, 19113) and
+    # Elasticsearch on 19200, 19210, 19220 (transport 19300, 19310, 19320).
+    cluster_dir: Path | None = None
+    cluster_port_offset: int = Field(default=10000, ge=0, le=40000)
+    # Small heaps: three of each fit 2 cores and a few GB beside the test suite.
+    cluster_kafka_heap: str = "384m"
+    cluster_elasticsearch_heap: str = "512m"
 
     @property
     def elastic_password_file(self) -> Path:
         return self.cache_dir / "elasticsearch" / "elastic-password"
+
+    @property
+    def cluster_state_dir(self) -> Path:
+        """The cluster's config, data (Kafka), logs, pid files and `elastic` password."""
+        return self.cluster_dir or self.cache_dir / "cluster"
 
     @property
     def secure_dir(self) -> Path:
