@@ -230,40 +230,61 @@ async def check_kafka(settings: Settings) -> list[Finding]:
     from ingest.kafka.topics import describe, layout_differences, wanted_topics
 
     kafka = settings.kafka
-    server = kafka.bootstrap_servers.split(",")[0]
-    endpoint = server.strip()
-    host, port = _host_port(server)
     options = {k: v for k, v in kafka.client_options().items() if k != "bootstrap_servers"}
-    try:
-        async with asyncio.timeout(TIMEOUT):
-            conn = await create_conn(host, port, request_timeout_ms=5000, **options)
-            try:  # a listener that wants SASL closes the connection only at the first request
-                await conn.send(MetadataRequest([]))
-            finally:
-                conn.close()
-    except Exception as error:
-        probe = await speaks_tls(host, port)
+    servers = [server.strip() for server in kafka.bootstrap_servers.split(",") if server.strip()]
+    failures: list[tuple[str, BaseException]] = []
+    for endpoint in servers:  # the first that answers; a dead broker of a cluster is no failure
+        host, port = _host_port(endpoint)
+        try:
+            async with asyncio.timeout(TIMEOUT):
+                conn = await create_conn(host, port, request_timeout_ms=5000, **options)
+                try:  # a listener that wants SASL closes the connection only at the first request
+                    await conn.send(MetadataRequest([]))
+                finally:
+                    conn.close()
+            break
+        except Exception as error:
+            failures.append((endpoint, error))
+    if len(failures) == len(servers):
+        endpoint, error = failures[0]
+        probe = await speaks_tls(*_host_port(endpoint))
         return [kafka_connection_finding(error, kafka, endpoint, probe)]
 
-    admin = AIOKafkaAdminClient(**kafka.client_options(), request_timeout_ms=5000)
+    from aiokafka.errors import KafkaError
+
     findings = []
+    wanted = wanted_topics(settings)
+    names = list(wanted)
+
+    async def read_topics() -> tuple[dict[str, Any], Any]:
+        admin = AIOKafkaAdminClient(**kafka.client_options(), request_timeout_ms=5000)
+        try:
+            await admin.start()
+            found = await describe(admin, names)
+            if not found:
+                return found, None
+            brokers = [b["node_id"] for b in (await admin.describe_cluster())["brokers"]]
+            described = partitions_described(await admin.describe_topics(list(found)))
+            return found, kafka_health(described, brokers, settings.topics.min_insync_replicas)
+        finally:
+            await admin.close()
+
     try:
         async with asyncio.timeout(TIMEOUT * 2):
-            await admin.start()
-            wanted = wanted_topics(settings)
-            names = list(wanted)
-            found = await describe(admin, names)
-            health = None
-            if found:
-                brokers = [b["node_id"] for b in (await admin.describe_cluster())["brokers"]]
-                described = partitions_described(await admin.describe_topics(list(found)))
-                health = kafka_health(described, brokers, settings.topics.min_insync_replicas)
+            for attempt in range(8):
+                try:
+                    found, health = await read_topics()
+                    break
+                except KafkaError as error:
+                    # A broker that died moments ago stays in the metadata until the
+                    # cluster fences it (seconds): ask again, with fresh metadata.
+                    if not error.retriable or attempt == 7:
+                        raise
+                    await asyncio.sleep(2)
     except Exception as error:
         return [Finding("kafka", False, f"connected to {endpoint}, but reading the topics "
                         f"failed: {_reason(error)}",
                         "the user needs Describe on the cluster and the topics")]  # fmt: skip
-    finally:
-        await admin.close()
     how = kafka.security_protocol + (
         f", {kafka.sasl_mechanism} as {kafka.username}" if kafka.uses_sasl else ""
     )
@@ -300,7 +321,9 @@ async def check_elasticsearch(settings: Settings) -> list[Finding]:
     )
 
     es_settings = settings.elasticsearch
-    options = {**es_settings.client_options(), "request_timeout": 5.0, "max_retries": 0}
+    # One try per node: a dead node of a cluster is a degraded cluster, not a failed check.
+    retries = len(es_settings.hosts) - 1 if not es_settings.cloud_id else 0
+    options = {**es_settings.client_options(), "request_timeout": 5.0, "max_retries": retries}
     endpoint = es_settings.endpoint
     try:
         es = AsyncElasticsearch(**options)
@@ -324,8 +347,8 @@ async def check_elasticsearch(settings: Settings) -> list[Finding]:
             cluster = dict(await es.cluster.health())
     except Exception as error:
         probe = None
-        if not es_settings.cloud_id and es_settings.url.startswith("http://"):
-            url = urlsplit(es_settings.url)
+        if not es_settings.cloud_id and es_settings.hosts[0].startswith("http://"):
+            url = urlsplit(es_settings.hosts[0])
             probe = await speaks_tls(url.hostname or "127.0.0.1", url.port or 9200)
         return [elasticsearch_connection_finding(error, es_settings, probe)]
     finally:
