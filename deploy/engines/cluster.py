@@ -482,8 +482,13 @@ def up(engines: EngineSettings, nodes: int, report: Callable[[str], None] = prin
     return plan
 
 
-def down(engines: EngineSettings, nodes: int, report: Callable[[str], None] = print) -> None:
-    """Stop every node of the cluster at once (SIGTERM, SIGKILL after the grace period)."""
+def down(
+    engines: EngineSettings,
+    nodes: int,
+    report: Callable[[str], None] = print,
+    grace: float = 60.0,
+) -> None:
+    """Stop every node of the cluster at once (SIGTERM, SIGKILL after `grace` seconds)."""
     plan = ClusterPlan(nodes, engines)
     targets = [
         (f"elasticsearch node {i}", elasticsearch_layout(plan, i).pid_file) for i in range(nodes)
@@ -496,7 +501,7 @@ def down(engines: EngineSettings, nodes: int, report: Callable[[str], None] = pr
             pid_file.remove()
             return f"{name}: not running"
         t0 = time.monotonic()
-        graceful = stop(pid)
+        graceful = stop(pid, timeout=grace)
         pid_file.remove()
         how = "stopped" if graceful else "killed after the grace period"
         return f"{name}: {how} in {time.monotonic() - t0:.1f} s"

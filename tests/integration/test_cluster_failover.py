@@ -1,0 +1,290 @@
+"""One broker, one Elasticsearch node and one worker SIGKILLed under webhook load, on 3-node
+clusters: only 200 and 503, refusals only within 10 s of the broker's death, afterwards
+every payload indexed exactly once and nothing else.
+
+The clusters are the test's own (`local_cluster`: 3 KRaft brokers with replication 3 and
+min.insync.replicas 2, 3 Elasticsearch nodes with one replica per index), on ports and in
+folders of their own. Two intakes (`eventpipe api`) and two workers run as real
+processes. The sender behaves as Alertmanager does: it posts each payload until it is
+answered 200, waiting `Retry-After` after a 503 (capped backoff).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from elasticsearch import AsyncElasticsearch
+
+from ingest.kafka.topics import ensure_topics
+from query_api.apikeys import ApiKeyStore
+from schemas.settings import Settings
+from tests.integration.cluster_instance import LocalCluster, local_cluster
+from tests.integration.kafka_instance import free_port
+from tests.integration.pipeline import (
+    ROOT,
+    WorkerProcess,
+    pipeline_settings,
+    settings_environment,
+)
+from tests.integration.test_pipeline_faults import group_members_are
+
+RATE = 200  # new payloads a second
+IN_FLIGHT = 128  # payloads being delivered at once, retries included (Alertmanager: per group)
+WEBHOOKS = 8  # records are keyed by webhook: several spread the load over the partitions
+BEFORE, AFTER_BROKER, AFTER_NODE, AFTER = 6.0, 2.0, 6.0, 14.0  # seconds of load
+REFUSALS_WITHIN = 10.0
+
+
+class IntakeProcess:
+    """`eventpipe api` as a child process on a free port (the intake and the API)."""
+
+    def __init__(self, settings: Settings, log: Path) -> None:
+        self.settings = settings.model_copy(deep=True)
+        self.settings.api.port = free_port()
+        self.log = log
+        self.proc: asyncio.subprocess.Process | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.api.port}"
+
+    async def start(self) -> None:
+        out = await asyncio.to_thread(open, self.log, "ab")
+        try:
+            self.proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "deploy.cli", "api",
+                cwd=ROOT, env=settings_environment(self.settings), stdout=out, stderr=out,
+            )  # fmt: skip
+        finally:
+            out.close()
+
+    async def ready(self, http: httpx.AsyncClient) -> bool:
+        try:
+            return (await http.get(f"{self.url}/readyz")).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    async def stop(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.terminate()
+            try:
+                async with asyncio.timeout(15):
+                    await self.proc.wait()
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+
+
+@dataclass
+class Sender:
+    """Alertmanager's way: each payload posted until 200, a 503 retried after Retry-After."""
+
+    http: httpx.AsyncClient
+    urls: list[str]  # one per payload slot: each webhook at each intake
+    answers: Counter[int] = field(default_factory=Counter)
+    refusals: list[float] = field(default_factory=list)  # monotonic times of 503 answers
+    accepted: set[int] = field(default_factory=set)
+    failed: dict[int, Any] = field(default_factory=dict)  # payload -> unexpected answer
+
+    async def deliver(self, i: int) -> None:
+        url = self.urls[i % len(self.urls)]
+        body = {"event_key": f"k{i}", "title": f"event {i}", "severity": "WARNING"}
+        backoff = 0.25
+        while True:
+            try:
+                response = await self.http.post(url, json=body)
+            except httpx.HTTPError as error:
+                self.answers[-1] += 1
+                self.failed[i] = repr(error)
+                return
+            self.answers[response.status_code] += 1
+            if response.status_code == 200:
+                self.accepted.add(i)
+                return
+            if response.status_code != 503:
+                self.failed[i] = (response.status_code, response.text[:200])
+                return
+            self.refusals.append(time.monotonic())
+            wait = float(response.headers.get("retry-after", backoff))
+            await asyncio.sleep(min(wait, backoff))
+            backoff = min(backoff * 2, 2.0)
+
+    async def run(self, stop: asyncio.Event) -> tuple[int, float]:
+        """Start RATE payloads a second (at most IN_FLIGHT at once) until `stop`; return how
+        many were sent and the rate they were started at."""
+        pending: set[asyncio.Task[None]] = set()
+        slots = asyncio.Semaphore(IN_FLIGHT)
+
+        async def one(i: int) -> None:
+            try:
+                await self.deliver(i)
+            finally:
+                slots.release()
+
+        started = time.monotonic()
+        i = 0
+        while not stop.is_set():
+            await asyncio.sleep(max(0.0, started + i / RATE - time.monotonic()))
+            await slots.acquire()
+            task = asyncio.create_task(one(i))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+            i += 1
+        rate = i / (time.monotonic() - started)
+        if pending:
+            await asyncio.wait(pending, timeout=120)
+        return i, rate
+
+
+def longest_spell(times: list[float], gap: float = 1.0) -> float:
+    """The longest run of refusals with no pause longer than `gap` seconds between them."""
+    longest, start, last = 0.0, None, None
+    for t in sorted(times):
+        if last is None or t - last > gap:
+            start = t
+        last = t
+        assert start is not None
+        longest = max(longest, last - start)
+    return longest
+
+
+async def indexed_keys(es: AsyncElasticsearch, index: str) -> Counter[str]:
+    """Every indexed event_key with how many events carry it (search_after, in full)."""
+    await es.indices.refresh(index=index)
+    keys: Counter[str] = Counter()
+    after = None
+    while True:
+        page = await es.search(
+            index=index, size=5000, sort=[{"event_key": "asc"}, {"event_id": "asc"}],
+            source=["event_key"], search_after=after,
+        )  # fmt: skip
+        hits = page["hits"]["hits"]
+        if not hits:
+            return keys
+        keys.update(hit["_source"]["event_key"] for hit in hits)
+        after = hits[-1]["sort"]
+
+
+@asynccontextmanager
+async def services(
+    settings: Settings, tmp_path: Path, http: httpx.AsyncClient
+) -> AsyncIterator[tuple[list[IntakeProcess], list[WorkerProcess]]]:
+    intakes = [IntakeProcess(settings, tmp_path / f"intake-{i}.log") for i in range(2)]
+    workers = [WorkerProcess(settings, tmp_path / f"worker-{i}.log") for i in range(2)]
+    try:
+        for process in (*intakes, *workers):
+            await process.start()
+        deadline = time.monotonic() + 180
+        while not all([await intake.ready(http) for intake in intakes]):
+            assert time.monotonic() < deadline, f"intakes not ready; logs in {tmp_path}"
+            await asyncio.sleep(0.5)
+        while not await group_members_are(settings, 2):
+            assert time.monotonic() < deadline, f"workers not in their group; logs in {tmp_path}"
+            await asyncio.sleep(0.5)
+        yield intakes, workers
+    finally:
+        for process in (*intakes, *workers):
+            await process.stop()
+
+
+async def test_broker_node_and_worker_killed_under_load(
+    settings: Settings, unique_name: str, tmp_path: Path
+) -> None:
+    async with local_cluster(settings.engines, tmp_path / "cluster") as engines:
+        await run_failover(engines, settings, unique_name, tmp_path)
+
+
+async def run_failover(engines: LocalCluster, base: Settings, name: str, tmp_path: Path) -> None:
+    ours = engines.settings(base)
+    ours.topics.partitions = 6
+    ours = pipeline_settings(ours, name, worker_metrics_port=0)
+    await ensure_topics(ours)
+    es = AsyncElasticsearch(**ours.elasticsearch.client_options())
+    keys = ApiKeyStore(es, ours.indices.apikeys, ours.indices.replicas)
+    admin_key, _ = await keys.create(None)
+    limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
+    async with (
+        httpx.AsyncClient(timeout=30, limits=limits) as http,
+        services(ours, tmp_path, http) as (intakes, workers),
+    ):
+        hooks = []
+        for i in range(WEBHOOKS):
+            response = await http.post(
+                f"{intakes[0].url}/monitoring/v1/webhook/create",
+                headers={"Authorization": f"Bearer {admin_key}"},
+                json={"name": f"hook {i}", "plugin_info": {"plugin_id": "standard"},
+                      "project_id": "project-1", "domain_id": "domain-1"},
+            )  # fmt: skip
+            assert response.status_code == 200, response.text
+            hooks.append(response.json())
+        urls = [
+            f"{intake.url}/monitoring/v1/webhook/{hook['webhook_id']}/{hook['access_key']}/events"
+            for hook in hooks for intake in intakes
+        ]  # fmt: skip
+        sender = Sender(http, urls)
+        stop = asyncio.Event()
+        sending = asyncio.create_task(sender.run(stop))
+
+        await asyncio.sleep(BEFORE)
+        leaders = await engines.leaders(ours.topics.raw)
+        broker = leaders.most_common(1)[0][0]
+        engines.kill_broker(broker)
+        broker_died = time.monotonic()
+        await asyncio.sleep(AFTER_BROKER)
+        await workers[0].kill()  # during the failover: the other worker takes its partitions
+        await asyncio.sleep(AFTER_NODE)
+        node = 0 if broker != 0 else 1  # another machine's node, as a second fault would be
+        engines.kill_elasticsearch(node)
+        await asyncio.sleep(AFTER)
+        stop.set()
+        sent, rate = await sending
+
+        accepted = sender.accepted
+        index = ours.indices.events
+        deadline = time.monotonic() + 240
+        while True:
+            counted = await indexed_keys(es, index) if await es.indices.exists_alias(
+                name=index) else Counter()  # fmt: skip
+            if len(counted) >= len(accepted) or time.monotonic() > deadline:
+                break
+            assert workers[1].proc is not None and workers[1].proc.returncode is None, (
+                f"the surviving worker exited; log: {workers[1].log}"
+            )
+            await asyncio.sleep(2)
+        await asyncio.sleep(3)  # a late duplicate would show up here
+        counted = await indexed_keys(es, index)
+        wanted = {f"k{i}" for i in accepted}
+        lost = wanted - set(counted)
+        extra = set(counted) - wanted
+        duplicates = sum(n - 1 for n in counted.values())
+        late = [t - broker_died for t in sender.refusals if t - broker_died > REFUSALS_WITHIN]
+        early = [t for t in sender.refusals if t < broker_died]
+        first = min(sender.refusals, default=broker_died) - broker_died
+        last = max(sender.refusals, default=broker_died) - broker_died
+        print(
+            f"\n{sent} payloads at {rate:.0f}/s over {len(intakes)} intakes; answers by code: "
+            f"{dict(sender.answers)}; accepted {len(accepted)}, indexed {sum(counted.values())}, "
+            f"lost {len(lost)}, duplicates {duplicates}, other events {len(extra)}; broker "
+            f"{broker} (led {leaders[broker]} of {sum(leaders.values())} partitions) killed; "
+            f"refusals {len(sender.refusals)}, from {first:.1f} s to {last:.1f} s after its death, "
+            f"longest refusal spell {longest_spell(sender.refusals):.1f} s; "
+            f"unexpected answers {list(sender.failed.items())[:5]}"
+        )
+        await es.close()
+        assert set(sender.answers) <= {200, 503}, sender.answers
+        assert not sender.failed
+        assert len(accepted) == sent  # the sender retried every refusal to a 200
+        assert rate >= RATE * 0.8, f"the sender kept up {rate:.0f} payloads/s only"
+        assert not early and not late, (early, late)
+        assert not lost, sorted(lost)[:20]
+        assert not extra, sorted(extra)[:20]
+        assert duplicates == 0
