@@ -41,12 +41,16 @@ class KeyState(BaseModel):
 
     `decisions` remembers the alert given to the latest events, so a replayed record
     (after a crash, before its offset was committed) gets the same answer again.
+    `deliveries` is the retried deliveries' part (SPEC §4.6, `ingest.process.dedup`): the
+    content fingerprints of the events written lately, each with the created_at and
+    event_id of the one written and its webhook's window in seconds.
     """
 
     alert: Alert | None = None
     # created_at of the newest event that was not a RECOVERY
     last_trigger_at: OptionalTimestamp = None
     decisions: dict[str, str] = Field(default_factory=dict)
+    deliveries: dict[str, tuple[Timestamp, str, float]] = Field(default_factory=dict)
 
 
 class AlertQuery(BaseModel):

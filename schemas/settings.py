@@ -288,7 +288,13 @@ class IngestSettings(BaseModel):
     webhook_burst: float | None = Field(default=None, ge=1)
     # A webhook change (create, disable, …) waits this long for Kafka, then answers 503.
     webhook_write_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Correlation (SPEC §4.5): an event attaches to its key's alert when the key's last
+    # non-RECOVERY event came within this many seconds.
     dedup_window_seconds: float = Field(default=600.0, gt=0)
+    # Retried deliveries (SPEC §4.6): an event identical to one written for the same
+    # webhook and key within this many seconds is dropped (docs/duplicates.md). The
+    # default of webhooks that set no `duplicate_window_seconds`; 0 turns it off.
+    duplicate_window_seconds: float = Field(default=600.0, ge=0, le=86_400)
     # The faust app id: also the consumer group and the prefix of the table's changelog.
     worker_group: str = "eventpipe-worker"
     batch_size: int = Field(default=1000, ge=1)

@@ -1,4 +1,5 @@
-"""The one place the processor writes to Elasticsearch: bulk requests, retried per item.
+"""The one place the processor writes to Elasticsearch: bulk requests, retried per item
+(and the documents a `create` found already there, read back to compare: `read_stored`).
 
 `write_bulk` returns once every item is acknowledged or dead: 429 and 5xx items are sent
 again (only those), any other 4xx item is dead with its reason, and a whole request
@@ -46,6 +47,22 @@ def client_serializers() -> dict[str, Any]:
         "application/x-ndjson": BytesNdjsonSerializer(),
         "application/vnd.elasticsearch+x-ndjson": BytesNdjsonSerializer(),
     }
+
+
+async def read_stored(
+    es: AsyncElasticsearch, refs: Sequence[tuple[str, str]], stopping: Callable[[], bool]
+) -> list[dict[str, Any] | None]:
+    """The _source of each (index, id), None where there is none; waited for while
+    Elasticsearch is unreachable, as every write is."""
+    if not refs:
+        return []
+
+    async def get() -> list[dict[str, Any] | None]:
+        docs = [{"_index": index, "_id": doc_id} for index, doc_id in refs]
+        response = await es.mget(docs=docs, filter_path="docs._id,docs.found,docs._source")
+        return [d.get("_source") if d.get("found") else None for d in response["docs"]]
+
+    return await retry(get, "reading documents back", stopping)
 
 
 @dataclass

@@ -45,10 +45,12 @@ from ingest.elasticsearch.writer import client_serializers
 from ingest.kafka import faust_runtime
 from ingest.kafka.batch_consumer import BatchConsumer
 from ingest.kafka.faust_runtime import LeanMonitor, RecoveryWatch
+from ingest.kafka.identity import read_cluster_id
 from ingest.kafka.produce import BatchProducer, Record
 from ingest.metrics import (
     CONSUMER_LAG,
     DEAD_LETTERS,
+    EVENTS_DEDUPLICATED,
     EVENTS_DUPLICATE,
     EVENTS_INDEXED,
     EVENTS_PRODUCED,
@@ -79,13 +81,14 @@ STREAM_BUFFER_RECORDS = 32
 INDEX_WITHIN_SECONDS = 0.02
 
 
-def raw_record(message: ConsumerRecord) -> RawRecord:
+def raw_record(message: ConsumerRecord, cluster_id: str) -> RawRecord:
     headers = {str(k): bytes(v) for k, v in (message.headers or ()) if v is not None}
     return RawRecord(
         position=Position(message.topic, message.partition, message.offset),
         timestamp=datetime.fromtimestamp(message.timestamp / 1000, UTC),
         value=message.value,
         headers=headers,
+        cluster_id=cluster_id,
     )
 
 
@@ -119,6 +122,7 @@ class Worker:
         self._registry_ready = asyncio.Lock()
         self._producer_ready = asyncio.Lock()
         self._changelog_lock = asyncio.Lock()
+        self._cluster_id = ""  # the Kafka cluster's id, read once: part of every event id
         # The newest created_at indexed: the clock quiet keys are judged by, so a replay
         # of old records never finds its keys forgotten.
         self.stream_time: datetime | None = None
@@ -165,6 +169,15 @@ class Worker:
                 self._batches = BatchProducer(kafka)
         return self._batches
 
+    async def cluster_id(self) -> str:
+        """The id of the Kafka cluster events.raw is read from (event ids derive from it)."""
+        if not self._cluster_id:
+            kafka = self.settings.kafka
+            self._cluster_id = await retry(
+                lambda: read_cluster_id(kafka), "reading the Kafka cluster id", self.is_stopping
+            )
+        return self._cluster_id
+
     async def resources(self) -> tuple[AsyncElasticsearch, WebhookRegistry, BatchProducer]:
         return await self.elasticsearch(), await self.webhooks(), await self.producer()
 
@@ -186,8 +199,12 @@ class Worker:
     async def parse_batch(self, messages: Sequence[ConsumerRecord]) -> None:
         """Parse a batch of raw records; return once Kafka acknowledged all it produced."""
         registry, batches = await self.webhooks(), await self.producer()
-        records = [(raw_record(message), message.key) for message in messages]
-        parsed = await parse_batch(records, registry, self._secret, self.is_stopping)
+        cluster_id = await self.cluster_id()
+        records = [(raw_record(message, cluster_id), message.key) for message in messages]
+        parsed = await parse_batch(
+            records, registry, self._secret, self.is_stopping,
+            duplicate_window=self.settings.ingest.duplicate_window_seconds,
+        )  # fmt: skip
         topics = self.settings.topics
         partitions = await batches.partition_count(topics.normalized)
         out: dict[int, list[Record]] = {}
@@ -233,6 +250,12 @@ class Worker:
                         "producing dead letters", self.is_stopping)  # fmt: skip
         EVENTS_INDEXED.inc(outcome.indexed)
         EVENTS_DUPLICATE.inc(outcome.duplicates)
+        EVENTS_DEDUPLICATED.inc(outcome.deduplicated)
+        if outcome.conflicts:
+            log.error(
+                "%d events not indexed: their ids are taken by other events (dead letters "
+                "ERROR_ID_CONFLICT)", outcome.conflicts,
+            )  # fmt: skip
         EVENTS_RETRIED.inc(outcome.retried)
         ORPHAN_RECOVERIES.inc(outcome.orphans)
         for _, letter in outcome.letters:
@@ -265,8 +288,9 @@ class Worker:
         async with self._changelog_lock:  # one writer keeps a key's records in order
             await retry(send, "writing the changelog", self.is_stopping)
 
-    async def forget_quiet(self, table: Any, horizon: datetime) -> int:
-        """Drop the state of keys nothing touched since `horizon`; tombstones in the changelog.
+    async def forget_quiet(self, table: Any, horizon: datetime, now: datetime) -> int:
+        """Drop the state of keys nothing touched since `horizon` and whose deliveries no
+        retry at `now` can match any more; tombstones in the changelog.
 
         The scan yields to the event loop every `SCAN_CHUNK` keys, so a large table never
         holds batches up; a key a batch rewrote meanwhile (a new value object) is kept.
@@ -276,7 +300,7 @@ class Worker:
         candidates: list[tuple[bytes, Any]] = []
         for n, (key, value) in enumerate(list(store.items()), 1):
             state = load_state(value)
-            if state is not None and is_quiet(state, horizon):
+            if state is not None and is_quiet(state, horizon, now):
                 candidates.append((key, value))
             if n % SCAN_CHUNK == 0:
                 await asyncio.sleep(0)
@@ -395,7 +419,8 @@ def build_app(settings: Settings) -> faust.App:
         if worker.stream_time is None:
             return
         window = timedelta(seconds=settings.ingest.dedup_window_seconds)
-        await worker.forget_quiet(table, worker.stream_time - window - QUIET_MARGIN)
+        now = worker.stream_time
+        await worker.forget_quiet(table, now - window - QUIET_MARGIN, now)
 
     watch = RecoveryWatch(settings.ingest.recovery_stall_seconds)
 
