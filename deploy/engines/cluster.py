@@ -136,8 +136,8 @@ def render_kafka_properties(plan: ClusterPlan, node: int, data_dir: Path) -> str
         "group.initial.rebalance.delay.ms": "0",
         "auto.create.topics.enable": "true",
         "unclean.leader.election.enable": "false",
-        # A dead broker is fenced (its partitions get new leaders) after 6 s, not 9.
-        "broker.session.timeout.ms": "6000",
+        # A dead broker is fenced (its partitions get new leaders) after 5 s, not 9.
+        "broker.session.timeout.ms": "5000",
         "broker.heartbeat.interval.ms": "1000",
     }
     return "".join(f"{key}={value}\n" for key, value in lines.items())
