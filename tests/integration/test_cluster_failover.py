@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from aiokafka.admin import AIOKafkaAdminClient
 from elasticsearch import AsyncElasticsearch
 
-from ingest.kafka.topics import ensure_topics
+from ingest.kafka.topics import describe, ensure_topics, wanted_topics
 from query_api.apikeys import ApiKeyStore
 from schemas.settings import Settings
 from tests.integration.cluster_instance import LocalCluster, local_cluster
@@ -292,6 +293,21 @@ async def run_failover(engines: LocalCluster, base: Settings, name: str, tmp_pat
             )  # fmt: skip
             assert response.status_code == 200, response.text
             hooks.append(response.json())
+        # Every topic at the replication asked, the webhooks topic and the changelog included.
+        admin = AIOKafkaAdminClient(bootstrap_servers=ours.kafka.bootstrap_servers)
+        await admin.start()
+        try:
+            names = [*wanted_topics(ours)]
+            names += [
+                t for t in await admin.list_topics() if t.startswith(ours.ingest.worker_group)
+            ]
+            layouts = await describe(admin, names)
+        finally:
+            await admin.close()
+        assert any("changelog" in name for name in layouts), layouts
+        assert {name: (lay.replication_factor, lay.min_insync_replicas)
+                for name, lay in layouts.items()} == {name: (3, 2) for name in names}  # fmt: skip
+
         paths = [f"/monitoring/v1/webhook/{hook['webhook_id']}/{hook['access_key']}/events"
                  for hook in hooks]  # fmt: skip
         sender = Sender([intake.settings.api.port for intake in intakes], paths)
@@ -309,6 +325,8 @@ async def run_failover(engines: LocalCluster, base: Settings, name: str, tmp_pat
         node = 0 if broker != 0 else 1  # another machine's node, as a second fault would be
         engines.kill_elasticsearch(node)
         await asyncio.sleep(AFTER)
+        ready = await http.get(f"{intakes[1].url}/readyz")  # degraded, still ready
+        assert ready.status_code == 200, ready.text
         stop.set()
         sent, rate = await sending
 
@@ -347,6 +365,8 @@ async def run_failover(engines: LocalCluster, base: Settings, name: str, tmp_pat
             f"unexpected answers {list(sender.failed.items())[:5]}"
         )
         await es.close()
+        print(f"readyz with a broker and a node down: {ready.json()}")
+        assert ready.json()["status"] == "degraded", ready.json()
         assert set(sender.answers) <= {200, 503}, sender.answers
         assert not sender.failed
         assert len(accepted) == sent  # the sender retried every refusal to a 200
