@@ -20,7 +20,7 @@ from elasticsearch.serializer import NdjsonSerializer, OrjsonSerializer
 
 from ingest.elasticsearch.bulk import classify_bulk_response, to_bulk_body
 from ingest.metrics import BULK_SECONDS
-from ingest.retry import MAX_BACKOFF_SECONDS, Invalid, Stopping, retry
+from ingest.retry import Backoff, Invalid, Stopping, retry
 
 log = logging.getLogger("eventpipe.index")
 
@@ -84,7 +84,7 @@ async def write_bulk(
     """Write (action, document) pairs until each is acknowledged or dead."""
     result = BulkResult()
     pending = list(range(len(items)))
-    backoff = 0.1
+    backoff = Backoff(sleep=sleep)
     while pending:
         body = to_bulk_body([items[i] for i in pending])
 
@@ -107,7 +107,8 @@ async def write_bulk(
         if pending:
             if stopping():
                 raise Stopping(f"{len(pending)} documents not indexed at shutdown")
-            log.warning("%d bulk items refused for now; retrying in %.1f s", len(pending), backoff)
-            await sleep(backoff)
-            backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+            log.warning(
+                "%d bulk items refused for now; retrying in %.1f s", len(pending), backoff.delay
+            )
+            await backoff.wait()
     return result

@@ -188,10 +188,8 @@ def is_quiet(state: Mapping[str, Any], horizon: datetime, now: datetime | None =
     """True when nothing newer than `horizon` touched the key: no event can attach to its
     alert any more, and no replay can ask for its decisions; and (given `now`) no retry
     of its deliveries can still be caught: the state can go."""
-    if now is not None:
-        until = dedup.needed_until(state.get("deliveries"))
-        if until is not None and until >= now:
-            return False
+    if now is not None and dedup.still_needed(state.get("deliveries"), now):
+        return False
     alert = state.get("alert")
     last = [t for t in (state.get("last_trigger_at"), alert and alert["last_event_at"]) if t]
     return not last or max(_time(t) for t in last) < horizon

@@ -5,9 +5,9 @@ same payload again, and the first copy may have reached Kafka all the same. The 
 stage stamps each event with a fingerprint of its content (`content_fingerprint`: the
 document without event_id, alert_id and created_at, so webhook_id, event_key and the
 whole raw payload are in it) and with its webhook's window. Here, per correlation key,
-the fingerprints of the events written lately are kept with when they were received and
-the event that was written; an event whose fingerprint is there, received within the
-window of that first one, is a retry and is dropped.
+the fingerprints of the events written lately are kept, in the order written, with when
+they were received and the event that was written; an event whose fingerprint is there,
+received within the window of that first one, is a retry and is dropped.
 
 The part of the key's state this module owns is `state["deliveries"]`:
 `{fingerprint: [created_at, event_id, window_seconds]}` (`schemas.alert.KeyState`), at
@@ -28,8 +28,8 @@ __all__ = [
     "Deliveries",
     "content_fingerprint",
     "is_retry",
-    "needed_until",
     "remember",
+    "still_needed",
 ]
 
 # Distinct contents one key can send within a window and still have each retry caught;
@@ -82,18 +82,22 @@ def remember(
     created_at: str,
     window_seconds: float,
 ) -> Deliveries:
-    """The entries after writing this event: it replaces an older entry of the same
-    content, entries whose window (and margin) ended before it are pruned, and at most
-    `MAX_KEPT` remain, the newest. A new dict: the caller's state is not changed."""
-    now = _time(created_at)
-    kept: Deliveries = {}
-    for known, entry in (deliveries or {}).items():
-        if known != fingerprint and not _expired(entry, now):
-            kept[known] = entry
+    """The entries after writing this event, in the order they were written (the JSON
+    object keeps it): this one last, replacing an older entry of the same content; the
+    oldest pruned while their window (and margin) ended before this event, and beyond
+    `MAX_KEPT`. A new dict, the caller's state untouched; each call parses only the times
+    of the entries it prunes and the first it keeps."""
+    kept: Deliveries = dict(deliveries or {})
+    kept.pop(fingerprint, None)
+    if kept:
+        now = _time(created_at)
+        for known, entry in list(kept.items()):
+            if not _expired(entry, now):
+                break
+            del kept[known]
     kept[fingerprint] = [created_at, event_id, window_seconds]
-    if len(kept) > MAX_KEPT:
-        newest = sorted(kept.items(), key=lambda item: _time(item[1][0]))[-MAX_KEPT:]
-        kept = dict(newest)
+    while len(kept) > MAX_KEPT:
+        del kept[next(iter(kept))]
     return kept
 
 
@@ -101,10 +105,7 @@ def _expired(entry: list[Any], now: datetime) -> bool:
     return _time(entry[0]) + timedelta(seconds=entry[2]) + PRUNE_MARGIN < now
 
 
-def needed_until(deliveries: Mapping[str, list[Any]] | None) -> datetime | None:
-    """When the last entry stops being needed (its window and margin over); None: none."""
-    ends = [
-        _time(at) + timedelta(seconds=window) + PRUNE_MARGIN
-        for at, _, window in (deliveries or {}).values()
-    ]
-    return max(ends, default=None)
+def still_needed(deliveries: Mapping[str, list[Any]] | None, now: datetime) -> bool:
+    """Whether a retry received at `now` could still match an entry (its window and margin
+    not over): then the key's state must not be forgotten."""
+    return any(not _expired(entry, now) for entry in reversed((deliveries or {}).values()))

@@ -1,40 +1,30 @@
-"""Stage 2 of the processor: correlate a batch of events, then index events and alerts.
+"""Step 5 of the worker: the batch's events (each with its alert id) and the alerts it
+changed, written to Elasticsearch in one bulk request, retried per item until each is
+acknowledged or dead.
 
-Input is records of `events.normalized`, each carrying many events of one partition
-(`normalize.encode_events`). Correlation state lives in the worker's table, keyed like
-the topic, so each key's state sits with its events. The stage returns only once Kafka
-has acknowledged the new states (the table's changelog) and Elasticsearch every event
-and alert — the caller acks the batch after it, and only then. Events Elasticsearch
-refuses for good go to the dead-letter topic with the reason, and so does an event whose
-id Elasticsearch already holds for a different event (`ERROR_ID_CONFLICT`). A sender's
-retry of an event already written (SPEC §4.6) is dropped before indexing and counted.
+Events are created (`create`: a replay of a batch creates nothing twice) in the daily
+index of their created_at; alerts are indexed whole by id (the latest state wins). A 409
+counts as a duplicate only once the stored document is read back and found to be the same
+event; another event under the id is a dead letter (`ERROR_ID_CONFLICT`), never a silent
+duplicate. A sender's retry (SPEC §4.6; correlation gave it no alert id) is not written.
+A document Elasticsearch refuses for good becomes a dead letter with the reason; the rest
+of its batch is indexed.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 import orjson
 from elasticsearch import AsyncElasticsearch
 
 from ingest.elasticsearch.bulk import create_action, daily_index, index_action, same_event
-from ingest.elasticsearch.writer import read_stored, write_bulk
-from ingest.process.correlate import State, correlate_batch
-from ingest.process.normalize import (
-    InvalidRecord,
-    NormalizedEvent,
-    Position,
-    decode_events,
-    with_alert_id,
-)
-from ingest.process.parse import DeadLetter
-
-# (states, the partition of each key's events): the changelog partition of each state
-StoreStates = Callable[[dict[bytes, bytes], dict[bytes, int]], Awaitable[None]]
+from ingest.elasticsearch.writer import BulkResult, read_stored, write_bulk
+from ingest.process.correlate import CorrelatedBatch
+from ingest.process.dead_letters import DeadLetter, KeyedLetter
+from ingest.process.normalize import NormalizedEvent, Position, with_alert_id
 
 
 @dataclass
@@ -49,107 +39,94 @@ class IndexOutcome:
     retried: int = 0
     orphans: int = 0
     newest: str = ""  # the newest created_at of the batch (the clock quiet keys go by)
-    letters: list[tuple[bytes | None, DeadLetter]] = field(default_factory=list)
+    letters: list[KeyedLetter] = field(default_factory=list)
 
 
-def decode_batch(
-    records: Sequence[tuple[Position, bytes | None]],
-) -> tuple[list[NormalizedEvent], list[Position], list[tuple[bytes | None, DeadLetter]]]:
-    """The events of a batch of records, each with its position (record, index within)."""
-    events: list[NormalizedEvent] = []
-    where: list[Position] = []
-    letters: list[tuple[bytes | None, DeadLetter]] = []
-    for position, value in records:
-        try:
-            decoded = decode_events(value or b"")
-        except InvalidRecord as invalid:
-            letters.append((None, DeadLetter(position, value, invalid.code, invalid.reason)))
-            continue
-        events += decoded
-        where += [position] * len(decoded)
-    return events, where, letters
+@dataclass
+class Documents:
+    """A batch's bulk items, (action, document) pairs: its events first, then its alerts;
+    with each event's key and the position of the record it came in (for dead letters),
+    and its (index, id) (to read back what a 409 found)."""
+
+    events: list[tuple[bytes, bytes]]
+    alerts: list[tuple[bytes, bytes]]
+    keys: list[bytes]
+    where: list[Position]
+    refs: list[tuple[str, str]] = field(default_factory=list)
 
 
-async def index_batch(
-    records: Sequence[tuple[Position, bytes | None]],
-    *,
-    es: AsyncElasticsearch,
-    table: Mapping[bytes, Any],
-    store_states: StoreStates,
+def documents(
+    events: Sequence[NormalizedEvent],
+    where: Sequence[Position],
+    correlated: CorrelatedBatch,
     events_prefix: str,
     alerts_index: str,
-    window: timedelta,
-    stopping: Callable[[], bool],
-) -> IndexOutcome:
-    """Correlate the events of `records` against `table`, store the new states
-    (`store_states`: the table and its changelog), index the events and alerts; return
-    once all three are acknowledged."""
-    decoded, decoded_at, letters = decode_batch(records)
-    batch = correlate_batch(decoded, table, window)
-    # The events to write: all but the senders' retries (no alert id).
-    kept = [(e, at, a) for e, at, a in zip(decoded, decoded_at, batch.alert_ids, strict=True)
-            if a is not None]  # fmt: skip
-    events = [e for e, _, _ in kept]
-    where = [at for _, at, _ in kept]
-    docs = [with_alert_id(e.doc, alert_id) for e, _, alert_id in kept]
-    indices = [daily_index(events_prefix, e.created_at) for e in events]
-    items = [
-        (create_action(index, e.event_id), doc)
-        for e, index, doc in zip(events, indices, docs, strict=True)
-    ]
-    alert_items = [
-        (index_action(alerts_index, alert_id), orjson.dumps(alert))
-        for alert_id, alert in batch.alerts.items()
-    ]
-    states = {key: encode_state(state) for key, state in batch.states.items()}
-    # A key's events all came on one partition: its state goes to that changelog partition.
-    partitions = {
-        event.key.encode(): at.partition for event, at in zip(decoded, decoded_at, strict=True)
-    }
-    # Two independent writes, each retried until done, waited for together: the states
-    # (Kafka), and the events with their alerts in one bulk request (Elasticsearch).
-    _, written = await asyncio.gather(
-        store_states(states, partitions),
-        write_bulk(es, items + alert_items, stopping),
+) -> Documents:
+    """The bulk items of a correlated batch: each event with its alert id set, but the
+    senders' retries correlation dropped (no alert id)."""
+    kept = [(e, at, alert_id)
+            for e, at, alert_id in zip(events, where, correlated.alert_ids, strict=True)
+            if alert_id is not None]  # fmt: skip
+    refs = [(daily_index(events_prefix, e.created_at), e.event_id) for e, _, _ in kept]
+    return Documents(
+        events=[
+            (create_action(index, event_id), with_alert_id(e.doc, alert_id))
+            for (index, event_id), (e, _, alert_id) in zip(refs, kept, strict=True)
+        ],
+        alerts=[
+            (index_action(alerts_index, alert_id), orjson.dumps(alert))
+            for alert_id, alert in correlated.alerts.items()
+        ],
+        keys=[e.key.encode() for e, _, _ in kept],
+        where=[at for _, at, _ in kept],
+        refs=refs,
     )
-    n = len(items)
-    duplicates = [i for i in written.duplicates if i < n]
-    stored = await read_stored(es, [(indices[i], events[i].event_id) for i in duplicates], stopping)
-    conflicts = [i for i, doc in zip(duplicates, stored, strict=True)
-                 if doc is not None and not same_event(docs[i], doc)]  # fmt: skip
+
+
+def conflicts_of(
+    docs: Documents, duplicates: Sequence[int], stored: Sequence[Mapping[str, Any] | None]
+) -> list[int]:
+    """Which of the events Elasticsearch refused as already there (`duplicates`, with the
+    documents it holds under their ids, `stored`) are other events under the same id.
+    A document gone since (None) is no conflict."""
+    return [i for i, doc in zip(duplicates, stored, strict=True)
+            if doc is not None and not same_event(docs.events[i][1], doc)]  # fmt: skip
+
+
+def outcome_of(docs: Documents, written: BulkResult, conflicts: Sequence[int] = ()) -> IndexOutcome:
+    """Counts and dead letters of a bulk write of `docs` (events before alerts), given which
+    of its 409s were `conflicts`."""
+    n = len(docs.events)
+    duplicates = sum(1 for i in written.duplicates if i < n)
     outcome = IndexOutcome(
-        events=len(decoded),
-        indexed=sum(1 for i in written.done if i < n) - len(duplicates),
-        duplicates=len(duplicates) - len(conflicts),
-        deduplicated=batch.retries,
+        events=n,
+        indexed=sum(1 for i in written.done if i < n) - duplicates,
+        duplicates=duplicates - len(conflicts),
         conflicts=len(conflicts),
         retried=written.retried,
-        orphans=batch.orphans,
-        newest=max((e.created_at for e in decoded), default=""),
-        letters=letters,
     )
     for i in conflicts:
-        reason = (f"{indices[i]} already holds another event under id {events[i].event_id}: "
-                  "kept as it is, this one not indexed")  # fmt: skip
-        letter = DeadLetter(where[i], docs[i], "ERROR_ID_CONFLICT", reason)
-        outcome.letters.append((events[i].key.encode(), letter))
+        index, event_id = docs.refs[i]
+        reason = f"{index} holds another event under id {event_id}: kept, this one not indexed"
+        letter = DeadLetter(docs.where[i], docs.events[i][1], "ERROR_ID_CONFLICT", reason)
+        outcome.letters.append((docs.keys[i], letter))
     for i, reason in written.dead:
         if i < n:
-            letter = DeadLetter(where[i], docs[i], "ERROR_INDEX", reason)
-            outcome.letters.append((events[i].key.encode(), letter))
+            letter = DeadLetter(docs.where[i], docs.events[i][1], "ERROR_INDEX", reason)
+            outcome.letters.append((docs.keys[i], letter))
             continue
-        i -= n
-        key = alert_items[i][0]
-        outcome.letters.append((None, DeadLetter(where[0], alert_items[i][1], "ERROR_INDEX_ALERT",
-                                                 f"{key.decode()}: {reason}")))  # fmt: skip
+        action, alert = docs.alerts[i - n]
+        outcome.letters.append((None, DeadLetter(docs.where[0], alert, "ERROR_INDEX_ALERT",
+                                                 f"{action.decode()}: {reason}")))  # fmt: skip
     return outcome
 
 
-def encode_state(state: State) -> bytes:
-    """A key's state as the table and its changelog hold it: JSON bytes (what faust's json
-    value codec reads back on recovery).
-
-    Copied to its own size: a bytes object from orjson keeps the 4 KiB capacity of its
-    write buffer, ten times a state's size, and the table holds one per live key.
-    """
-    return bytes(memoryview(orjson.dumps(state)))
+async def index_documents(
+    es: AsyncElasticsearch, docs: Documents, stopping: Callable[[], bool]
+) -> IndexOutcome:
+    """Write the batch's documents; return once Elasticsearch acknowledged or refused each.
+    The documents found already there are read back (one request, only for those)."""
+    written = await write_bulk(es, docs.events + docs.alerts, stopping)
+    duplicates = [i for i in written.duplicates if i < len(docs.events)]
+    stored = await read_stored(es, [docs.refs[i] for i in duplicates], stopping)
+    return outcome_of(docs, written, conflicts_of(docs, duplicates, stored))

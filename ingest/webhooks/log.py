@@ -29,12 +29,14 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord, TopicPartition
 from pydantic import ValidationError
 
+from ingest.kafka.produce import LazyProducer
 from ingest.kafka.topics import ensure_topics
+from ingest.retry import Backoff
 from schemas.settings import Settings
 from schemas.webhook import WEBHOOK_ID_PATTERN, Webhook, WebhookError
 
@@ -162,8 +164,7 @@ class WebhookLog:
         self._loaded = asyncio.Event()
         self._progress = asyncio.Condition()
         self._reader: asyncio.Task[None] | None = None
-        self._producer: AIOKafkaProducer | None = None
-        self._producer_lock = asyncio.Lock()
+        self._producer = LazyProducer(settings.kafka)
         self._listeners: list[asyncio.Queue[tuple[str, Version]]] = []
         self._consumer: AIOKafkaConsumer | None = None
         self._catching_up: asyncio.Future[None] | None = None
@@ -182,9 +183,7 @@ class WebhookLog:
             except asyncio.CancelledError:
                 pass
             self._reader = None
-        if self._producer is not None:
-            await self._producer.stop()
-            self._producer = None
+        await self._producer.stop()
 
     @property
     def loaded(self) -> bool:
@@ -257,7 +256,7 @@ class WebhookLog:
         headers = [] if base is None else [(HEADER_BASE, str(base).encode())]
         try:
             async with asyncio.timeout(self._settings.ingest.webhook_write_timeout_seconds):
-                producer = await self._started_producer()
+                producer = await self._producer.get()
                 sent = await producer.send_and_wait(
                     self._topic.topic, value=encode(webhook), key=webhook_id.encode(),
                     partition=0, headers=headers,
@@ -270,25 +269,9 @@ class WebhookLog:
             ) from None
         return sent.offset if self.table.accepted(sent.offset) else None
 
-    async def _started_producer(self) -> AIOKafkaProducer:
-        async with self._producer_lock:
-            if self._producer is None:
-                producer = AIOKafkaProducer(
-                    **self._settings.kafka.client_options(),
-                    acks="all",
-                    enable_idempotence=True,
-                )
-                try:
-                    await producer.start()
-                except BaseException:
-                    await producer.stop()
-                    raise
-                self._producer = producer
-        return self._producer
-
     async def _read(self) -> None:
         """Read the topic from the start, then follow it; reconnect with backoff on failure."""
-        backoff = 0.2
+        backoff = Backoff()
         while True:
             consumer: AIOKafkaConsumer | None = None
             try:
@@ -306,7 +289,7 @@ class WebhookLog:
                 else:
                     consumer.seek(self._topic, self.table.position)
                 end = (await consumer.end_offsets([self._topic]))[self._topic]
-                backoff = 0.2
+                backoff.reset()
                 while True:
                     # The consumer's position, not the last record's offset + 1: compaction
                     # may have removed the newest offsets below the end.
@@ -323,9 +306,8 @@ class WebhookLog:
                 raise
             except Exception as error:
                 log.warning("reading %s failed (%r); again in %.1f s", self._topic.topic, error,
-                            backoff)  # fmt: skip
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+                            backoff.delay)  # fmt: skip
+                await backoff.wait()
             finally:
                 self._consumer = None
                 if consumer is not None:

@@ -12,20 +12,27 @@ over a newer one.
 
 from __future__ import annotations
 
-import asyncio
 import logging
+from collections.abc import Mapping
+from typing import Protocol
 
+from ingest.retry import Backoff
 from ingest.webhooks.log import Version, WebhookLog
-from ingest.webhooks.store import WebhookStore
 
 log = logging.getLogger("eventpipe.webhooks")
 MAX_BACKOFF_SECONDS = 5.0
 
 
+class CopyWriter(Protocol):
+    """Where the copies go: the webhook store's index (`query_api.services.webhooks`)."""
+
+    async def write_copies(self, versions: Mapping[str, Version]) -> None: ...
+
+
 class WebhookMirror:
     """Copies the webhooks topic into the store's index, from start-up on."""
 
-    def __init__(self, webhooks: WebhookLog, store: WebhookStore) -> None:
+    def __init__(self, webhooks: WebhookLog, store: CopyWriter) -> None:
         self._log = webhooks
         self._store = store
         self._changes = webhooks.listen()  # before the first read ends: nothing slips by
@@ -34,7 +41,7 @@ class WebhookMirror:
     async def run(self) -> None:
         await self._log.wait_loaded()
         self.pending.update(self._log.table.versions())
-        backoff = 0.2
+        backoff = Backoff(cap=MAX_BACKOFF_SECONDS)
         while True:
             self._drain()
             if not self.pending:
@@ -45,14 +52,15 @@ class WebhookMirror:
             try:
                 await self._store.write_copies(batch)
             except Exception as error:  # unreachable, busy, refusing: retry later
-                log.warning("webhook copies not written (%r); again in %.1f s", error, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+                log.warning(
+                    "webhook copies not written (%r); again in %.1f s", error, backoff.delay
+                )
+                await backoff.wait()
                 continue
             for webhook_id, version in batch.items():
                 if self.pending.get(webhook_id) is version:
                     del self.pending[webhook_id]
-            backoff = 0.2
+            backoff.reset()
 
     def _drain(self) -> None:
         while not self._changes.empty():

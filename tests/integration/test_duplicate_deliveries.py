@@ -3,9 +3,9 @@
 - The duplicate window (SPEC §4.6) on a real pipeline: a resent payload inside the window
   adds nothing, another payload for the same key does, the same payload after the window
   does; all of it again after the worker was SIGKILLed (the state is in the changelog).
-- `events.raw` deleted and made again behind the same Elasticsearch: its offsets start
-  over, yet every new event is indexed (event ids carry the record's timestamp and the
-  cluster's id, not only its position).
+- `events.raw` deleted and made again, or a new Kafka cluster, behind the same
+  Elasticsearch: offsets start over, yet every new event is indexed (event ids carry the
+  record's timestamp and the cluster's id, not only its position).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from ingest.kafka.topics import ensure_topics
 from schemas.settings import Settings
+from tests.integration.kafka_instance import SeparateKafka
 from tests.integration.pipeline import Pipeline, produce_standard_events, running_pipeline
 from tests.integration.test_kafka_outage import worker_joined
 from tests.integration.test_pipeline_faults import distinct_event_keys, wait_indexed
@@ -145,3 +146,31 @@ async def test_events_raw_made_again_indexes_every_new_event(
         await asyncio.sleep(2)  # a late duplicate would show up here
         assert await pipeline.count_indexed() == 2 * count
         assert await distinct_event_keys(pipeline) == {f"k{i}" for i in range(2 * count)}
+
+
+async def test_a_new_kafka_cluster_behind_the_same_elasticsearch_indexes_every_event(
+    settings: Settings, unique_name: str, tmp_path: Path
+) -> None:
+    """A pipeline moved to a new Kafka cluster (its own broker here) writes into the indices
+    the old one filled: offsets start over there, yet no new event is taken for an old one."""
+    count = 400
+    broker = SeparateKafka(settings.engines, tmp_path / "kafka")
+    await broker.start()
+    try:
+        async with running_pipeline(settings, unique_name, tmp_path) as old:
+            webhook = await old.create_webhook("standard")
+            await produce_standard_events(old.settings, webhook, 0, count)
+            await wait_indexed(old, count, 180)
+            await old.worker.stop()
+            moved = settings.model_copy(deep=True)
+            moved.kafka.bootstrap_servers = broker.bootstrap
+            async with running_pipeline(moved, unique_name, tmp_path) as new:
+                webhook = await new.create_webhook("standard")
+                await produce_standard_events(new.settings, webhook, count, count)
+                await wait_indexed(new, 2 * count, 240)
+                await asyncio.sleep(2)  # a late duplicate would show up here
+                assert await new.count_indexed() == 2 * count
+                keys = await distinct_event_keys(new)
+                assert keys == {f"k{i}" for i in range(2 * count)}
+    finally:
+        broker.stop()

@@ -9,7 +9,7 @@ from typing import Any
 from elasticsearch import AsyncElasticsearch
 
 from ingest.elasticsearch.indices import ensure_alerts_index, ensure_events_template
-from ingest.process.index import index_batch
+from ingest.process.flow import IndexStage
 from ingest.process.normalize import (
     NormalizedEvent,
     Position,
@@ -17,8 +17,10 @@ from ingest.process.normalize import (
     record_origin,
     to_events,
 )
+from ingest.process.states import StateStore
 from schemas.event import ParsedEvent
 from schemas.settings import Settings
+from tests.unit.ingest.test_steps import Records
 
 
 def batch_with_one_bad_document() -> list[NormalizedEvent]:
@@ -39,21 +41,19 @@ async def test_a_refused_document_is_a_dead_letter_and_the_rest_is_indexed(
     await ensure_events_template(es, prefix)
     await ensure_alerts_index(es, alerts)
     stored: dict[bytes, Any] = {}
-    changelog: list[dict[bytes, bytes]] = []
-
-    async def store_states(states: dict[bytes, bytes], partitions: dict[bytes, int]) -> None:
-        stored.update(states)
-        changelog.append(states)
-
+    out = Records()
+    stage = IndexStage(
+        es=es, states=StateStore(lambda: stored, "changelog", out, lambda: False), out=out,
+        events_prefix=prefix, alerts_index=alerts, dlq="dlq", window=timedelta(minutes=10),
+        stopping=lambda: False,
+    )  # fmt: skip
+    changelog = out.sent["changelog"]
     records = [
         (Position("t.normalized", 0, 9), v) for v in encode_events(batch_with_one_bad_document())
     ]
 
     async def run() -> Any:
-        return await index_batch(
-            records, es=es, table=stored, store_states=store_states, events_prefix=prefix,
-            alerts_index=alerts, window=timedelta(minutes=10), stopping=lambda: False,
-        )  # fmt: skip
+        return await stage.run(records)
 
     try:
         first = await run()
@@ -94,14 +94,13 @@ async def test_an_id_taken_by_another_event_is_a_dead_letter_and_a_retry_is_drop
         )  # fmt: skip
 
     async def run(batch: list[NormalizedEvent], table: dict[bytes, Any]) -> Any:
-        async def store_states(states: dict[bytes, bytes], partitions: dict[bytes, int]) -> None:
-            table.update(states)
-
-        records = [(Position("t.normalized", 0, 1), v) for v in encode_events(batch)]
-        return await index_batch(
-            records, es=es, table=table, store_states=store_states, events_prefix=prefix,
-            alerts_index=alerts, window=timedelta(minutes=10), stopping=lambda: False,
+        out = Records()
+        stage = IndexStage(
+            es=es, states=StateStore(lambda: table, "changelog", out, lambda: False), out=out,
+            events_prefix=prefix, alerts_index=alerts, dlq="dlq", window=timedelta(minutes=10),
+            stopping=lambda: False,
         )  # fmt: skip
+        return await stage.run([(Position("t.normalized", 0, 1), v) for v in encode_events(batch)])
 
     try:
         first = await run(events("one", "old-life"), {})

@@ -16,8 +16,8 @@ from ingest.process.correlate import (
     is_quiet,
     load_state,
 )
-from ingest.process.index import encode_state
 from ingest.process.normalize import NormalizedEvent
+from ingest.process.states import encode_state
 from schemas.alert import Alert, KeyState
 from schemas.event import format_timestamp
 

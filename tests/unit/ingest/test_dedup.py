@@ -16,8 +16,8 @@ from ingest.process.correlate import (
     is_quiet,
     new_state,
 )
-from ingest.process.index import encode_state
 from ingest.process.normalize import NormalizedEvent
+from ingest.process.states import encode_state
 from schemas.alert import KeyState
 from schemas.event import format_timestamp
 
@@ -79,10 +79,12 @@ def test_remember_prunes_by_window_and_keeps_at_most_max_kept() -> None:
     assert again == {"f": [at(700), "e2", 600]}
 
 
-def test_needed_until_is_the_last_window_end_with_the_margin() -> None:
+def test_still_needed_until_the_last_window_and_margin_are_over() -> None:
     seen = {"f": [at(0), "e1", 600], "g": [at(10), "e2", 30]}
-    assert dedup.needed_until(seen) == T0 + timedelta(seconds=600) + dedup.PRUNE_MARGIN
-    assert dedup.needed_until({}) is None
+    end = T0 + timedelta(seconds=600) + dedup.PRUNE_MARGIN
+    assert dedup.still_needed(seen, end)
+    assert not dedup.still_needed(seen, end + timedelta(milliseconds=1))
+    assert not dedup.still_needed({}, T0)
 
 
 def test_a_retry_is_dropped_before_correlation_and_counted() -> None:

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from query_api.regex import fold_literal, lucene_regex
-from query_api.translate import (
+from query_api.query.regex import fold_literal, lucene_regex
+from query_api.query.translate import (
     MATCH_ALL,
     MATCH_NONE,
     MAX_EXPANSION_VALUES,
@@ -130,6 +130,9 @@ OPERATOR_CASES = [
         },
     ),
     ("resource", "match", {"name": "x", "nope": "y"}, MATCH_NONE),
+    # eq / in on a flattened root: any of its values (the console's free text)
+    ("additional_info", "eq", "host-21", {"term": {"additional_info": "host-21"}}),
+    ("additional_info", "in", ["a", "b"], {"terms": {"additional_info": ["a", "b"]}}),
     # regex: unanchored unless anchored, case-insensitive, classes folded by hand
     ("title", "regex", "disk", {"regexp": {"title.keyword": ci(".*disk.*")}}),
     ("title", "regex", "^disk", {"regexp": {"title.keyword": ci("disk.*")}}),

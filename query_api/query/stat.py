@@ -1,22 +1,24 @@
 """Event stat (SPEC §6) planned as exact Elasticsearch requests, the rest finished in Python.
 
-Pure: no I/O here (`stat_search.run_stat` does the requests). Results are exact,
+Pure: no I/O here (`query_api.services.events.run_stat` does the requests). Results are exact,
 never top-N approximations. The pipeline runs as MongoDB runs it, any stages in
 any order; `plan_stat` gives Elasticsearch the longest prefix it can run exactly:
 
 1. The *window*: an optional leading `sort` (as list sorts: missing last, ties by
-   event_id; no sort is newest first) and the `skip`/`limit` stages right after it,
-   folded into one offset and limit over the matching events.
+   event_id; without one, the events' own order: created_at, then event_id) and the
+   `skip`/`limit` stages right after it, folded into one offset and limit over the
+   matching events.
 2. Then, over the events of the window:
    - `group`: over every match, a composite aggregation paged to completion (or,
-     when an operator needs every event, `push`/`merge_objects`, a point-in-time
-     scan of the match); over a smaller window, a top-N search (one request up to
-     Elasticsearch's 10,000 window, a point-in-time scan past it) grouped here;
+     when an operator needs every event, `push`/`merge_objects`, or the order a sort
+     gave them, `first`/`last` after a sort, a point-in-time scan of the match); over
+     a smaller window, a top-N search (one request up to Elasticsearch's 10,000
+     window, a point-in-time scan past it) grouped here;
    - `count`: a count request, cut to the window;
    - anything else (a `sort` after a `limit`, `project`, `unwind`, or nothing):
      the window's events are fetched (point-in-time scan, capped) and the stages
      run here, a sort over events still ordering as Elasticsearch does.
-3. Every later stage runs in `query_api.pipeline`, over rows, exactly.
+3. Every later stage runs in `query_api.query.stages`, over rows, exactly.
 A `group` → `sort` → `limit` pipeline is thus one request per composite page.
 
 What a group over events sees of a field, so that every path and the list
@@ -33,10 +35,12 @@ filters agree:
   the rest; `sum` is an int when every value is, 0 when none; `average` is a
   float, `null` when none. `max`/`min` compare strings (dates by instant).
 - `first`, `last`, `push`, `merge_objects` read the field as stored in the
-  event (dates formatted as above), in `created_at` order, ties by event_id;
+  event (dates formatted as above), in the order the events reach the group: a
+  leading sort's, else created_at order, ties by event_id (SPEC §6);
   `push` skips events without the field; `merge_objects` merges the objects,
   later events winning.
-- date_format `year`/`month`/`day` or any strftime pattern, in UTC; a pattern
+- date_format `year`/`month`/`day` or any strftime pattern, in UTC or the key's
+  `time_zone` (an IANA name: buckets start at that zone's midnights); a pattern
   is bucketed at the finest calendar interval it shows, then buckets that
   format alike are merged here.
 A group or count over no events gives no row. Events that reach a `project` or
@@ -52,9 +56,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
-from query_api.pipeline import MISSING as _MISSING
-from query_api.pipeline import lookup, read_number, sort_rows
+from query_api.query.stages import MISSING as _MISSING
+from query_api.query.stages import lookup, read_number, sort_rows
 from schemas.event import format_timestamp
 from schemas.index import EVENT_PROPERTIES, FieldKind, field_kind
 from schemas.query import (
@@ -76,7 +81,9 @@ MAX_SET_VALUES = 10_000  # distinct values of a field within one group (add_to_s
 # are faster; a page Elasticsearch refuses (search.max_buckets) is asked again smaller.
 COMPOSITE_PAGE_SIZE = 2_000
 SCAN_PAGE_SIZE = 1_000
-# The event order of first/last/push/merge_objects; matches the scan's sort.
+# The events' own order (SPEC §6), where no sort stage gave them one: what skip and limit
+# take and what first/last/push/merge_objects see.
+EVENT_ORDER = (SortKey(key="created_at"),)  # then event_id, as every sort
 
 TOO_LARGE = "ERROR_STAT_TOO_LARGE"
 INVALID = "ERROR_INVALID_ARGUMENT"
@@ -105,6 +112,9 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 DATE_FIELDS = tuple(name for name, spec in EVENT_PROPERTIES.items() if spec.get("type") == "date")
 SortValue = tuple[int, str]  # (created_at epoch millis, event_id)
+# Where an event stands in the order a group sees: its (created_at, event_id) from a
+# composite bucket's top hit, or its position among the events fetched in window order.
+EventOrder = SortValue | int
 
 
 # ---- plans ---------------------------------------------------------------------------------
@@ -121,6 +131,7 @@ class KeyPlan:
     es_format: str | None = None  # year/month/day: Elasticsearch formats the bucket key
     pattern: str | None = None  # strftime applied here (also the scan's form of es_format)
     granularity: Granularity | None = None
+    time_zone: str = "UTC"  # of date buckets (an IANA name)
 
     def source(self, *, missing_bucket: bool = True) -> dict[str, Any]:
         """The composite source: terms on the exact field, or a UTC date_histogram."""
@@ -129,7 +140,7 @@ class KeyPlan:
             options["missing_bucket"] = True
         if self.granularity in (None, "instant"):
             return {"terms": options}
-        options |= {"calendar_interval": self.granularity, "time_zone": "UTC"}
+        options |= {"calendar_interval": self.granularity, "time_zone": self.time_zone}
         if self.es_format:
             options["format"] = self.es_format
         return {"date_histogram": options}
@@ -145,7 +156,9 @@ class KeyPlan:
         if self.kind != "date":
             return raw
         instant = from_millis(raw)
-        return instant.strftime(self.pattern) if self.pattern else format_timestamp(instant)
+        if not self.pattern:
+            return format_timestamp(instant)
+        return instant.astimezone(ZoneInfo(self.time_zone)).strftime(self.pattern)
 
 
 @dataclass(frozen=True)
@@ -179,9 +192,14 @@ class GroupPlan:
 class Window:
     """Which matching events, in which order: the leading sort/skip/limit, for Elasticsearch."""
 
-    sort: tuple[SortKey, ...] = ()  # () = newest first, as list
+    sort: tuple[SortKey, ...] = ()  # (): EVENT_ORDER
     offset: int = 0
     limit: int | None = None
+
+    @property
+    def order(self) -> tuple[SortKey, ...]:
+        """The order the window's events come in."""
+        return self.sort or EVENT_ORDER
 
     @property
     def everything(self) -> bool:
@@ -198,7 +216,7 @@ class StatPlan:
     """What to ask Elasticsearch (`mode` over `window`) and the stages to run here after it.
 
     `event_stages` (sort/skip/limit) run here over fetched events before the `mode`'s
-    step; `stages` run over rows after it (`query_api.pipeline`).
+    step; `stages` run over rows after it (`query_api.query.stages`).
     """
 
     mode: Literal["group", "count", "documents", "distinct"]
@@ -220,7 +238,9 @@ class StatPlan:
         if self.mode == "count":
             return False
         assert self.group is not None
-        return self.group.scan or not self.window.everything
+        # first/last over a sort see the sort's order: only the events in that order give it.
+        sorted_first = bool(self.window.sort) and any(f.reads_source for f in self.group.fields)
+        return self.group.scan or sorted_first or not self.window.everything
 
 
 def plan_stat(query: StatisticsQuery) -> StatPlan:
@@ -320,7 +340,8 @@ def _key_plan(key: GroupKey) -> KeyPlan:
     es_format, pattern = _NAMED_FORMATS.get(key.date_format, (None, key.date_format))
     granularity = pattern_granularity(pattern)
     return KeyPlan(name=key.name, path=key.key, field=exact, kind=kind, es_format=es_format,
-                   pattern=pattern, granularity=granularity)  # fmt: skip
+                   pattern=pattern, granularity=granularity,
+                   time_zone=key.time_zone or "UTC")  # fmt: skip
 
 
 def pattern_granularity(pattern: str) -> Granularity:
@@ -450,25 +471,17 @@ def _sort_value(hit: dict[str, Any]) -> SortValue:
     return (int(created), str(event_id))
 
 
-def _event_order(doc_values: dict[str, list[Any]]) -> SortValue:
-    """(created_at, event_id) of a fetched event, from its doc values."""
-    return (int(float(doc_values["created_at"][0])), str(doc_values["event_id"][0]))
-
-
 # ---- scan ----------------------------------------------------------------------------------
 
 
 def fetch_request(plan: StatPlan) -> dict[str, Any]:
     """Search options for the events a plan reads: the stored fields it needs and the doc
-    values of keys, compared fields and sorts, plus created_at and event_id when something
-    needs the event order (first/last/push/merge_objects) or ties (a sort here); fewer
-    fields make the fetch of a top-N search cheaper."""
-    ordered = bool(plan.event_stages) or (
-        plan.group is not None and any(item.reads_source for item in plan.group.fields)
-    )
+    values of keys, compared fields and sorts, plus event_id for the ties of a sort here;
+    fewer fields make the fetch of a top-N search cheaper. The events come in the window's
+    order, which is the order first/last/push/merge_objects see."""
     indexed: dict[str, FieldKind | None] = {}
-    if ordered:
-        indexed |= {"created_at": "date", "event_id": "keyword"}
+    if plan.event_stages:  # sorted here: ties by event_id
+        indexed |= {"event_id": "keyword"}
     for stage in plan.event_stages:
         for name, kind, _ in doc_sort_fields(stage.sort or ()):
             indexed[name] = kind
@@ -488,19 +501,24 @@ def fetch_request(plan: StatPlan) -> dict[str, Any]:
 
 
 def groups_from_hits(
-    plan: GroupPlan, hits: Iterable[dict[str, Any]]
+    plan: GroupPlan, hits: Iterable[dict[str, Any]], start: int = 0
 ) -> Iterator[tuple[tuple[Any, ...], list[Any]]]:
-    """(row keys, field states) of each event, once per combination of its key values."""
-    for hit in hits:
+    """(row keys, field states) of each event, once per combination of its key values.
+
+    `hits` come in the order the group sees them; `start` is the position of the first
+    (events fetched a page at a time go on counting)."""
+    for position, hit in enumerate(hits, start):
         values = hit.get("fields", {})
-        states = [_hit_state(item, hit, values) for item in plan.fields]
+        states = [_hit_state(item, hit, values, position) for item in plan.fields]
         key_values = [sorted({key.indexed_value(v) for v in values.get(key.field, [])})
                       or [None] for key in plan.keys]  # fmt: skip
         for key in itertools.product(*key_values):
             yield key, states
 
 
-def _hit_state(item: FieldPlan, hit: dict[str, Any], doc_values: dict[str, list[Any]]) -> Any:
+def _hit_state(
+    item: FieldPlan, hit: dict[str, Any], doc_values: dict[str, list[Any]], order: EventOrder
+) -> Any:
     op = item.operator
     if op == "count":
         return 1
@@ -515,7 +533,6 @@ def _hit_state(item: FieldPlan, hit: dict[str, Any], doc_values: dict[str, list[
             return values
         return (max if op == "max" else min)(values) if values else None
     value = stored_value(hit.get("_source", {}), item.path, item.kind)
-    order = _event_order(doc_values)
     if op in ("first", "last"):
         return (order, None if value is _MISSING else value)
     if op == "merge_objects":

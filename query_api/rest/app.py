@@ -1,5 +1,7 @@
-"""The API service (`eventpipe api`): intake, webhooks, and get/list/stat over Elasticsearch,
-over HTTP and (beside it, `query_api/grpc_server.py`) over gRPC."""
+"""The HTTP service: `eventpipe api` serves the intake and the Event API (get/list/stat,
+alerts, webhooks, the console) over HTTP and, beside it, gRPC (`query_api.grpc.server`);
+`eventpipe intake` serves the intake alone, so alert floods and queries scale apart.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +18,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ingest.elasticsearch.health import UNREACHABLE, elasticsearch_health
 from ingest.elasticsearch.indices import delete_expired, ensure_events_template
-from ingest.intake import http as intake
+from ingest.intake import routes as intake_routes
+from ingest.intake.admission import Intake
+from ingest.intake.producer import RawProducer
 from ingest.intake.ratelimit import RateLimiter
 from ingest.kafka.health import health_of as kafka_health_of
 from ingest.kafka.topics import wanted_topics
@@ -24,14 +28,13 @@ from ingest.secrets import signing_secret
 from ingest.webhooks.log import WebhookLog
 from ingest.webhooks.mirror import WebhookMirror
 from ingest.webhooks.registry import WebhookRegistry
-from ingest.webhooks.store import WebhookStore
-from query_api import routes_alerts, routes_events, routes_webhooks
-from query_api.apikeys import ApiKeyStore
 from query_api.console import mount_console
-from query_api.deps import EsDep
-from query_api.errors import error_response, install_error_handlers
-from query_api.grpc_server import start_grpc_server
-from query_api.http_limits import RequestLimits
+from query_api.grpc.server import start_grpc_server
+from query_api.rest.errors import error_response, install_error_handlers
+from query_api.rest.http_limits import RequestLimits
+from query_api.rest.routes import alerts, apikeys, events, webhooks
+from query_api.services.apikeys import ApiKeyStore
+from query_api.services.webhooks import WebhookStore
 from schemas.settings import Settings, get_settings
 
 log = logging.getLogger("eventpipe.api")
@@ -52,60 +55,70 @@ async def _retention_loop(es: AsyncElasticsearch, settings: Settings) -> None:
         await asyncio.sleep(RETENTION_EVERY_SECONDS)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, query: bool = True) -> FastAPI:
+    """The intake and, with `query` (the default), the Event API beside it."""
     settings = settings or get_settings()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        es = AsyncElasticsearch(**settings.elasticsearch.client_options())
+        es = AsyncElasticsearch(**settings.elasticsearch.client_options()) if query else None
         app.state.settings = settings
         app.state.es = es
-        indices = settings.indices
-        app.state.keys = ApiKeyStore(es, indices.apikeys, indices.replicas)
         # Webhooks: the topic read into memory (authentication needs only Kafka), the
         # index kept as its searchable copy by the mirror.
         webhook_log = app.state.webhook_log = WebhookLog(settings)
-        app.state.webhooks = WebhookStore(es, webhook_log, indices.webhooks, indices.replicas)
         app.state.registry = WebhookRegistry(webhook_log)
-        mirror = WebhookMirror(webhook_log, app.state.webhooks)
+        mirror = None
+        if es is not None:
+            indices = settings.indices
+            app.state.keys = ApiKeyStore(es, indices.apikeys, indices.replicas)
+            app.state.webhooks = WebhookStore(es, webhook_log, indices.webhooks, indices.replicas)
+            mirror = WebhookMirror(webhook_log, app.state.webhooks)
         await webhook_log.start()
-        mirroring = asyncio.create_task(mirror.run(), name="webhook mirror")
-        app.state.signing_secret = signing_secret(settings)
-        app.state.raw_producer = intake.RawProducer(settings)
-        app.state.webhook_limiter = RateLimiter(
-            settings.ingest.webhook_rate_per_second, settings.ingest.webhook_burst
+        mirroring = mirror and asyncio.create_task(mirror.run(), name="webhook mirror")
+        app.state.intake = Intake(
+            settings=settings,
+            registry=app.state.registry,
+            limiter=RateLimiter(
+                settings.ingest.webhook_rate_per_second, settings.ingest.webhook_burst
+            ),
+            producer=RawProducer(settings),
+            signing_secret=signing_secret(settings),
         )
         app.state.key_limiter = RateLimiter(
             settings.api.key_rate_per_second, settings.api.key_burst
         )
-        try:
-            await ensure_events_template(
-                es, indices.events, shards=indices.events_shards, replicas=indices.replicas
-            )
-            await app.state.keys.ensure_index()
-            await app.state.webhooks.ensure_index()
-        except EsConnectionError as error:
-            log.warning("Elasticsearch not reachable at start-up (%s); /readyz says so", error)
-        grpc = None
-        if settings.api.grpc_port:  # 0: off
-            api = settings.api
-            grpc = await start_grpc_server(app.state, api.grpc_host, api.grpc_port)
-            log.info("gRPC Event API on %s", grpc.address)
+        grpc = retention = None
+        if es is not None:
+            try:
+                await ensure_events_template(
+                    es, indices.events, shards=indices.events_shards, replicas=indices.replicas
+                )
+                await app.state.keys.ensure_index()
+                await app.state.webhooks.ensure_index()
+            except EsConnectionError as error:
+                log.warning("Elasticsearch not reachable at start-up (%s); /readyz says so", error)
+            if settings.api.grpc_port:  # 0: off
+                api = settings.api
+                grpc = await start_grpc_server(app.state, api.grpc_host, api.grpc_port)
+                log.info("gRPC Event API on %s", grpc.address)
+            retention = asyncio.create_task(_retention_loop(es, settings))
         app.state.grpc = grpc
-        retention = asyncio.create_task(_retention_loop(es, settings))
         # Start-up objects live as long as the process: keeping them out of the garbage
         # collector's full passes keeps those passes short (a latency tail otherwise).
         gc.freeze()
         try:
             yield
         finally:
-            retention.cancel()
-            mirroring.cancel()
+            for task in (retention, mirroring):
+                if task:
+                    task.cancel()
             await webhook_log.stop()
             if grpc is not None:
                 await grpc.stop()
-            await app.state.raw_producer.stop()
-            await es.close()
+            await app.state.intake.producer.stop()
+            if es is not None:
+                await es.close()
 
     app = FastAPI(
         title="eventpipe",
@@ -113,15 +126,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    app.add_middleware(intake.WebhookFastPath)
+    app.add_middleware(intake_routes.WebhookFastPath)
     # Outermost: every route, the fast path included, reads its body through the limits.
     app.add_middleware(RequestLimits, max_body_bytes=settings.ingest.max_body_bytes)
-    app.include_router(routes_events.router)
-    app.include_router(routes_webhooks.router)
-    app.include_router(intake.router)
-    app.include_router(routes_alerts.router)
-    app.include_router(routes_alerts.caller_router)
-    mount_console(app)
+    if query:
+        app.include_router(events.router)
+        app.include_router(webhooks.router)
+    app.include_router(intake_routes.router)
+    if query:
+        app.include_router(alerts.router)
+        app.include_router(apikeys.router)
+        mount_console(app)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
@@ -129,7 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["health"], response_model=None)
-    async def readyz(request: Request, es: EsDep) -> object:
+    async def readyz(request: Request) -> object:
         """Ready to take alerts: Kafka answers and the webhooks are loaded from it.
 
         Elasticsearch is reported, not required: while it is down the intake still takes
@@ -139,26 +154,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         it costs a failover, not the service.
         """
         state = request.app.state
-        metadata = await state.raw_producer.metadata()
+        metadata = await state.intake.producer.metadata()
         if metadata is None:
             return error_response(503, "ERROR_UNAVAILABLE", "Kafka unreachable")
         if not state.webhook_log.loaded:
             return error_response(503, "ERROR_UNAVAILABLE", "webhooks not loaded from Kafka yet")
         topics = settings.topics
         kafka = kafka_health_of(metadata, list(wanted_topics(settings)), topics.min_insync_replicas)
-        hosts = settings.elasticsearch.hosts
-        try:
-            answer = await es.cluster.health(timeout="2s")
-            search = elasticsearch_health(dict(answer), len(hosts) if len(hosts) > 1 else 0)
-        except Exception:
-            search = UNREACHABLE
-        problems = [*kafka.problems, *search.problems]
-        body: dict[str, object] = {
-            "status": "degraded" if problems else "ready",
-            "kafka": kafka.status,
-            "elasticsearch": search.status,
-        }
+        body: dict[str, object] = {"status": "ready", "kafka": kafka.status}
+        problems = list(kafka.problems)
+        if query:
+            hosts = settings.elasticsearch.hosts
+            try:
+                answer = await state.es.cluster.health(timeout="2s")
+                search = elasticsearch_health(dict(answer), len(hosts) if len(hosts) > 1 else 0)
+            except Exception:
+                search = UNREACHABLE
+            body["elasticsearch"] = search.status
+            problems += search.problems
         if problems:
+            body["status"] = "degraded"
             body["problems"] = problems
         return body
 

@@ -21,12 +21,14 @@ keyword searches. Rules fixed here (and mirrored by `tests/reference/list_eval.p
 - Case: `eq`, `in` and comparisons are case-sensitive. `contain*` and `regex*` are
   case-insensitive for every script, in every list: Elasticsearch's `case_insensitive`
   folds ASCII literals only (not `é`, not `[a-z]`), so non-ASCII letters and character
-  classes are folded here (`query_api.regex`). They never anchor, except where the
+  classes are folded here (`query_api.query.regex`). They never anchor, except where the
   pattern starts with `^`/`\\A` or ends with `$`/`\\Z`.
 - On a keyed flattened field (`additional_info.env`) substring and regex matching cannot be
   a Lucene query, so they become *expansions*: the executor lists the field's distinct
   values matching a case-folded regex (a terms aggregation's `include`) and
   `apply_expansions` puts a `terms` query in the placeholder's place.
+- `eq`/`in` (and so `not`/`not_in`) on a flattened root (`additional_info`) match any of
+  its values, at any key (the console's free text); other operators there need a key.
 - `match` takes a dict: each key/value is an `eq` on `key.subkey` (nested dicts recurse),
   all ANDed; it applies to objects (`resource`) and flattened fields.
 - keyword: split on whitespace; a document matches when ANY word matches, and a word
@@ -48,7 +50,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from query_api.regex import case_variants, fold_literal, folded_char, group, lucene_regex
+from query_api.query.regex import case_variants, fold_literal, folded_char, group, lucene_regex
 from schemas.event import format_timestamp
 from schemas.index import EVENT_FIELDS, WEBHOOK_FIELDS, FieldMap
 from schemas.messages import EXACT_FILTERS
@@ -297,7 +299,9 @@ class _Builder:
         if found is None:
             return MATCH_NONE
         kind, field = found
-        _check_leaf(key, kind, where)
+        if not (kind == "flattened" and op in ("eq", "in")):
+            # eq/in on a flattened root (`additional_info`) is any of its values (free text).
+            _check_leaf(key, kind, where)
         if kind == "date":
             instants = [_parse_date(v, where) for v in scalars]
             if op in COMPARISONS:
