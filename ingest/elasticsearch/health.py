@@ -4,7 +4,8 @@ With one replica per index, a node's death leaves every shard with a copy on ano
 node: the cluster turns yellow (replicas unassigned) while it promotes replicas, then
 green again once it has made new replicas on the nodes left. Reads and writes go on
 throughout. Red means some primary shard has no copy at all: indexing into it waits.
-Pure over a `_cluster/health` answer.
+Shards being created (a new index's, a replica being rebuilt) make the color yellow or
+red for a moment too; only unassigned shards count. Pure over a `_cluster/health` answer.
 """
 
 from __future__ import annotations
@@ -27,15 +28,16 @@ UNREACHABLE = ElasticsearchHealth("unreachable", 0, ("Elasticsearch unreachable"
 
 def elasticsearch_health(answer: dict[str, Any], expected_nodes: int = 0) -> ElasticsearchHealth:
     """From a `_cluster/health` answer; `expected_nodes` (0: unknown) names missing nodes."""
-    color = str(answer.get("status", "red"))
     nodes = int(answer.get("number_of_nodes", 0))
+    unassigned = int(answer.get("unassigned_shards", 0))
+    primaries = int(answer.get("unassigned_primary_shards", 0))
     problems = []
     if expected_nodes and nodes < expected_nodes:
         problems.append(f"{nodes} of {expected_nodes} Elasticsearch nodes in the cluster")
-    if color == "yellow":
-        problems.append(f"cluster yellow: {answer.get('unassigned_shards', 0)} replica shards "
-                        "unassigned (every primary is active)")  # fmt: skip
-    elif color == "red":
-        problems.append(f"cluster red: {answer.get('unassigned_primary_shards', '?')} primary "
-                        "shards unassigned (writes to their indices wait)")  # fmt: skip
+    if primaries:
+        problems.append(f"cluster red: {primaries} primary shards unassigned (writes to their "
+                        "indices wait)")  # fmt: skip
+    elif unassigned:
+        problems.append(f"cluster yellow: {unassigned} replica shards unassigned (every "
+                        "primary is active)")  # fmt: skip
     return ElasticsearchHealth("degraded" if problems else "ok", nodes, tuple(problems))

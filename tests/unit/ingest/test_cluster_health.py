@@ -52,6 +52,13 @@ def test_elasticsearch_yellow_and_a_missing_node_are_degraded() -> None:
         "2 of 3 Elasticsearch nodes in the cluster",
         "cluster yellow: 4 replica shards unassigned (every primary is active)",
     )
-    red = elasticsearch_health({"status": "red", "number_of_nodes": 1,
+    red = elasticsearch_health({"status": "red", "number_of_nodes": 1, "unassigned_shards": 3,
                                 "unassigned_primary_shards": 2})  # fmt: skip
     assert red.status == "degraded" and "2 primary shards unassigned" in red.problems[0]
+
+
+def test_shards_being_created_are_no_degradation() -> None:
+    """A new index is yellow (or red) while its shards start: nothing is unassigned."""
+    creating = {"status": "yellow", "number_of_nodes": 1, "unassigned_shards": 0,
+                "initializing_shards": 2}  # fmt: skip
+    assert elasticsearch_health(creating).status == "ok"
