@@ -407,7 +407,7 @@ class EngineSettings(BaseModel):
     cluster_port_offset: int = Field(default=10000, ge=0, le=40000)
     # Small heaps: three of each fit 2 cores and a few GB beside the test suite.
     cluster_kafka_heap: str = "384m"
-    cluster_elasticsearch_heap: str = "512m"
+    cluster_elasticsearch_heap: str = "768m"
 
     @property
     def elastic_password_file(self) -> Path:

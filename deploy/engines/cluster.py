@@ -14,7 +14,7 @@ Every broker is also a controller (KRaft combined mode, a static quorum of all N
 majority must run for the cluster to elect a leader, as in production. Replication
 defaults follow the size: 3 copies and `min.insync.replicas` 2 for three nodes or more.
 Heaps are small (`cluster_kafka_heap`, `cluster_elasticsearch_heap`): three of each take
-about 4 GB. `up` starts only the nodes that are down; `down` stops them all at once.
+about 5 GB. `up` starts only the nodes that are down; `down` stops them all at once.
 """
 
 from __future__ import annotations

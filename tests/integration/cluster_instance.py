@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import shutil
 import signal
 import socket
 from collections import Counter
@@ -97,11 +98,29 @@ async def local_cluster(
 ) -> AsyncIterator[LocalCluster]:
     """Start a cluster under `home`; stop it (SIGKILL after 5 s) and delete it afterwards."""
     engines = base.model_copy(
-        update={"cluster_dir": home, "cluster_port_offset": free_port_offset(base, nodes)}
+        update={
+            "cluster_dir": home,
+            "cluster_port_offset": free_port_offset(base, nodes),
+            # Six JVMs starting on 2 busy cores: 100-150 s measured, room for worse.
+            "start_timeout": max(base.start_timeout, 360.0),
+        }
     )
     try:
         plan = await asyncio.to_thread(cluster.up, engines, nodes)
         yield LocalCluster(plan)
     finally:
         await asyncio.to_thread(cluster.down, engines, nodes, lambda line: None, 5.0)
+        await asyncio.to_thread(keep_logs, engines, nodes, home.parent / "cluster-logs")
         await asyncio.to_thread(cluster.remove, engines, nodes)
+
+
+def keep_logs(engines: EngineSettings, nodes: int, into: Path) -> None:
+    """Copy every node's logs out of the cluster before it is deleted."""
+    plan = cluster.ClusterPlan(nodes, engines)
+    for i in range(nodes):
+        broker = cluster.kafka_layout(plan, i)
+        node = cluster.elasticsearch_layout(plan, i)
+        for name, logs in ((f"kafka-{i}", broker.log.parent), (f"elasticsearch-{i}", node.logs),
+                           (f"elasticsearch-{i}-launcher", node.launcher_log.parent)):  # fmt: skip
+            if logs.is_dir():
+                shutil.copytree(logs, into / name, dirs_exist_ok=True)
