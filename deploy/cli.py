@@ -296,7 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
     kibana.add_argument("--wait", type=float, default=300, help="seconds to wait for Kibana")
     kibana.set_defaults(func=_kibana)
 
-    eng = commands.add_parser("engines", help="the local Kafka broker and Elasticsearch node")
+    eng = commands.add_parser(
+        "engines", help="the local Kafka broker and Elasticsearch node, or clusters of them"
+    )
     eng.add_argument("action", choices=["up", "down", "status", "env"])
     eng.add_argument(
         "--nodes", type=int, default=None, metavar="N",
