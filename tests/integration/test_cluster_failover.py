@@ -4,8 +4,9 @@ every payload indexed exactly once and nothing else.
 
 The clusters are the test's own (`local_cluster`: 3 KRaft brokers with replication 3 and
 min.insync.replicas 2, 3 Elasticsearch nodes with one replica per index), on ports and in
-folders of their own. Two intakes (`eventpipe api`) and two workers run as real
-processes. The sender behaves as Alertmanager does: it posts each payload until it is
+folders of their own. Two intakes (`eventpipe api` and `eventpipe intake`) and two
+workers run as real processes; a worker that exits is started again 3 s later, as a
+supervisor would. The sender behaves as Alertmanager does: it posts each payload until it is
 answered 200, waiting `Retry-After` after a 503 (capped backoff).
 """
 
@@ -42,7 +43,9 @@ from tests.integration.test_pipeline_faults import group_members_are
 RATE = 200  # new payloads a second
 CONNECTIONS = 200  # keep-alive connections per intake: requests in flight at once
 WEBHOOKS = 8  # records are keyed by webhook: several spread the load over the partitions
-BEFORE, AFTER_BROKER, AFTER_NODE, AFTER = 6.0, 2.0, 6.0, 14.0  # seconds of load
+# Seconds of load: before the broker's death, until the Elasticsearch node's, until the
+# worker's (the broker's failover still going on: it is fenced after 5 s), and after.
+BEFORE, AFTER_BROKER, AFTER_NODE, AFTER = 6.0, 1.5, 1.5, 18.0
 REFUSALS_WITHIN = 10.0
 
 
@@ -343,10 +346,10 @@ async def run_failover(engines: LocalCluster, base: Settings, name: str, tmp_pat
         engines.kill_broker(broker)
         broker_died = time.monotonic()
         await asyncio.sleep(AFTER_BROKER)
-        await workers[0].kill()  # during the failover: the other worker takes its partitions
-        await asyncio.sleep(AFTER_NODE)
         node = 0 if broker != 0 else 1  # another machine's node, as a second fault would be
         engines.kill_elasticsearch(node)
+        await asyncio.sleep(AFTER_NODE)
+        await workers[0].kill()  # during the failover: the other worker takes its partitions
         await asyncio.sleep(AFTER)
         ready = await http.get(f"{intakes[1].url}/readyz")  # degraded, still ready
         assert ready.status_code == 200, ready.text
