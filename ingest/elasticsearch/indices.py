@@ -1,4 +1,5 @@
-"""Creating the events index template and deleting expired daily indices.
+"""Creating the indices (the events template, and every single index from its spec in
+`schemas.index`) and deleting expired daily indices.
 
 Retention runs here rather than in index lifecycle management, which a minimal
 Elasticsearch node lacks: the daily index names carry their day, so expiry is a
@@ -13,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from elasticsearch import AsyncElasticsearch, BadRequestError
 
-from schemas.index import ALERT_MAPPINGS, events_index_pattern, events_template
+from schemas.index import ALERTS_INDEX, IndexSpec, events_index_pattern, events_template
 
 
 async def ensure_events_template(
@@ -58,16 +59,24 @@ async def delete_expired(
     return doomed
 
 
-async def ensure_alerts_index(es: AsyncElasticsearch, index: str, replicas: int = 0) -> None:
-    """Create the alerts index once; its documents are rewritten as alerts change."""
+async def ensure_index(
+    es: AsyncElasticsearch, index: str, spec: IndexSpec, replicas: int = 0
+) -> None:
+    """Create `index` from its spec unless it exists; another process creating it at the
+    same moment is fine (the one way every index is created). An index made by an earlier
+    version gets the fields added since (a strict mapping would refuse every document
+    carrying one). `replicas`: copies of each shard (1 on a cluster, `indices.replicas`)."""
     if await es.indices.exists(index=index):
+        await es.indices.put_mapping(index=index, properties=spec.mappings["properties"])
         return
     try:
-        await es.indices.create(
-            index=index,
-            mappings=ALERT_MAPPINGS,
-            settings={"number_of_shards": 1, "number_of_replicas": replicas},
-        )
+        settings = {**spec.settings, "number_of_replicas": replicas}
+        await es.indices.create(index=index, mappings=spec.mappings, settings=settings)
     except BadRequestError as error:
-        if error.error != "resource_already_exists_exception":
+        if error.message != "resource_already_exists_exception":
             raise
+
+
+async def ensure_alerts_index(es: AsyncElasticsearch, index: str, replicas: int = 0) -> None:
+    """The alerts index; its documents are rewritten as alerts change."""
+    await ensure_index(es, index, ALERTS_INDEX, replicas)
