@@ -205,6 +205,8 @@ class Sender:
         i = 0
         while not stop.is_set():
             await asyncio.sleep(max(0.0, started + i / RATE - time.monotonic()))
+            if stop.is_set():  # set during the sleep: this payload is not sent
+                break
             waiting += 1
             ready.put_nowait((i, 0.25))
             i += 1
