@@ -35,6 +35,11 @@ and deleted at the end; parts in the order they run:
 5. scale      part 3 again on topics of its own, with two workers on this host sharing the
               partitions (`--parts ...,scale`): whether a second worker raises the rate
               where Elasticsearch is not the limit.
+6. cluster    part 3 again against the 3-node clusters of `eventpipe engines up --nodes 3`
+              (`--parts processor,cluster`; started here, and stopped afterwards, unless
+              they run; EVENTPIPE_ENGINES__CLUSTER_DIR / __CLUSTER_PORT_OFFSET say which),
+              with replication 3, min.insync.replicas 2 and one replica per index: what
+              the copies cost beside the single node of part 3, in the same run.
 
 --profile samples the api and the worker with py-spy (when installed) during the timed
 windows and prints where their time goes; it skews the figures, so leave it off for them.
@@ -83,6 +88,7 @@ from tests.integration.pipeline import (
     _remove,
     pipeline_settings,
     produce_standard_events,
+    revealed,
     settings_environment,
 )
 
@@ -671,8 +677,9 @@ async def part_processor(
     ceiling: float,
     running: list[Child],
     workers: int = 1,
+    label: str | None = None,
 ) -> Child:
-    label = "processor" if workers == 1 else f"scale: {workers} workers"
+    label = label or ("processor" if workers == 1 else f"scale: {workers} workers")
     print(f"[3/4] {label}: pre-producing {n:,} records, then {workers} worker(s)", flush=True)
     await ensure_topics(settings)
     async with open_store(settings, es) as store:
@@ -732,8 +739,12 @@ async def part_processor(
     events_only = rate / ceiling
     ceiling = report.rates.get("ceiling_with_alerts", ceiling)
     ratio = rate / ceiling
-    if workers > 1:
+    if workers > 1 or label != "processor":
         report.add(f"{label}: Kafka->ES events/s", f"{rate:,.0f}")
+        if "processor" in report.rates:
+            report.add(
+                f"{label} / single-node processor", f"{rate / report.rates['processor']:.2f}x"
+            )
         report.add(f"{label} / ceiling", f"{ratio:.2f}x")
         report.add(f"{label}: CPU per event, RSS max", f"{per_event:.0f} us, {max(rss):.0f} MB")
         report.note(
@@ -1122,6 +1133,63 @@ async def cleanup(
         await es.options(ignore_status=404).indices.delete_index_template(name=prefix)
 
 
+# ---- part 6: the processor on a cluster ---------------------------------------------------------
+
+
+def cluster_settings(base: Settings, nodes: int) -> Settings:
+    """`base` pointed at the local cluster as `eventpipe engines env` says."""
+    from deploy.engines.cluster import client_environment
+
+    data = revealed(base)
+    for name, value in client_environment(base.engines, nodes).items():
+        group, key = name.removeprefix("EVENTPIPE_").lower().split("__")
+        data[group][key] = value
+    data["elasticsearch"]["password"] = None  # the cluster's, from its file
+    return Settings.model_validate(data)
+
+
+async def part_cluster(
+    base: Settings,
+    name: str,
+    n: int,
+    workdir: Path,
+    report: Report,
+    ceiling: float,
+    running: list[Child],
+    nodes: int = 3,
+) -> None:
+    from deploy.engines import cluster
+
+    plan = cluster.ClusterPlan(nodes, base.engines)
+    rows = await asyncio.to_thread(cluster.status, plan)
+    already = all(row.healthy for members in rows.values() for row in members)
+    print(f"[6] cluster: {nodes} brokers + {nodes} nodes ({'running' if already else 'starting'})",
+          flush=True)  # fmt: skip
+    await asyncio.to_thread(cluster.up, base.engines, nodes)
+    settings = pipeline_settings(
+        cluster_settings(base, nodes), f"{name}-cl", worker_metrics_port=free_port()
+    )
+    es = AsyncElasticsearch(**settings.elasticsearch.client_options())
+    try:
+        label = f"cluster ({nodes} brokers, {nodes} nodes)"
+        worker = await part_processor(
+            settings, es, n, workdir, report, ceiling, running, label=label
+        )
+        await worker.stop()
+        report.note(
+            f"{label}: replication {settings.topics.replication_factor}, min.insync.replicas "
+            f"{settings.topics.min_insync_replicas}, {settings.indices.replicas} replica per "
+            f"index, heaps {base.engines.cluster_kafka_heap} / "
+            f"{base.engines.cluster_elasticsearch_heap} (single node: "
+            f"{base.engines.kafka_heap} / {base.engines.elasticsearch_heap})"
+        )
+    finally:
+        await cleanup(es, [settings], [])
+        await es.close()
+        if not already:
+            await asyncio.to_thread(cluster.down, base.engines, nodes)
+
+
 # ---- main -----------------------------------------------------------------------------------
 
 
@@ -1196,6 +1264,8 @@ async def run(args: argparse.Namespace) -> int:
                 await part_processor(
                     scaled, es, args.events, workdir, report, ceiling, running, workers=2
                 )
+            if "cluster" in args.parts:
+                await part_cluster(base, name, args.events, workdir, report, ceiling, running)
     finally:
         print("cleaning up", flush=True)
         await cleanup(es, [main, scaled, intake, peer], [ceiling_prefix, f"{name}-wa-events"])
@@ -1220,8 +1290,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--parts",
         default="peer,intake,processor,latency",
-        help="which of peer, intake, processor, latency, scale to run (the ceiling always "
-        "runs; latency needs processor; scale runs the processor again with two workers)",
+        help="which of peer, intake, processor, latency, scale, cluster to run (the ceiling "
+        "always runs; latency needs processor; scale runs the processor again with two "
+        "workers; cluster runs it on the 3-node clusters of `engines up --nodes 3`)",
     )
     parser.add_argument(
         "--profile", action="store_true", help="py-spy each timed window (skews the figures)"

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from ingest.elasticsearch.health import elasticsearch_health
 from schemas.privileges import has_privileges_request, missing_privileges
 from schemas.settings import ElasticsearchSettings, KafkaSettings, Settings
 
@@ -36,6 +37,7 @@ class Finding:
     summary: str
     advice: str = ""
     permanent: bool = False  # a setting is wrong: retrying cannot help
+    degraded: bool = False  # works, but a broker or node is missing: one more fault stops it
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -224,53 +226,88 @@ async def check_kafka(settings: Settings) -> list[Finding]:
     from aiokafka.conn import create_conn
     from aiokafka.protocol.metadata import MetadataRequest
 
-    from ingest.kafka.topics import describe, layout_differences, topic_names, wanted_layout
+    from ingest.kafka.health import kafka_health, partitions_described
+    from ingest.kafka.topics import describe, layout_differences, wanted_topics
 
     kafka = settings.kafka
-    server = kafka.bootstrap_servers.split(",")[0]
-    endpoint = server.strip()
-    host, port = _host_port(server)
     options = {k: v for k, v in kafka.client_options().items() if k != "bootstrap_servers"}
-    try:
-        async with asyncio.timeout(TIMEOUT):
-            conn = await create_conn(host, port, request_timeout_ms=5000, **options)
-            try:  # a listener that wants SASL closes the connection only at the first request
-                await conn.send(MetadataRequest([]))
-            finally:
-                conn.close()
-    except Exception as error:
-        probe = await speaks_tls(host, port)
+    servers = [server.strip() for server in kafka.bootstrap_servers.split(",") if server.strip()]
+    failures: list[tuple[str, BaseException]] = []
+    for endpoint in servers:  # the first that answers; a dead broker of a cluster is no failure
+        host, port = _host_port(endpoint)
+        try:
+            async with asyncio.timeout(TIMEOUT):
+                conn = await create_conn(host, port, request_timeout_ms=5000, **options)
+                try:  # a listener that wants SASL closes the connection only at the first request
+                    await conn.send(MetadataRequest([]))
+                finally:
+                    conn.close()
+            break
+        except Exception as error:
+            failures.append((endpoint, error))
+    if len(failures) == len(servers):
+        endpoint, error = failures[0]
+        probe = await speaks_tls(*_host_port(endpoint))
         return [kafka_connection_finding(error, kafka, endpoint, probe)]
 
-    admin = AIOKafkaAdminClient(**kafka.client_options(), request_timeout_ms=5000)
+    from aiokafka.errors import KafkaError
+
     findings = []
+    wanted = wanted_topics(settings)
+    names = list(wanted)
+
+    async def read_topics() -> tuple[dict[str, Any], Any]:
+        admin = AIOKafkaAdminClient(**kafka.client_options(), request_timeout_ms=5000)
+        try:
+            await admin.start()
+            found = await describe(admin, names)
+            if not found:
+                return found, None
+            brokers = [b["node_id"] for b in (await admin.describe_cluster())["brokers"]]
+            described = partitions_described(await admin.describe_topics(list(found)))
+            return found, kafka_health(described, brokers, settings.topics.min_insync_replicas)
+        finally:
+            await admin.close()
+
     try:
         async with asyncio.timeout(TIMEOUT * 2):
-            await admin.start()
-            names = topic_names(settings)
-            found = await describe(admin, names)
+            for attempt in range(8):
+                try:
+                    found, health = await read_topics()
+                    break
+                except KafkaError as error:
+                    # A broker that died moments ago stays in the metadata until the
+                    # cluster fences it (seconds): ask again, with fresh metadata.
+                    if not error.retriable or attempt == 7:
+                        raise
+                    await asyncio.sleep(2)
     except Exception as error:
         return [Finding("kafka", False, f"connected to {endpoint}, but reading the topics "
                         f"failed: {_reason(error)}",
                         "the user needs Describe on the cluster and the topics")]  # fmt: skip
-    finally:
-        await admin.close()
     how = kafka.security_protocol + (
         f", {kafka.sasl_mechanism} as {kafka.username}" if kafka.uses_sasl else ""
     )
     findings.append(Finding("kafka", True, f"connected to {endpoint} ({how})"))
     missing = [name for name in names if name not in found]
     if missing:
-        layout = wanted_layout(settings.topics)
+        layout = wanted[missing[0]][0]
         findings.append(Finding("kafka", False, f"topic missing: {', '.join(missing)}",
                                 "`eventpipe worker` creates them at start (it needs the Create "
-                                f"permission); or create them with {layout.partitions} "
-                                f"partitions, replication factor {layout.replication_factor}, "
+                                f"permission); or create them with {settings.topics.partitions} "
+                                f"partitions ({settings.topics.webhooks}: 1, compacted), "
+                                f"replication factor {layout.replication_factor}, "
                                 f"min.insync.replicas={layout.min_insync_replicas}"))  # fmt: skip
-    wanted = wanted_layout(settings.topics)
     for name, layout in found.items():
-        for note in layout_differences(name, wanted, layout):
-            findings.append(Finding("kafka", True, note))
+        wanted_layout = wanted[name][0]
+        for note in layout_differences(name, wanted_layout, layout):
+            # Fewer replicas than asked: one broker's death stops the topic.
+            short = layout.replication_factor < wanted_layout.replication_factor
+            findings.append(Finding("kafka", not short, note))
+    if health is not None and health.problems:
+        findings.append(Finding("kafka", True, "cluster degraded: " + "; ".join(health.problems),
+                                "restart the missing brokers; partitions catch up on their own",
+                                degraded=True))  # fmt: skip
     return findings
 
 
@@ -284,7 +321,9 @@ async def check_elasticsearch(settings: Settings) -> list[Finding]:
     )
 
     es_settings = settings.elasticsearch
-    options = {**es_settings.client_options(), "request_timeout": 5.0, "max_retries": 0}
+    # One try per node: a dead node of a cluster is a degraded cluster, not a failed check.
+    retries = len(es_settings.hosts) - 1 if not es_settings.cloud_id else 0
+    options = {**es_settings.client_options(), "request_timeout": 5.0, "max_retries": retries}
     endpoint = es_settings.endpoint
     try:
         es = AsyncElasticsearch(**options)
@@ -305,10 +344,11 @@ async def check_elasticsearch(settings: Settings) -> list[Finding]:
                 await es.cluster.health()
                 return [Finding("elasticsearch", True, f"connected to {endpoint} (security off)")]
             answer = await es.security.has_privileges(**has_privileges_request(settings.indices))
+            cluster = dict(await es.cluster.health())
     except Exception as error:
         probe = None
-        if not es_settings.cloud_id and es_settings.url.startswith("http://"):
-            url = urlsplit(es_settings.url)
+        if not es_settings.cloud_id and es_settings.hosts[0].startswith("http://"):
+            url = urlsplit(es_settings.hosts[0])
             probe = await speaks_tls(url.hostname or "127.0.0.1", url.port or 9200)
         return [elasticsearch_connection_finding(error, es_settings, probe)]
     finally:
@@ -318,7 +358,16 @@ async def check_elasticsearch(settings: Settings) -> list[Finding]:
     lacking = privileges_finding(dict(answer), who, endpoint)
     if lacking is not None:
         return [lacking]
-    return [Finding("elasticsearch", True, f"connected to {endpoint} as {who}, privileges held")]
+    connected = f"connected to {endpoint} as {who}, privileges held"
+    findings = [Finding("elasticsearch", True, connected)]
+    hosts = es_settings.hosts
+    health = elasticsearch_health(cluster, len(hosts) if len(hosts) > 1 else 0)
+    if health.problems:
+        findings.append(Finding("elasticsearch", True,
+                                "cluster degraded: " + "; ".join(health.problems),
+                                "restart the missing nodes; replicas are rebuilt on their own",
+                                degraded=True))  # fmt: skip
+    return findings
 
 
 async def check(settings: Settings) -> list[Finding]:
@@ -336,7 +385,7 @@ async def check(settings: Settings) -> list[Finding]:
 def render(findings: list[Finding]) -> str:
     lines = []
     for finding in findings:
-        state = "ok" if finding.ok else "FAILED"
+        state = "degraded" if finding.ok and finding.degraded else "ok" if finding.ok else "FAILED"
         lines.append(f"{finding.dependency:<14} {state:<7} {finding.summary}")
         if finding.advice:
             lines.append(f"{'':<22} -> {finding.advice}")

@@ -16,11 +16,23 @@ EX_CONFIG = 78  # sysexits: a configuration error (the same as deploy.check's)
 
 
 def _engines(args: argparse.Namespace) -> int:
+    from deploy.engines import cluster
+
     settings = get_settings().engines
     if args.action == "up" and args.secure:
         env_file = engines.secure_up(settings)
         _print_secure_settings(settings, env_file)
         return 0
+    # --nodes N >= 2: the cluster; without it, status, env and down act on the cluster
+    # made in the cluster folder if there is one, else on the single node.
+    nodes = args.nodes or (1 if args.action == "up" or args.secure else None)
+    nodes = nodes or cluster.recorded_nodes(settings) or 1
+    if args.action == "env":
+        for name, value in cluster.client_environment(settings, nodes).items():
+            print(f"export {name}={value}")
+        return 0
+    if nodes > 1:
+        return _cluster(args, settings, nodes)
     if args.action == "up":
         engines.up(settings)
         return 0
@@ -29,7 +41,10 @@ def _engines(args: argparse.Namespace) -> int:
         return 0
     rows = engines.status(settings, secure=args.secure)
     if args.json:
-        print(json.dumps([row.__dict__ for row in rows], indent=2))
+        by_engine = {row.name: [{"node": 0, "pid": row.pid, "address": row.endpoint.split("//")[-1],
+                                 "running": row.running, "healthy": row.healthy, "log": row.log}]
+                     for row in rows}  # fmt: skip
+        print(json.dumps(by_engine, indent=2))
     else:
         for row in rows:
             state = "healthy" if row.healthy else "running" if row.running else "stopped"
@@ -38,6 +53,37 @@ def _engines(args: argparse.Namespace) -> int:
                 f"{row.name:<14} {state:<8} {pid:<10} {row.endpoint:<24} {row.version:<7} {row.log}"
             )
     return 0 if all(row.healthy for row in rows) else 3
+
+
+def _cluster(args: argparse.Namespace, settings: EngineSettings, nodes: int) -> int:
+    """`engines up | down | status --nodes N` for N >= 2 (deploy/engines/cluster.py)."""
+    from deploy.engines import cluster
+
+    if args.action == "up":
+        cluster.up(settings, nodes)
+        print('Point eventpipe at it with `eval "$(eventpipe engines env)"`:')
+        for name, value in cluster.client_environment(settings, nodes).items():
+            print(f"  export {name}={value}")
+        return 0
+    if args.action == "down":
+        cluster.down(settings, nodes)
+        return 0
+    rows = cluster.status(cluster.ClusterPlan(nodes, settings))
+    if args.json:
+        print(json.dumps(cluster.status_dict(rows), indent=2))
+    else:
+        versions = {
+            "kafka": settings.kafka_version,
+            "elasticsearch": settings.elasticsearch_version,
+        }
+        for engine, members in rows.items():
+            for row in members:
+                state = "healthy" if row.healthy else "running" if row.running else "stopped"
+                pid = f"pid {row.pid}" if row.pid else "-"
+                print(f"{engine:<14} node {row.node}  {state:<8} {pid:<10} {row.address:<16} "
+                      f"{versions[engine]:<7} {row.log}")  # fmt: skip
+    every = [row for members in rows.values() for row in members]
+    return 0 if all(row.healthy for row in every) else 3
 
 
 def _print_secure_settings(settings: EngineSettings, env_file: Path) -> None:
@@ -148,7 +194,7 @@ async def _apikey_async(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     es = AsyncElasticsearch(**settings.elasticsearch.client_options())
-    store = ApiKeyStore(es, settings.indices.apikeys)
+    store = ApiKeyStore(es, settings.indices.apikeys, settings.indices.replicas)
     try:
         if args.action == "create":
             if args.admin == bool(args.domain):
@@ -250,8 +296,16 @@ def build_parser() -> argparse.ArgumentParser:
     kibana.add_argument("--wait", type=float, default=300, help="seconds to wait for Kibana")
     kibana.set_defaults(func=_kibana)
 
-    eng = commands.add_parser("engines", help="the local Kafka broker and Elasticsearch node")
-    eng.add_argument("action", choices=["up", "down", "status"])
+    eng = commands.add_parser(
+        "engines", help="the local Kafka broker and Elasticsearch node, or clusters of them"
+    )
+    eng.add_argument("action", choices=["up", "down", "status", "env"])
+    eng.add_argument(
+        "--nodes", type=int, default=None, metavar="N",
+        help="N >= 2: a cluster of N Kafka brokers and N Elasticsearch nodes beside the single "
+        "node (ports: the single node's + EVENTPIPE_ENGINES__CLUSTER_PORT_OFFSET + 10 per node); "
+        "status, env and down default to the cluster made before, if any",
+    )  # fmt: skip
     eng.add_argument("--json", action="store_true", help="status as JSON")
     eng.add_argument(
         "--secure",

@@ -49,7 +49,7 @@ async def ensure_demo_access(settings: Settings) -> DemoAccess:
     saved: dict[str, Any] = json.loads(path.read_text()) if path.is_file() else {}
     es = AsyncElasticsearch(**settings.elasticsearch.client_options())
     try:
-        keys = ApiKeyStore(es, settings.indices.apikeys)
+        keys = ApiKeyStore(es, settings.indices.apikeys, settings.indices.replicas)
         async with open_store(settings, es) as store:
             await keys.ensure_index()
             await store.ensure_index()

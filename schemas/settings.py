@@ -216,6 +216,8 @@ class ElasticsearchSettings(BaseModel):
 
     model_config = ConfigDict(hide_input_in_errors=True)
 
+    # One node's URL, or several separated by commas (a cluster's nodes: the client spreads
+    # requests over them and leaves out a dead one until it answers again).
     url: str = "http://127.0.0.1:9200"
     # An Elastic Cloud deployment's Cloud ID; replaces url when set.
     cloud_id: str | None = None
@@ -245,6 +247,11 @@ class ElasticsearchSettings(BaseModel):
         return self.api_key is not None or self.bearer_token is not None
 
     @property
+    def hosts(self) -> list[str]:
+        """The nodes' URLs (`url` split at commas)."""
+        return [host.strip() for host in self.url.split(",") if host.strip()]
+
+    @property
     def endpoint(self) -> str:
         """Where the client connects, for messages (never with credentials)."""
         return f"Elastic Cloud {self.cloud_id.split(':')[0]}" if self.cloud_id else self.url
@@ -255,7 +262,8 @@ class ElasticsearchSettings(BaseModel):
         if self.cloud_id:
             options["cloud_id"] = self.cloud_id
         else:
-            options["hosts"] = [self.url]
+            # Several nodes: a request refused by one (dead) is retried on another.
+            options["hosts"] = self.hosts
         if self.api_key is not None:
             key = self.api_key.get_secret_value()
             options["api_key"] = tuple(key.split(":", 1)) if ":" in key else key
@@ -284,6 +292,11 @@ class IndexSettings(BaseModel):
     apikeys: str = "eventpipe-apikeys"
     webhooks: str = "eventpipe-webhooks"
     retention_days: int = Field(default=30, ge=1)
+    # Copies of every shard beside its primary, for the indices eventpipe creates: 0 on one
+    # node; 1 on a cluster, so a node's death loses no shard (applies to new indices).
+    replicas: int = Field(default=0, ge=0)
+    # Primary shards of each daily events index (the other indices are small: one shard).
+    events_shards: int = Field(default=1, ge=1)
 
 
 class IngestSettings(BaseModel):
@@ -391,10 +404,25 @@ class EngineSettings(BaseModel):
     # Smaller than the plain engines': they hold only the secured tests' data.
     secure_kafka_heap: str = "512m"
     secure_elasticsearch_heap: str = "1g"
+    # `engines up --nodes N` (N >= 2): a cluster of N brokers and N nodes, beside the
+    # single-node engines, with its state in `cluster_dir` (default `<cache_dir>/cluster`).
+    # Node i listens on the single node's port + cluster_port_offset + 10 * i: with the
+    # default 10000, Kafka on 19092, 19102, 19112 (controllers 19093, 19103, 19113) and
+    # Elasticsearch on 19200, 19210, 19220 (transport 19300, 19310, 19320).
+    cluster_dir: Path | None = None
+    cluster_port_offset: int = Field(default=10000, ge=0, le=40000)
+    # Small heaps: three of each fit 2 cores and a few GB beside the test suite.
+    cluster_kafka_heap: str = "384m"
+    cluster_elasticsearch_heap: str = "768m"
 
     @property
     def elastic_password_file(self) -> Path:
         return self.cache_dir / "elasticsearch" / "elastic-password"
+
+    @property
+    def cluster_state_dir(self) -> Path:
+        """The cluster's config, data (Kafka), logs, pid files and `elastic` password."""
+        return self.cluster_dir or self.cache_dir / "cluster"
 
     @property
     def secure_dir(self) -> Path:

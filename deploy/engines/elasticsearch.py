@@ -202,7 +202,7 @@ def render_config(engines: EngineSettings, layout: ElasticsearchLayout) -> str:
 def _tool_env(layout: ElasticsearchLayout, java_home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ES_", "JAVA_"))}
     env["ES_JAVA_HOME"] = str(java_home)
-    if layout.ca_file:
+    if layout.config != layout.home / "config":  # a node with a config folder of its own
         env["ES_PATH_CONF"] = str(layout.config)
     return env
 
@@ -224,8 +224,8 @@ def prepare_secure_home(
     _chown_tree(layout.home / "plugins", layout.user)
 
 
-def _prepare_secure_config(layout: ElasticsearchLayout, certificates: CertificateFiles) -> None:
-    """The secured node's own config folder: the distribution's defaults and the certificates."""
+def prepare_own_config(layout: ElasticsearchLayout) -> None:
+    """A node's own config folder: the distribution's defaults, without its keystore."""
     if not (layout.config / "jvm.options").exists():
         shutil.copytree(
             layout.home / "config",
@@ -233,6 +233,11 @@ def _prepare_secure_config(layout: ElasticsearchLayout, certificates: Certificat
             ignore=shutil.ignore_patterns("elasticsearch.keystore", "elasticsearch.yml"),
             dirs_exist_ok=True,
         )
+
+
+def _prepare_secure_config(layout: ElasticsearchLayout, certificates: CertificateFiles) -> None:
+    """The secured node's own config folder: the distribution's defaults and the certificates."""
+    prepare_own_config(layout)
     certs = layout.config / "certs"
     certs.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(certificates.ca_certificate, certs / "ca.crt")
@@ -246,12 +251,20 @@ def configure(
     layout: ElasticsearchLayout,
     java_home: Path,
     certificates: CertificateFiles | None = None,
+    *,
+    config_text: str | None = None,
 ) -> str:
-    """Write the config and, on first start, the password; return the password."""
+    """Write the config and, on first start, the password; return the password.
+
+    `config_text`: the elasticsearch.yml of a node of a multi-node cluster (its own config
+    folder, made here); the password is then the cluster's, shared by every node.
+    """
     config = layout.config
     if certificates is not None:
         _prepare_secure_config(layout, certificates)
-    (config / "elasticsearch.yml").write_text(render_config(engines, layout))
+    elif config_text is not None:
+        prepare_own_config(layout)
+    (config / "elasticsearch.yml").write_text(config_text or render_config(engines, layout))
     heap = layout.heap
     (config / "jvm.options.d" / "eventpipe.options").write_text(f"-Xms{heap}\n-Xmx{heap}\n")
     for path in (layout.data, layout.logs):
@@ -262,7 +275,10 @@ def configure(
     keystore = config / "elasticsearch.keystore"
     if layout.password_file.is_file() and keystore.exists():
         return layout.password_file.read_text().strip()
-    password = secrets.token_urlsafe(18)
+    if layout.password_file.is_file() and config_text is not None:
+        password = layout.password_file.read_text().strip()  # another node made it
+    else:
+        password = secrets.token_urlsafe(18)
     tool = str(layout.home / "bin" / "elasticsearch-keystore")
     env = _tool_env(layout, java_home)
     if not keystore.exists():

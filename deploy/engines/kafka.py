@@ -179,12 +179,20 @@ def configure(
     layout: KafkaLayout,
     java_home: Path,
     secure: SecureBroker | None = None,
+    *,
+    cluster: tuple[str, str] | None = None,
 ) -> None:
-    """Write the config and format the storage on first start (with the SCRAM users)."""
+    """Write the config and format the storage on first start (with the SCRAM users).
+
+    `cluster`: (server.properties, cluster id) of a node of a multi-node cluster, whose
+    controllers are listed in its properties (a static quorum: no `--standalone`).
+    """
     layout.config.mkdir(parents=True, exist_ok=True)
     properties = layout.config / "server.properties"
     properties.touch(mode=0o600)  # the secured broker's holds its own password
-    if secure is None:
+    if cluster is not None:
+        properties.write_text(cluster[0])
+    elif secure is None:
         properties.write_text(render_server_properties(engines, layout.data))
     else:
         properties.write_text(render_secure_server_properties(engines, layout.data, secure))
@@ -201,10 +209,10 @@ def configure(
             "kafka.tools.StorageTool",
             "format",
             "--cluster-id",
-            new_cluster_id(),
+            cluster[1] if cluster else new_cluster_id(),
             "--config",
             str(layout.config / "server.properties"),
-            "--standalone",
+            *([] if cluster else ["--standalone"]),
             *(secure.scram_arguments() if secure else []),
         ],
         capture_output=True,

@@ -25,9 +25,12 @@ from schemas.index import (
 from schemas.settings import IndexSettings
 
 
-async def ensure_events_template(es: AsyncElasticsearch, prefix: str) -> None:
+async def ensure_events_template(
+    es: AsyncElasticsearch, prefix: str, *, shards: int = 1, replicas: int = 0
+) -> None:
     """Put the events index template (idempotent: same body, same result)."""
-    await es.indices.put_index_template(name=prefix, **events_template(prefix))
+    template = events_template(prefix, shards=shards, replicas=replicas)
+    await es.indices.put_index_template(name=prefix, **template)
 
 
 def expired_indices(
@@ -64,29 +67,32 @@ async def delete_expired(
     return doomed
 
 
-async def ensure_index(es: AsyncElasticsearch, index: str, spec: IndexSpec) -> None:
+async def ensure_index(
+    es: AsyncElasticsearch, index: str, spec: IndexSpec, replicas: int = 0
+) -> None:
     """Create `index` from its spec unless it exists; another process creating it at the
     same moment is fine (the one way every index is created). An index made by an earlier
     version gets the fields added since (a strict mapping would refuse every document
-    carrying one)."""
+    carrying one). `replicas`: copies of each shard (1 on a cluster, `indices.replicas`)."""
     if await es.indices.exists(index=index):
         await es.indices.put_mapping(index=index, properties=spec.mappings["properties"])
         return
     try:
-        await es.indices.create(index=index, mappings=spec.mappings, settings=spec.settings)
+        settings = {**spec.settings, "number_of_replicas": replicas}
+        await es.indices.create(index=index, mappings=spec.mappings, settings=settings)
     except BadRequestError as error:
         if error.message != "resource_already_exists_exception":
             raise
 
 
-async def ensure_alerts_index(es: AsyncElasticsearch, index: str) -> None:
+async def ensure_alerts_index(es: AsyncElasticsearch, index: str, replicas: int = 0) -> None:
     """The alerts index; its documents are rewritten as alerts change."""
-    await ensure_index(es, index, ALERTS_INDEX)
+    await ensure_index(es, index, ALERTS_INDEX, replicas)
 
 
 async def ensure_alert_indices(es: AsyncElasticsearch, indices: IndexSettings) -> None:
     """The alerts index (its mapping brought up to date), the notes index and the alert
     number counters."""
-    await ensure_index(es, indices.alerts, ALERTS_INDEX)
-    await ensure_index(es, indices.notes, NOTES_INDEX)
-    await ensure_index(es, indices.alert_numbers, ALERT_NUMBERS_INDEX)
+    await ensure_index(es, indices.alerts, ALERTS_INDEX, indices.replicas)
+    await ensure_index(es, indices.notes, NOTES_INDEX, indices.replicas)
+    await ensure_index(es, indices.alert_numbers, ALERT_NUMBERS_INDEX, indices.replicas)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
-from ingest.kafka.produce import SEND_ERRORS, LazyProducer, cluster_answers, kafka_away
+from ingest.kafka.produce import SEND_ERRORS, LazyProducer, cluster_metadata, kafka_away
 from ingest.process.normalize import HEADER_SIGNATURE, HEADER_WEBHOOK
 from schemas.settings import Settings
 
@@ -85,11 +86,16 @@ class RawProducer:
 
     async def reachable(self) -> bool:
         """True when a broker answers a metadata request within a few seconds."""
+        return await self.metadata() is not None
+
+    async def metadata(self) -> Any | None:
+        """The cluster's metadata (aiokafka's ClusterMetadata: brokers, partitions with
+        their leaders and in-sync replicas), or None when no broker answers within 3 s."""
         try:
             async with asyncio.timeout(3):
-                return await cluster_answers(await self._producer.get())
+                return await cluster_metadata(await self._producer.get())
         except Exception:
-            return False
+            return None
 
     async def stop(self) -> None:
         if self._probe is not None:

@@ -58,7 +58,7 @@ from typing import Any
 import faust
 from faust.sensors.monitor import Monitor
 from faust.transport.consumer import ensure_TPset
-from faust.transport.drivers.aiokafka import Consumer
+from faust.transport.drivers.aiokafka import Consumer, Producer
 from faust.types import TP
 from faust.utils.functional import consecutive_numbers
 
@@ -228,9 +228,22 @@ class LeanMonitor(Monitor):
         pass
 
 
+class IdempotentProducer(Producer):
+    """faust's producer with acks=all and idempotence, as every producer of eventpipe.
+
+    faust asks for idempotence only inside a transaction; outside one, a send retried
+    after a leader failover could be written twice.
+    """
+
+    def _settings_extra(self) -> dict[str, Any]:
+        return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
+
+
 def install(app: faust.App) -> None:
-    """Make `app` commit only runs of processed offsets (DenseOffsetConsumer)."""
+    """Make `app` commit only runs of processed offsets (DenseOffsetConsumer) and produce
+    with acks=all and idempotence (IdempotentProducer)."""
     app.transport.Consumer = DenseOffsetConsumer  # type: ignore[misc]
+    app.transport.Producer = IdempotentProducer  # type: ignore[misc]
 
 
 def local_store(table: Any) -> MutableMapping[bytes, Any]:

@@ -70,7 +70,14 @@ async def start_producer(kafka: KafkaSettings, **options: Any) -> AIOKafkaProduc
 
 async def cluster_answers(producer: AIOKafkaProducer) -> bool:
     """True when a broker answers a metadata request now (not the producer's cache)."""
-    return bool(await producer.client.fetch_all_metadata())
+    return await cluster_metadata(producer) is not None
+
+
+async def cluster_metadata(producer: AIOKafkaProducer) -> Any | None:
+    """A metadata answer fetched now (aiokafka's ClusterMetadata), None without brokers;
+    raises when no broker answers."""
+    metadata = await producer.client.fetch_all_metadata()
+    return metadata if metadata.brokers() else None
 
 
 class LazyProducer:

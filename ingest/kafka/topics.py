@@ -6,10 +6,14 @@
   events to a record (`normalize.encode_events`, header `eventpipe-format`).
 - `events.dlq`, keyed like its source: the source record's bytes, with headers saying
   why (code, reason) and where from (topic, partition, offset).
+- `eventpipe.webhooks`, keyed by webhook_id: the webhooks' source of truth, compacted,
+  one partition (`ingest.webhooks.log`).
 
-Missing topics are created with the configured partitions, replication factor and
-`min.insync.replicas`. An existing topic is never changed: when its layout differs
-from the settings, eventpipe says so (a warning per difference) and uses it as it is.
+Missing topics are created with the configured replication factor and
+`min.insync.replicas` (every topic, the webhooks topic included: one broker's death
+must cost only a leader failover), and the configured partitions (one for the
+webhooks topic). An existing topic is never changed: when its layout differs from the
+settings, eventpipe says so (a warning per difference) and uses it as it is.
 """
 
 from __future__ import annotations
@@ -43,12 +47,30 @@ class TopicCreationError(Exception):
     """The cluster refused to create a topic; the message says which and why."""
 
 
+# Tombstones outlive a week-long Elasticsearch outage: the webhook mirror replays them.
+WEBHOOKS_TOPIC_CONFIGS = {"cleanup.policy": "compact", "delete.retention.ms": str(7 * 86400_000)}
+
+
 def topic_names(settings: Settings) -> list[str]:
+    """The event topics (the webhooks topic has a layout of its own: `webhooks_layout`)."""
     return [settings.topics.raw, settings.topics.normalized, settings.topics.dlq]
 
 
 def wanted_layout(topics: TopicSettings) -> TopicLayout:
     return TopicLayout(topics.partitions, topics.replication_factor, topics.min_insync_replicas)
+
+
+def webhooks_layout(topics: TopicSettings) -> TopicLayout:
+    """One partition, so every reader sees every change in one order; replicated as asked."""
+    return TopicLayout(1, topics.replication_factor, topics.min_insync_replicas)
+
+
+def wanted_topics(settings: Settings) -> dict[str, tuple[TopicLayout, dict[str, str]]]:
+    """Every topic eventpipe creates: its layout and its own configs beside min.insync."""
+    events = wanted_layout(settings.topics)
+    wanted = {name: (events, {}) for name in topic_names(settings)}
+    wanted[settings.topics.webhooks] = (webhooks_layout(settings.topics), WEBHOOKS_TOPIC_CONFIGS)
+    return wanted
 
 
 def layout_differences(name: str, wanted: TopicLayout, found: TopicLayout) -> list[str]:
@@ -59,7 +81,14 @@ def layout_differences(name: str, wanted: TopicLayout, found: TopicLayout) -> li
             f"topic {name} has {found.partitions} partitions, the settings say "
             f"{wanted.partitions} (EVENTPIPE_TOPICS__PARTITIONS); it is used as it is"
         )
-    if found.replication_factor != wanted.replication_factor:
+    if found.replication_factor < wanted.replication_factor:
+        notes.append(
+            f"topic {name} has replication factor {found.replication_factor}, the settings say "
+            f"{wanted.replication_factor} (EVENTPIPE_TOPICS__REPLICATION_FACTOR): a broker's "
+            "death stops it; eventpipe never changes an existing topic (reassign its "
+            "partitions with kafka-reassign-partitions.sh)"
+        )
+    elif found.replication_factor != wanted.replication_factor:
         notes.append(
             f"topic {name} has replication factor {found.replication_factor}, the settings say "
             f"{wanted.replication_factor} (EVENTPIPE_TOPICS__REPLICATION_FACTOR); "
@@ -115,41 +144,47 @@ async def describe(admin: AIOKafkaAdminClient, names: list[str]) -> dict[str, To
     return layouts_of(await admin.describe_topics(present), configs)
 
 
-async def ensure_topics(settings: Settings) -> list[str]:
-    """Create the missing topics; return (and log) how existing ones differ from the settings."""
+async def ensure_topics(settings: Settings, names: list[str] | None = None) -> list[str]:
+    """Create the missing topics (all of `wanted_topics`, or those of `names`); return (and
+    log) how existing ones differ from the settings."""
+    wanted = wanted_topics(settings)
+    names = list(wanted) if names is None else names
     admin = AIOKafkaAdminClient(**settings.kafka.client_options())
     await admin.start()
     try:
-        names = topic_names(settings)
-        wanted = wanted_layout(settings.topics)
         found = await describe(admin, names)
         notes = [note for name, layout in found.items()
-                 for note in layout_differences(name, wanted, layout)]  # fmt: skip
+                 for note in layout_differences(name, wanted[name][0], layout)]  # fmt: skip
         for note in notes:
             log.warning("%s", note)
         missing = [name for name in names if name not in found]
         if missing:
-            await _create(admin, missing, wanted)
+            await _create(admin, {name: wanted[name] for name in missing})
         return notes
     finally:
         await admin.close()
 
 
-async def _create(admin: AIOKafkaAdminClient, names: list[str], wanted: TopicLayout) -> None:
-    configs = {MIN_ISR: str(wanted.min_insync_replicas)}
-    new = [NewTopic(n, wanted.partitions, wanted.replication_factor, topic_configs=configs)
-           for n in names]  # fmt: skip
+async def _create(
+    admin: AIOKafkaAdminClient, topics: dict[str, tuple[TopicLayout, dict[str, str]]]
+) -> None:
+    new = [
+        NewTopic(name, layout.partitions, layout.replication_factor,
+                 topic_configs={MIN_ISR: str(layout.min_insync_replicas), **configs})
+        for name, (layout, configs) in topics.items()
+    ]  # fmt: skip
     response = await admin.create_topics(new)
     for name, code, message in _topic_errors(response):
         if code in (0, TOPIC_ALREADY_EXISTS):  # another worker made it first: fine
             continue
+        layout = topics[name][0]
         reason = message or for_code(code).__name__
         raise TopicCreationError(
-            f"creating topic {name} ({wanted.partitions} partitions, replication factor "
-            f"{wanted.replication_factor}, {MIN_ISR}={wanted.min_insync_replicas}) "
+            f"creating topic {name} ({layout.partitions} partitions, replication factor "
+            f"{layout.replication_factor}, {MIN_ISR}={layout.min_insync_replicas}) "
             f"was refused: {reason}"
         )
-    for name in names:
+    for name in topics:
         log.info("created topic %s", name)
 
 

@@ -194,8 +194,11 @@ class Worker:
             await self._es.close()
 
     async def _prepare(self, es: AsyncElasticsearch) -> None:
-        await ensure_events_template(es, self.settings.indices.events)
-        await ensure_alert_indices(es, self.settings.indices)
+        indices = self.settings.indices
+        await ensure_events_template(
+            es, indices.events, shards=indices.events_shards, replicas=indices.replicas
+        )
+        await ensure_alert_indices(es, indices)
 
     async def parse_batch(self, messages: Sequence[ConsumerRecord]) -> None:
         """Parse a batch of raw records; return once Kafka acknowledged all it produced."""
@@ -267,6 +270,8 @@ def build_app(settings: Settings) -> faust.App:
         partitions=partitions,
         key_type=bytes,  # raw keys, the same bytes as the topic's; values are JSON
         use_partitioner=True,
+        # Replicated as the settings ask (topic_replication_factor), and as safe to write.
+        extra_topic_configs={"min.insync.replicas": str(settings.topics.min_insync_replicas)},
     )
     batch, within = settings.ingest.batch_size, settings.ingest.batch_seconds
     raw = BatchConsumer(

@@ -30,12 +30,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord, TopicPartition
 from pydantic import ValidationError
 
 from ingest.kafka.produce import LazyProducer
+from ingest.kafka.topics import ensure_topics
 from ingest.retry import Backoff
 from schemas.settings import Settings
 from schemas.webhook import WEBHOOK_ID_PATTERN, Webhook, WebhookError
@@ -144,23 +144,9 @@ def encode(webhook: Webhook | None) -> bytes | None:
 
 
 async def ensure_webhooks_topic(settings: Settings) -> None:
-    """Create the compacted, single-partition topic unless it exists."""
-    admin = AIOKafkaAdminClient(**settings.kafka.client_options())
-    await admin.start()
-    try:
-        if settings.topics.webhooks in set(await admin.list_topics()):
-            return
-        topic = NewTopic(
-            settings.topics.webhooks, 1, 1,
-            # Tombstones outlive a week-long Elasticsearch outage: the mirror replays them.
-            topic_configs={"cleanup.policy": "compact", "delete.retention.ms": str(7 * 86400_000)},
-        )  # fmt: skip
-        try:
-            await admin.create_topics([topic])
-        except TopicAlreadyExistsError:
-            pass
-    finally:
-        await admin.close()
+    """Create the compacted, single-partition topic unless it exists, replicated as the
+    settings ask (`ingest.kafka.topics` declares it with the others)."""
+    await ensure_topics(settings, [settings.topics.webhooks])
 
 
 class WebhookLog:

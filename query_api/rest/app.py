@@ -16,6 +16,7 @@ from elasticsearch import ConnectionError as EsConnectionError
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from ingest.elasticsearch.health import UNREACHABLE, elasticsearch_health
 from ingest.elasticsearch.indices import (
     delete_expired,
     ensure_alert_indices,
@@ -25,6 +26,8 @@ from ingest.intake import routes as intake_routes
 from ingest.intake.admission import Intake
 from ingest.intake.producer import RawProducer
 from ingest.intake.ratelimit import RateLimiter
+from ingest.kafka.health import health_of as kafka_health_of
+from ingest.kafka.topics import wanted_topics
 from ingest.secrets import signing_secret
 from ingest.webhooks.log import WebhookLog
 from ingest.webhooks.mirror import WebhookMirror
@@ -72,8 +75,9 @@ def create_app(settings: Settings | None = None, *, query: bool = True) -> FastA
         app.state.registry = WebhookRegistry(webhook_log)
         mirror = None
         if es is not None:
-            app.state.keys = ApiKeyStore(es, settings.indices.apikeys)
-            app.state.webhooks = WebhookStore(es, webhook_log, settings.indices.webhooks)
+            indices = settings.indices
+            app.state.keys = ApiKeyStore(es, indices.apikeys, indices.replicas)
+            app.state.webhooks = WebhookStore(es, webhook_log, indices.webhooks, indices.replicas)
             app.state.alerts = AlertBackend(es, settings, ChangeProducer(settings))
             mirror = WebhookMirror(webhook_log, app.state.webhooks)
         await webhook_log.start()
@@ -93,7 +97,9 @@ def create_app(settings: Settings | None = None, *, query: bool = True) -> FastA
         grpc = retention = None
         if es is not None:
             try:
-                await ensure_events_template(es, settings.indices.events)
+                await ensure_events_template(
+                    es, indices.events, shards=indices.events_shards, replicas=indices.replicas
+                )
                 await app.state.keys.ensure_index()
                 await app.state.webhooks.ensure_index()
                 await ensure_alert_indices(es, settings.indices)
@@ -151,21 +157,34 @@ def create_app(settings: Settings | None = None, *, query: bool = True) -> FastA
         """Ready to take alerts: Kafka answers and the webhooks are loaded from it.
 
         Elasticsearch is reported, not required: while it is down the intake still takes
-        alerts (reads answer 503 on their own), so a load balancer must keep sending.
+        alerts (reads answer 503 on their own), so a load balancer must keep sending. A
+        degraded cluster (a broker or node down, under-replicated partitions, Elasticsearch
+        yellow) is reported too, as `"status": "degraded"` with the problems, still 200:
+        it costs a failover, not the service.
         """
         state = request.app.state
-        if not await state.intake.producer.reachable():
+        metadata = await state.intake.producer.metadata()
+        if metadata is None:
             return error_response(503, "ERROR_UNAVAILABLE", "Kafka unreachable")
         if not state.webhook_log.loaded:
             return error_response(503, "ERROR_UNAVAILABLE", "webhooks not loaded from Kafka yet")
-        if not query:
-            return {"status": "ready"}
-        try:
-            await state.es.cluster.health(timeout="2s")
-            search = "ok"
-        except Exception:
-            search = "unreachable"
-        return {"status": "ready", "elasticsearch": search}
+        topics = settings.topics
+        kafka = kafka_health_of(metadata, list(wanted_topics(settings)), topics.min_insync_replicas)
+        body: dict[str, object] = {"status": "ready", "kafka": kafka.status}
+        problems = list(kafka.problems)
+        if query:
+            hosts = settings.elasticsearch.hosts
+            try:
+                answer = await state.es.cluster.health(timeout="2s")
+                search = elasticsearch_health(dict(answer), len(hosts) if len(hosts) > 1 else 0)
+            except Exception:
+                search = UNREACHABLE
+            body["elasticsearch"] = search.status
+            problems += search.problems
+        if problems:
+            body["status"] = "degraded"
+            body["problems"] = problems
+        return body
 
     @app.get("/metrics", tags=["health"], include_in_schema=False)
     async def metrics() -> Response:

@@ -54,13 +54,14 @@ def secret_matches(secret: str, record: ApiKeyRecord) -> bool:
 class ApiKeyStore:
     """Create, list, revoke and check API keys in the `apikeys` index."""
 
-    def __init__(self, es: AsyncElasticsearch, index: str) -> None:
+    def __init__(self, es: AsyncElasticsearch, index: str, replicas: int = 0) -> None:
         self._es = es
         self._index = index
+        self._replicas = replicas
         self._cache: dict[str, tuple[float, ApiKeyRecord | None]] = {}
 
     async def ensure_index(self) -> None:
-        await ensure_index(self._es, self._index, APIKEYS_INDEX)
+        await ensure_index(self._es, self._index, APIKEYS_INDEX, self._replicas)
 
     async def create(self, domain_id: str | None) -> tuple[str, ApiKeyInfo]:
         """Store a new key for one domain (None: admin); the plain key is returned only here."""

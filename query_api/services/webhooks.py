@@ -74,10 +74,13 @@ class WebhookStore:
     Lists are `list_webhooks`'s (a query over the index, the searchable copy).
     """
 
-    def __init__(self, es: AsyncElasticsearch, log: WebhookLog, index: str = DEFAULT_INDEX) -> None:
+    def __init__(
+        self, es: AsyncElasticsearch, log: WebhookLog, index: str = DEFAULT_INDEX, replicas: int = 0
+    ) -> None:
         self._es = es
         self.log = log
         self.index = index
+        self._replicas = replicas
         self._ready = False
 
     async def ensure_index(self) -> None:
@@ -86,7 +89,7 @@ class WebhookStore:
         strict: a field it lacks would refuse every copy)."""
         if self._ready:
             return
-        await ensure_index(self._es, self.index, WEBHOOKS_INDEX)
+        await ensure_index(self._es, self.index, WEBHOOKS_INDEX, self._replicas)
         self._ready = True
 
     async def create(self, request: WebhookCreate) -> tuple[Webhook, str]:
@@ -281,7 +284,7 @@ async def open_store(settings: Settings, es: AsyncElasticsearch) -> AsyncIterato
     webhooks = WebhookLog(settings)
     await webhooks.start()
     try:
-        yield WebhookStore(es, webhooks, settings.indices.webhooks)
+        yield WebhookStore(es, webhooks, settings.indices.webhooks, settings.indices.replicas)
     finally:
         await webhooks.stop()
 

@@ -126,7 +126,10 @@ async def test_reads_answer_503_with_retry_after_when_elasticsearch_is_down(
                 # Still ready: the intake takes alerts without Elasticsearch.
                 ready = await http.get("/readyz")
                 assert ready.status_code == 200, ready.text
-                assert ready.json() == {"status": "ready", "elasticsearch": "unreachable"}
+                assert ready.json() == {
+                    "status": "degraded", "kafka": "ok", "elasticsearch": "unreachable",
+                    "problems": ["Elasticsearch unreachable"],
+                }  # fmt: skip
             finally:
                 await proxy.start()
             for index in (ours.indices.apikeys, ours.indices.webhooks):

@@ -94,7 +94,7 @@ async def test_pipeline_over_sasl_ssl_and_https_with_an_api_key(
 
     async with running_pipeline(settings, unique_name, tmp_path) as pipeline:
         ready = (await pipeline.http.get("/readyz")).json()
-        assert ready == {"status": "ready", "elasticsearch": "ok"}, ready
+        assert ready == {"status": "ready", "kafka": "ok", "elasticsearch": "ok"}, ready
         webhook = await pipeline.create_webhook("standard")
         path = f"/monitoring/v1/webhook/{webhook['webhook_id']}/{webhook['access_key']}/events"
         for i in range(3):

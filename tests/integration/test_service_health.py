@@ -31,7 +31,7 @@ async def test_readyz_and_intake_metrics(
 ) -> None:
     async with running_pipeline(settings, unique_name, tmp_path, start_worker=False) as pipeline:
         ready = await pipeline.http.get("/readyz")
-        assert ready.json() == {"status": "ready", "elasticsearch": "ok"}, ready.text
+        assert ready.json() == {"status": "ready", "kafka": "ok", "elasticsearch": "ok"}, ready.text
 
         def accepted(text: str) -> float:
             for line in text.splitlines():
@@ -64,7 +64,7 @@ async def test_the_intake_alone_takes_alerts_and_serves_no_query(
                 while (ready := await http.get("/readyz")).status_code != 200:
                     assert time.monotonic() < deadline, ready.text  # the topic read whole
                     await asyncio.sleep(0.1)
-                assert ready.json() == {"status": "ready"}, ready.text
+                assert ready.json() == {"status": "ready", "kafka": "ok"}, ready.text
                 hook = f"/monitoring/v1/webhook/{webhook['webhook_id']}"
                 sent = await http.post(f"{hook}/{webhook['access_key']}/events", json={"t": 1})
                 assert sent.status_code == 200, sent.text

@@ -114,3 +114,20 @@ def test_nothing_else_in_ingest_imports_faust_internals() -> None:
             ):
                 offenders.append(f"{path.relative_to(root)}: {stripped}")
     assert offenders == []
+
+
+def test_faust_producer_settings_merge_settings_extra_last() -> None:
+    """IdempotentProducer relies on `_settings_extra` being merged over the defaults."""
+    from faust.transport.drivers.aiokafka import Producer
+
+    from ingest.kafka.faust_runtime import IdempotentProducer
+
+    source = inspect.getsource(Producer._new_producer)
+    assert "_settings_extra()" in source, "faust no longer builds its producer from the extras"
+    assert params(Producer._settings_extra) == ["self"]
+    app = faust.App("contract-producer", broker="kafka://127.0.0.1:1")
+    faust_runtime.install(app)
+    assert app.transport.Producer is IdempotentProducer
+    producer = app.transport.create_producer()
+    options = {**producer._settings_default(), **producer._settings_extra()}
+    assert options["acks"] == "all" and options["enable_idempotence"] is True

@@ -32,3 +32,23 @@ def test_layouts_from_a_metadata_answer() -> None:
         {"error_code": 3, "topic": "gone", "partitions": []},
     ]  # fmt: skip
     assert layouts_of(described, {"a": 2}) == {"a": TopicLayout(2, 3, 2)}
+
+
+def test_every_topic_is_replicated_as_the_settings_ask_the_webhooks_topic_included() -> None:
+    from ingest.kafka.topics import WEBHOOKS_TOPIC_CONFIGS, wanted_topics
+    from schemas.settings import Settings
+
+    settings = Settings(topics=TopicSettings(partitions=12, replication_factor=3,
+                                             min_insync_replicas=2))  # fmt: skip
+    wanted = wanted_topics(settings)
+    assert set(wanted) == {"events.raw", "events.normalized", "events.dlq", "eventpipe.webhooks"}
+    assert wanted["events.raw"] == (TopicLayout(12, 3, 2), {})
+    # One partition (one order for every reader), compacted, but replicated like the rest.
+    assert wanted["eventpipe.webhooks"] == (TopicLayout(1, 3, 2), WEBHOOKS_TOPIC_CONFIGS)
+    assert WEBHOOKS_TOPIC_CONFIGS["cleanup.policy"] == "compact"
+
+
+def test_too_few_replicas_says_a_broker_death_stops_the_topic() -> None:
+    notes = layout_differences("eventpipe.webhooks", TopicLayout(1, 3, 2), TopicLayout(1, 1, 2))
+    assert len(notes) == 1 and "replication factor 1" in notes[0]
+    assert "death" in notes[0]
