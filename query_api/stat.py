@@ -55,8 +55,9 @@ from typing import Any, Literal
 
 from query_api.pipeline import MISSING as _MISSING
 from query_api.pipeline import lookup, read_number, sort_rows
+from query_api.translate import EVENTS, Searchable
 from schemas.event import format_timestamp
-from schemas.index import EVENT_PROPERTIES, FieldKind, field_kind
+from schemas.index import FieldKind, FieldMap
 from schemas.query import (
     Group,
     GroupField,
@@ -103,8 +104,12 @@ _DIRECTIVES: dict[str, Granularity | None] = {
 _DIRECTIVE = re.compile(r"%[-_0^#]?[EO]?(.)", re.DOTALL)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-DATE_FIELDS = tuple(name for name, spec in EVENT_PROPERTIES.items() if spec.get("type") == "date")
-SortValue = tuple[int, str]  # (created_at epoch millis, event_id)
+SortValue = tuple[int, str]  # (created_at epoch millis, the document's id)
+
+
+def date_fields(fields: FieldMap) -> tuple[str, ...]:
+    """The top-level date fields of a collection (events: created_at, occurred_at)."""
+    return tuple(n for n, spec in fields.properties.items() if spec.get("type") == "date")
 
 
 # ---- plans ---------------------------------------------------------------------------------
@@ -173,6 +178,7 @@ class GroupPlan:
     fields: tuple[FieldPlan, ...]
     # push/merge_objects need every event: scan the matching events instead of aggregating.
     scan: bool
+    id_field: str = "event_id"  # ties of created_at order (first/last/push/merge_objects)
 
 
 @dataclass(frozen=True)
@@ -209,6 +215,7 @@ class StatPlan:
     count_name: str = ""
     stages: tuple[Stage, ...] = ()
     page: Page = field(default_factory=Page)
+    searchable: Searchable = EVENTS  # what is counted: events, or another collection
 
     @property
     def fetches_events(self) -> bool:
@@ -223,29 +230,34 @@ class StatPlan:
         return self.group.scan or not self.window.everything
 
 
-def plan_stat(query: StatisticsQuery) -> StatPlan:
-    """Check a StatisticsQuery and decide how to answer it; errors come before any I/O."""
+def plan_stat(query: StatisticsQuery, searchable: Searchable = EVENTS) -> StatPlan:
+    """Check a StatisticsQuery and decide how to answer it; errors come before any I/O.
+
+    `searchable` is the collection counted (events by default; event rules have the same
+    created_at and their own id, which orders ties)."""
+    fields = searchable.fields
     if query.distinct and query.aggregate:
         raise QueryError(INVALID, "give either `aggregate` or `distinct`, not both")
     if query.distinct:
-        key = _key_plan(GroupKey(key=query.distinct, name="value"))
-        return StatPlan(mode="distinct", distinct=key, page=query.page)
+        key = _key_plan(GroupKey(key=query.distinct, name="value"), fields)
+        return StatPlan(mode="distinct", distinct=key, page=query.page, searchable=searchable)
     stages = list(query.aggregate)
-    window, i = _window(stages)
+    window, i = _window(stages, fields)
     event_stages = []
     while i < len(stages) and _is_window_stage(stages[i]):
         if stages[i].sort is not None:
-            doc_sort_fields(stages[i].sort or [])  # refuses objects before any I/O
+            doc_sort_fields(stages[i].sort or [], fields)  # refuses objects before any I/O
         event_stages.append(stages[i])
         i += 1
     rest = stages[i + 1 :]
-    common = {"window": window, "event_stages": tuple(event_stages), "page": query.page}
+    common = {"window": window, "event_stages": tuple(event_stages), "page": query.page,
+              "searchable": searchable}  # fmt: skip
     for stage in rest:
         if stage.group is not None:
             plan_row_group(stage.group)
     if i < len(stages) and stages[i].group is not None:
-        return StatPlan(mode="group", group=plan_group(stages[i].group), stages=tuple(rest),
-                        **common)  # fmt: skip
+        group = plan_group(stages[i].group, searchable)
+        return StatPlan(mode="group", group=group, stages=tuple(rest), **common)
     if i < len(stages) and stages[i].count is not None:
         return StatPlan(mode="count", count_name=stages[i].count.name, stages=tuple(rest),
                         **common)  # fmt: skip
@@ -256,14 +268,14 @@ def _is_window_stage(stage: Stage) -> bool:
     return stage.sort is not None or stage.skip is not None or stage.limit is not None
 
 
-def _window(stages: list[Stage]) -> tuple[Window, int]:
+def _window(stages: list[Stage], fields: FieldMap) -> tuple[Window, int]:
     """The leading sort and the skip/limit stages after it, folded; and where they end."""
     sort: tuple[SortKey, ...] = ()
     offset, limit = 0, None
     i = 0
     while i < len(stages) and stages[i].sort is not None:  # the last sort decides the order
         sort = tuple(stages[i].sort or ())
-        doc_sort_fields(sort)
+        doc_sort_fields(sort, fields)
         i += 1
     while i < len(stages) and (stages[i].skip is not None or stages[i].limit is not None):
         if stages[i].skip is not None:
@@ -287,19 +299,19 @@ def plan_row_group(group: Group) -> None:
             pattern_granularity(_NAMED_FORMATS.get(key.date_format, (None, key.date_format))[1])
 
 
-def plan_group(group: Group) -> GroupPlan:
-    keys = tuple(_key_plan(key) for key in group.keys)
-    fields = tuple(_field_plan(item) for item in group.fields)
+def plan_group(group: Group, searchable: Searchable = EVENTS) -> GroupPlan:
+    keys = tuple(_key_plan(key, searchable.fields) for key in group.keys)
+    fields = tuple(_field_plan(item, searchable.fields) for item in group.fields)
     names = [key.name for key in keys] + [item.name for item in fields]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         raise QueryError(INVALID, f"group names must be unique: {', '.join(duplicates)}")
     scan = any(item.operator in ("push", "merge_objects") for item in fields)
-    return GroupPlan(keys=keys, fields=fields, scan=scan)
+    return GroupPlan(keys=keys, fields=fields, scan=scan, id_field=searchable.id_field)
 
 
-def _resolve(path: str, role: str) -> tuple[FieldKind, str]:
-    resolved = field_kind(path)
+def _resolve(path: str, role: str, fields: FieldMap) -> tuple[FieldKind, str]:
+    resolved = fields.kind(path)
     if resolved is None:
         raise QueryError(INVALID, f"{role}: unknown field {path!r}")
     return resolved
@@ -309,8 +321,8 @@ def _is_object(kind: FieldKind, path: str) -> bool:
     return kind == "object" or (kind == "flattened" and "." not in path)
 
 
-def _key_plan(key: GroupKey) -> KeyPlan:
-    kind, exact = _resolve(key.key, f"group key {key.name!r}")
+def _key_plan(key: GroupKey, fields: FieldMap) -> KeyPlan:
+    kind, exact = _resolve(key.key, f"group key {key.name!r}", fields)
     if _is_object(kind, key.key):
         raise QueryError(INVALID, f"{key.key!r} is an object; group by one of its fields")
     if key.date_format is None:
@@ -333,11 +345,11 @@ def pattern_granularity(pattern: str) -> Granularity:
     return _FINENESS[finest] or "year"
 
 
-def _field_plan(item: GroupField) -> FieldPlan:
+def _field_plan(item: GroupField, fields: FieldMap) -> FieldPlan:
     if item.operator == "count":
         return FieldPlan(name=item.name, operator="count")
     path = item.key or ""
-    kind, exact = _resolve(path, f"group field {item.name!r}")
+    kind, exact = _resolve(path, f"group field {item.name!r}", fields)
     plan = FieldPlan(name=item.name, operator=item.operator, path=path, field=exact, kind=kind)
     if plan.reads_values and _is_object(kind, path):
         raise QueryError(INVALID, f"{item.operator}: {path!r} is an object; use one of its fields")
@@ -351,7 +363,8 @@ def composite_aggregations(
     plan: GroupPlan, *, after: dict[str, Any] | None = None, size: int = COMPOSITE_PAGE_SIZE
 ) -> dict[str, Any]:
     """The `aggs` of one page of a group stage (no keys: one bucket of every event)."""
-    sub = {f"f{i}": agg for i, item in enumerate(plan.fields) if (agg := _field_agg(item))}
+    sub = {f"f{i}": agg for i, item in enumerate(plan.fields)
+           if (agg := _field_agg(item, plan.id_field))}  # fmt: skip
     if not plan.keys:
         groups: dict[str, Any] = {"filters": {"filters": {"all": {"match_all": {}}}}}
     else:
@@ -364,14 +377,14 @@ def composite_aggregations(
     return {"groups": groups}
 
 
-def _field_agg(item: FieldPlan) -> dict[str, Any] | None:
+def _field_agg(item: FieldPlan, id_field: str = "event_id") -> dict[str, Any] | None:
     op = item.operator
     if op == "count" or (op in ("sum", "average") and item.kind == "date"):
         return None  # doc_count; a date is never a number
     if op in ("first", "last"):
         order = "asc" if op == "first" else "desc"
         return {"top_hits": {"size": 1, "_source": {"includes": [item.path]},
-                             "sort": [{"created_at": order}, {"event_id": order}]}}  # fmt: skip
+                             "sort": [{"created_at": order}, {id_field: order}]}}  # fmt: skip
     if op in ("max", "min") and item.kind == "date":
         return {op: {"field": item.field}}
     if op in ("max", "min"):
@@ -450,9 +463,9 @@ def _sort_value(hit: dict[str, Any]) -> SortValue:
     return (int(created), str(event_id))
 
 
-def _event_order(doc_values: dict[str, list[Any]]) -> SortValue:
-    """(created_at, event_id) of a fetched event, from its doc values."""
-    return (int(float(doc_values["created_at"][0])), str(doc_values["event_id"][0]))
+def _event_order(doc_values: dict[str, list[Any]], id_field: str) -> SortValue:
+    """(created_at, id) of a fetched event, from its doc values."""
+    return (int(float(doc_values["created_at"][0])), str(doc_values[id_field][0]))
 
 
 # ---- scan ----------------------------------------------------------------------------------
@@ -468,9 +481,9 @@ def fetch_request(plan: StatPlan) -> dict[str, Any]:
     )
     indexed: dict[str, FieldKind | None] = {}
     if ordered:
-        indexed |= {"created_at": "date", "event_id": "keyword"}
+        indexed |= {"created_at": "date", plan.searchable.id_field: "keyword"}
     for stage in plan.event_stages:
-        for name, kind, _ in doc_sort_fields(stage.sort or ()):
+        for name, kind, _ in doc_sort_fields(stage.sort or (), plan.searchable.fields):
             indexed[name] = kind
     sources: Any = False
     if plan.mode == "documents":
@@ -493,14 +506,16 @@ def groups_from_hits(
     """(row keys, field states) of each event, once per combination of its key values."""
     for hit in hits:
         values = hit.get("fields", {})
-        states = [_hit_state(item, hit, values) for item in plan.fields]
+        states = [_hit_state(item, hit, values, plan.id_field) for item in plan.fields]
         key_values = [sorted({key.indexed_value(v) for v in values.get(key.field, [])})
                       or [None] for key in plan.keys]  # fmt: skip
         for key in itertools.product(*key_values):
             yield key, states
 
 
-def _hit_state(item: FieldPlan, hit: dict[str, Any], doc_values: dict[str, list[Any]]) -> Any:
+def _hit_state(
+    item: FieldPlan, hit: dict[str, Any], doc_values: dict[str, list[Any]], id_field: str
+) -> Any:
     op = item.operator
     if op == "count":
         return 1
@@ -515,7 +530,7 @@ def _hit_state(item: FieldPlan, hit: dict[str, Any], doc_values: dict[str, list[
             return values
         return (max if op == "max" else min)(values) if values else None
     value = stored_value(hit.get("_source", {}), item.path, item.kind)
-    order = _event_order(doc_values)
+    order = _event_order(doc_values, id_field)
     if op in ("first", "last"):
         return (order, None if value is _MISSING else value)
     if op == "merge_objects":
@@ -633,14 +648,16 @@ def _format_stored_date(value: Any) -> Any:
 # ---- documents in Python -------------------------------------------------------------------
 
 
-def sort_hits(hits: list[dict[str, Any]], keys: Sequence[SortKey]) -> list[dict[str, Any]]:
+def sort_hits(
+    hits: list[dict[str, Any]], keys: Sequence[SortKey], searchable: Searchable = EVENTS
+) -> list[dict[str, Any]]:
     """Events ordered exactly as Elasticsearch orders them for `translate_sort(keys)`.
 
     Each key compares the field's doc values (the smallest ascending, the largest
-    descending), missing last both ways; ties by event_id ascending.
+    descending), missing last both ways; ties by the id (event_id) ascending.
     """
-    ordered = sorted(hits, key=lambda hit: _doc_values(hit, "event_id")[:1])
-    for name, kind, desc in reversed(doc_sort_fields(keys)):
+    ordered = sorted(hits, key=lambda hit: _doc_values(hit, searchable.id_field)[:1])
+    for name, kind, desc in reversed(doc_sort_fields(keys, searchable.fields)):
         present, absent = [], []
         for hit in ordered:
             values = _doc_values(hit, name)
@@ -659,11 +676,13 @@ def _doc_values(hit: dict[str, Any], field: str) -> list[Any]:
     return hit.get("fields", {}).get(field, [])
 
 
-def doc_sort_fields(keys: Sequence[SortKey]) -> list[tuple[str, FieldKind, bool]]:
+def doc_sort_fields(
+    keys: Sequence[SortKey], mapped: FieldMap = EVENTS.fields
+) -> list[tuple[str, FieldKind, bool]]:
     """(exact field, kind, desc) of each sort key over events, as `translate_sort` reads them."""
     fields = []
     for key in keys:
-        found = field_kind(key.key)
+        found = mapped.kind(key.key)
         if found is None:
             continue  # no event has it: it orders nothing
         if _is_object(found[0], key.key):
@@ -672,10 +691,10 @@ def doc_sort_fields(keys: Sequence[SortKey]) -> list[tuple[str, FieldKind, bool]
     return fields
 
 
-def document_row(source: dict[str, Any]) -> dict[str, Any]:
+def document_row(source: dict[str, Any], fields: FieldMap = EVENTS.fields) -> dict[str, Any]:
     """An event as a pipeline row: its stored fields, dates formatted as in EventInfo."""
     row = dict(source)
-    for name in DATE_FIELDS:
+    for name in date_fields(fields):
         if row.get(name) is not None:
             row[name] = _format_stored_date(row[name])
     return row

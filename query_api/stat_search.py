@@ -39,7 +39,14 @@ from query_api.stat import (
     plan_stat,
     sort_hits,
 )
-from query_api.translate import MAX_RESULT_WINDOW, build_filter, scoped, translate_sort
+from query_api.translate import (
+    EVENTS,
+    MAX_RESULT_WINDOW,
+    Searchable,
+    build_filter,
+    scoped,
+    translate_sort,
+)
 from schemas.query import QueryError, Stage, StatisticsQuery
 
 PIT_KEEP_ALIVE = "1m"
@@ -52,11 +59,13 @@ async def run_stat(
     domain_id: str | None,
     *,
     now: datetime | None = None,
+    searchable: Searchable = EVENTS,
 ) -> dict[str, Any]:
-    """`{results, total_count?}` of a StatisticsQuery over the events of one domain (None: all)."""
-    plan = plan_stat(query)
+    """`{results, total_count?}` of a StatisticsQuery over the events of one domain (None: all),
+    or over another collection's documents (`searchable`: event rules)."""
+    plan = plan_stat(query, searchable)
     filter_plan = build_filter(query.filter, query.filter_or, query.keyword,
-                               now=now or datetime.now(UTC))  # fmt: skip
+                               now=now or datetime.now(UTC), searchable=searchable)  # fmt: skip
     try:
         resolved = await resolve_filter(es, index, filter_plan, domain_id=domain_id)
         es_query = scoped(resolved, domain_id)
@@ -92,11 +101,12 @@ async def _first_rows(
             return Rows(table.rows(), tuple(key.name for key in plan.group.keys))
         hits = [hit async for page in pages for hit in page]
     for stage in plan.event_stages:
-        hits = _event_stage(hits, stage)
+        hits = _event_stage(hits, stage, plan.searchable)
     if plan.mode == "count":
         return Rows([{plan.count_name: len(hits)}] if hits else [])
     if plan.mode == "documents":
-        return Rows([document_row(hit.get("_source", {})) for hit in hits])
+        fields = plan.searchable.fields
+        return Rows([document_row(hit.get("_source", {}), fields) for hit in hits])
     assert plan.group is not None
     table = GroupTable(plan.group)
     for key, states in groups_from_hits(plan.group, hits):
@@ -104,9 +114,11 @@ async def _first_rows(
     return Rows(table.rows(), tuple(key.name for key in plan.group.keys))
 
 
-def _event_stage(hits: list[dict[str, Any]], stage: Stage) -> list[dict[str, Any]]:
+def _event_stage(
+    hits: list[dict[str, Any]], stage: Stage, searchable: Searchable
+) -> list[dict[str, Any]]:
     if stage.sort is not None:
-        return sort_hits(hits, stage.sort)
+        return sort_hits(hits, stage.sort, searchable)
     if stage.skip is not None:
         return hits[stage.skip :]
     return hits[: stage.limit]
@@ -160,7 +172,7 @@ async def _window_pages(
     """The events of the plan's window, in its order, a page at a time: one search when the
     window fits Elasticsearch's from+size window, else a point-in-time scan; capped."""
     window, options = plan.window, fetch_request(plan)
-    sort = list(translate_sort(window.sort))
+    sort = list(translate_sort(window.sort, plan.searchable))
     if window.limit is not None and window.offset + window.limit <= MAX_RESULT_WINDOW:
         if window.limit > MAX_SCAN_DOCUMENTS:
             raise too_large("events", MAX_SCAN_DOCUMENTS)

@@ -50,7 +50,7 @@ from typing import Any
 
 from query_api.regex import case_variants, fold_literal, folded_char, group, lucene_regex
 from schemas.event import format_timestamp
-from schemas.index import EVENT_FIELDS, WEBHOOK_FIELDS, FieldMap
+from schemas.index import EVENT_FIELDS, EVENT_RULE_FIELDS, WEBHOOK_FIELDS, FieldMap
 from schemas.messages import EXACT_FILTERS
 from schemas.query import Condition, Query, QueryError, SortKey
 
@@ -106,6 +106,7 @@ class Searchable:
 
 EVENTS = Searchable(EVENT_FIELDS, "event_id", ("event_id", "title"), ("title", "description"))
 WEBHOOKS = Searchable(WEBHOOK_FIELDS, "webhook_id", ("webhook_id", "name"))
+EVENT_RULES = Searchable(EVENT_RULE_FIELDS, "event_rule_id", ("event_rule_id", "name"))
 
 
 @dataclass(frozen=True)

@@ -167,6 +167,9 @@ class TopicSettings(BaseModel):
     # Webhooks' source of truth: compacted, one partition, read whole by every intake and
     # worker (ingest/webhooks/log.py).
     webhooks: str = "eventpipe.webhooks"
+    # Event rules' source of truth: compacted, one partition, one record per domain's whole
+    # rule set, read whole by every API process and worker (ingest/rules/log.py).
+    event_rules: str = "eventpipe.event-rules"
     partitions: int = Field(default=4, ge=1)
     replication_factor: int = Field(default=1, ge=1)
     min_insync_replicas: int = Field(default=1, ge=1)
@@ -251,6 +254,7 @@ class IndexSettings(BaseModel):
     alerts: str = "eventpipe-alerts"
     apikeys: str = "eventpipe-apikeys"
     webhooks: str = "eventpipe-webhooks"
+    event_rules: str = "eventpipe-event-rules"
     retention_days: int = Field(default=30, ge=1)
 
 

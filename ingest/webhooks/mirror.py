@@ -1,60 +1,18 @@
 """Keeps the Elasticsearch webhooks index (the searchable copy `webhook/list` reads) equal
-to the webhooks topic (the source of truth, `ingest.webhooks.log`).
-
-Every API process runs one: after the topic's first full read it writes every webhook
-(and every deletion the topic still holds), then each change as it is read. A change
-that cannot be written (Elasticsearch down) stays pending, coalesced per webhook, and is
-retried with backoff, so a change made during an outage reaches the index when it is
-back. Each document's version is its record's offset + 1 with external versioning, so
-several mirrors, replays and the writer's own immediate copy never put an older version
-over a newer one.
+to the webhooks topic (the source of truth, `ingest.webhooks.log`): `ingest.kafka.mirror`'s
+CopyMirror over the webhooks topic, writing through `WebhookStore.write_copies`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-
-from ingest.webhooks.log import Version, WebhookLog
+from ingest.kafka.mirror import CopyMirror
+from ingest.webhooks.log import WebhookLog
 from ingest.webhooks.store import WebhookStore
-
-log = logging.getLogger("eventpipe.webhooks")
-MAX_BACKOFF_SECONDS = 5.0
+from schemas.webhook import Webhook
 
 
-class WebhookMirror:
+class WebhookMirror(CopyMirror[Webhook]):
     """Copies the webhooks topic into the store's index, from start-up on."""
 
     def __init__(self, webhooks: WebhookLog, store: WebhookStore) -> None:
-        self._log = webhooks
-        self._store = store
-        self._changes = webhooks.listen()  # before the first read ends: nothing slips by
-        self.pending: dict[str, Version] = {}
-
-    async def run(self) -> None:
-        await self._log.wait_loaded()
-        self.pending.update(self._log.table.versions())
-        backoff = 0.2
-        while True:
-            self._drain()
-            if not self.pending:
-                webhook_id, version = await self._changes.get()
-                self.pending[webhook_id] = version
-                continue
-            batch = dict(self.pending)
-            try:
-                await self._store.write_copies(batch)
-            except Exception as error:  # unreachable, busy, refusing: retry later
-                log.warning("webhook copies not written (%r); again in %.1f s", error, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
-                continue
-            for webhook_id, version in batch.items():
-                if self.pending.get(webhook_id) is version:
-                    del self.pending[webhook_id]
-            backoff = 0.2
-
-    def _drain(self) -> None:
-        while not self._changes.empty():
-            webhook_id, version = self._changes.get_nowait()
-            self.pending[webhook_id] = version
+        super().__init__(webhooks, store)
