@@ -17,6 +17,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from ingest.elasticsearch.indices import delete_expired, ensure_events_template
 from ingest.intake import http as intake
 from ingest.intake.ratelimit import RateLimiter
+from ingest.kafka.mirror import CopyMirror
+from ingest.rules.log import EventRuleLog
 from ingest.secrets import signing_secret
 from ingest.webhooks.log import WebhookLog
 from ingest.webhooks.mirror import WebhookMirror
@@ -29,6 +31,8 @@ from query_api.deps import EsDep
 from query_api.errors import error_response, install_error_handlers
 from query_api.grpc_server import start_grpc_server
 from query_api.http_limits import RequestLimits
+from query_api.rest.routes import event_rules as routes_event_rules
+from query_api.services.event_rules import EventRuleStore
 from schemas.settings import Settings, get_settings
 
 log = logging.getLogger("eventpipe.api")
@@ -66,6 +70,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         mirror = WebhookMirror(webhook_log, app.state.webhooks)
         await webhook_log.start()
         mirroring = asyncio.create_task(mirror.run(), name="webhook mirror")
+        # Event rules: the same, one record per domain's rule set (SPEC §10).
+        rule_log = app.state.event_rule_log = EventRuleLog(settings)
+        app.state.event_rules = EventRuleStore(es, rule_log, settings.indices.event_rules)
+        rule_mirror = CopyMirror(rule_log, app.state.event_rules)
+        await rule_log.start()
+        rule_mirroring = asyncio.create_task(rule_mirror.run(), name="event rule mirror")
         app.state.signing_secret = signing_secret(settings)
         app.state.raw_producer = intake.RawProducer(settings)
         app.state.webhook_limiter = RateLimiter(
@@ -95,7 +105,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             retention.cancel()
             mirroring.cancel()
+            rule_mirroring.cancel()
             await webhook_log.stop()
+            await rule_log.stop()
             if grpc is not None:
                 await grpc.stop()
             await app.state.raw_producer.stop()
@@ -115,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(intake.router)
     app.include_router(routes_alerts.router)
     app.include_router(routes_alerts.caller_router)
+    app.include_router(routes_event_rules.router)
     mount_console(app)
 
     @app.get("/healthz", tags=["health"])

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from schemas.errors import ApiError, error_body, retry_after_header
+from schemas.event_rule import EventRuleError
 from schemas.query import QueryError
 from schemas.webhook import WebhookError
 
@@ -74,7 +75,7 @@ def to_api_error(error: Exception) -> ApiError:
     match error:
         case ApiError():
             return error
-        case WebhookError():
+        case WebhookError() | EventRuleError():
             return ApiError(error.status, error.code, error.message)
         case QueryError():
             return ApiError(400, error.code, error.message)
@@ -106,7 +107,7 @@ def install_error_handlers(app: FastAPI) -> None:
             retry = _retry_after(request)
         return error_response(api_error.status, api_error.code, api_error.message, retry)
 
-    for kind in (ApiError, WebhookError, QueryError, RequestValidationError,
+    for kind in (ApiError, WebhookError, EventRuleError, QueryError, RequestValidationError,
                  StarletteHTTPException, EsConnectionError, EsConnectionTimeout, EsApiError,
                  Exception):  # fmt: skip
         app.add_exception_handler(kind, _answer)

@@ -18,8 +18,9 @@ import grpc
 from google.protobuf import descriptor_pb2, descriptor_pool
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
-from spaceone.api.monitoring.v1 import event_pb2, event_pb2_grpc
+from spaceone.api.monitoring.v1 import event_pb2, event_pb2_grpc, event_rule_pb2_grpc
 
+from query_api.grpc.event_rules import EVENT_RULE_SERVICE, EventRuleService
 from query_api.grpc_service import EventService
 
 EVENT_SERVICE = event_pb2.DESCRIPTOR.services_by_name["Event"].full_name
@@ -63,7 +64,7 @@ class ElasticsearchHealth(health.aio.HealthServicer):
             status = health_pb2.HealthCheckResponse.SERVING
         except Exception:
             status = health_pb2.HealthCheckResponse.NOT_SERVING
-        for name in ("", EVENT_SERVICE):
+        for name in ("", EVENT_SERVICE, EVENT_RULE_SERVICE):
             await self.set(name, status)
 
     async def Check(
@@ -79,9 +80,10 @@ async def start_grpc_server(state: Any, host: str, port: int) -> GrpcServer:
     limit = max(state.settings.ingest.max_body_bytes * TRANSPORT_LIMIT_FACTOR, 4 * 1024 * 1024)
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", limit)])
     event_pb2_grpc.add_EventServicer_to_server(EventService(state), server)
+    event_rule_pb2_grpc.add_EventRuleServicer_to_server(EventRuleService(state), server)
     checker = ElasticsearchHealth(state.es)
     health_pb2_grpc.add_HealthServicer_to_server(checker, server)
-    add_reflection(server, [EVENT_SERVICE])
+    add_reflection(server, [EVENT_SERVICE, EVENT_RULE_SERVICE])
     bound = server.add_insecure_port(f"{host}:{port}")
     if bound == 0:
         raise OSError(f"gRPC could not bind {host}:{port}")

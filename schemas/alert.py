@@ -21,6 +21,11 @@ class Urgency(StrEnum):
     LOW = "LOW"
 
 
+class AlertResponder(BaseModel):
+    resource_type: str
+    resource_id: str
+
+
 class Alert(BaseModel):
     """An alert as indexed in the alerts index, for analysis."""
 
@@ -34,6 +39,11 @@ class Alert(BaseModel):
     last_event_at: Timestamp
     resolved_at: OptionalTimestamp = None
     event_count: int = 1
+    # Set by event rules when the alert opens (SPEC §10); absent when no rule set them.
+    assignee: str | None = None
+    responders: list[AlertResponder] | None = None
+    project_dependencies: list[str] | None = None
+    escalation_ttl: int | None = None
 
 
 class KeyState(BaseModel):

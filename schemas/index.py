@@ -169,6 +169,14 @@ ALERT_MAPPINGS: dict[str, Any] = {
         "last_event_at": DATE,
         "resolved_at": DATE,
         "event_count": {"type": "long"},
+        # Set by event rules when the alert opens (SPEC §10).
+        "assignee": KEYWORD,
+        "responders": {
+            "type": "object",
+            "properties": {"resource_type": KEYWORD, "resource_id": KEYWORD},
+        },
+        "project_dependencies": KEYWORD,
+        "escalation_ttl": {"type": "long"},
     },
 }
 

@@ -92,6 +92,8 @@ def correlate(state: State | None, event: NormalizedEvent, window: timedelta) ->
             "resolved_at": None,
             "event_count": 1,
         }
+        if event.rules:
+            alert.update(alert_fields(event.rules))
 
     alert_id = alert["alert_id"] if alert else ""
     decisions = {**decisions, event.event_id: alert_id}
@@ -103,6 +105,18 @@ def correlate(state: State | None, event: NormalizedEvent, window: timedelta) ->
         "decisions": decisions,
     }
     return Correlated(new_state, alert_id, alert, orphan_recovery=is_recovery and alert is None)
+
+
+def alert_fields(outcome: Mapping[str, Any]) -> AlertDoc:
+    """What event rules set (`ingest.process.rules`) as the fields of the alert an event
+    opens; no_notification is Cloudforet's escalation_ttl 0 (never escalated)."""
+    fields = {name: outcome[name] for name in ALERT_RULE_FIELDS if name in outcome}
+    if outcome.get("no_notification"):
+        fields["escalation_ttl"] = 0
+    return fields
+
+
+ALERT_RULE_FIELDS = ("urgency", "assignee", "responders", "project_dependencies")
 
 
 def load_state(stored: bytes | Mapping[str, Any] | None) -> State | None:

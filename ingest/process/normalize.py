@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 import orjson
 from pydantic import ValidationError
 
+from ingest.process.rules import RuleFunction, apply_rules
 from schemas.event import EventInfo, EventType, ParsedEvent, Severity, format_timestamp
 from schemas.messages import CreateEventRequest
 from schemas.parser import ParseError
@@ -59,7 +60,8 @@ class NormalizedEvent(NamedTuple):
     """An event on its way to correlation: what correlation reads, and the document as JSON.
 
     `key` is the correlation key (domain, project, event key joined by US), which also
-    decides the event's partition of `events.normalized`.
+    decides the event's partition of `events.normalized`. `rules` is what event rules set
+    for the alert the event may open (`ingest.process.rules`), None when nothing.
     """
 
     key: str
@@ -68,6 +70,7 @@ class NormalizedEvent(NamedTuple):
     severity: str
     created_at: str
     doc: bytes
+    rules: dict[str, Any] | None = None
 
 
 def decode_record(value: bytes | None, headers: Mapping[str, bytes]) -> Submission:
@@ -196,8 +199,10 @@ def to_events(
     webhook_id: str,
     project_id: str,
     domain_id: str,
+    rules: RuleFunction | None = None,
 ) -> list[NormalizedEvent]:
-    """Stamp parser output with ids, the raw payload, the webhook's project and domain."""
+    """Stamp parser output with ids, the raw payload, the webhook's project and domain, then
+    run the event rules on each (`ingest.process.rules`): the key follows their project."""
     raw_data = payload if isinstance(payload, dict) else {"data": payload}
     created = created_text(created_at)
     out = []
@@ -207,14 +212,16 @@ def to_events(
             event, event_id=event_id, raw_data=raw_data, webhook_id=webhook_id,
             project_id=project_id, domain_id=domain_id, created_at=created,
         )  # fmt: skip
+        outcome = apply_rules(doc, rules)
         out.append(
             NormalizedEvent(
-                key=correlation_key(domain_id, project_id, event.event_key),
+                key=correlation_key(domain_id, doc["project_id"], event.event_key),
                 event_id=event_id,
                 event_type=event.event_type,
                 severity=event.severity,
                 created_at=created,
                 doc=dump_json(doc),
+                rules=outcome,
             )
         )
     return out
@@ -231,14 +238,15 @@ def encode_events(events: Sequence[NormalizedEvent]) -> list[bytes]:
     """The values of the `events.normalized` records carrying `events` (one partition's).
 
     Each event is two lines, a header `[key, event_id, event_type, severity, created_at]`
-    and the document: what correlation needs is read without decoding the document. A
+    (and the rules' outcome, when there is one) and the document: what correlation needs is
+    read without decoding the document. A
     record holds whole events up to MAX_RECORD_BYTES (a larger event gets a record alone).
     """
     values: list[bytes] = []
     lines: list[bytes] = []
     size = 0
     for event in events:
-        head = orjson.dumps(list(event[:5]))
+        head = orjson.dumps(list(event[:5]) if event.rules is None else [*event[:5], event.rules])
         if lines and size + len(head) + len(event.doc) + 2 > MAX_RECORD_BYTES:
             values.append(b"\n".join(lines))
             lines, size = [], 0
@@ -265,7 +273,8 @@ def decode_events(value: bytes) -> list[NormalizedEvent]:
     for i in range(0, len(lines), 2):
         try:
             head = orjson.loads(lines[i])
-            out.append(NormalizedEvent(*head, doc=lines[i + 1]))
+            out.append(NormalizedEvent(*head[:5], doc=lines[i + 1],
+                                       rules=head[5] if len(head) > 5 else None))  # fmt: skip
         except (orjson.JSONDecodeError, TypeError) as error:
             raise InvalidRecord("ERROR_INVALID_EVENT", f"event header {i // 2}: {error}") from None
     return out

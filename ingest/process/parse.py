@@ -28,6 +28,7 @@ from ingest.process.normalize import (
     signing_input,
     to_events,
 )
+from ingest.process.rules import RuleSource, rules_for
 from ingest.retry import Invalid, retry
 from ingest.webhooks.envelope import verify_envelope
 from ingest.webhooks.registry import WebhookRegistry
@@ -71,6 +72,7 @@ async def parse_record(
     registry: WebhookRegistry,
     secret: bytes,
     *,
+    rules: RuleSource | None = None,
     http_get: HttpGet = get_from_aws,
     certificates: CertificateSource = SIGNING_CERTIFICATES,
 ) -> list[NormalizedEvent] | DeadLetter:
@@ -79,7 +81,7 @@ async def parse_record(
     `aws-sns` deliveries first pass `ingest.webhooks.sns.admit_delivery` (its options
     verify_signature and confirm_subscription): a bad signature is a dead letter, a
     SubscriptionConfirmation makes no events. `http_get` and `certificates` are where
-    that reaches AWS.
+    that reaches AWS. `rules` are the event rules, run on every event (`ingest.process.rules`).
     """
     try:
         submission = decode_record(record.value, record.headers)
@@ -123,6 +125,7 @@ async def parse_record(
         webhook_id=webhook.webhook_id,
         project_id=webhook.project_id,
         domain_id=webhook.domain_id,
+        rules=rules_for(rules, webhook),
     )
 
 
@@ -153,16 +156,17 @@ async def parse_batch(
     registry: WebhookRegistry,
     secret: bytes,
     stopping: Callable[[], bool],
+    rules: RuleSource | None = None,
 ) -> ParsedBatch:
     """Parse every (record, key) pair; a webhook store that cannot be read is waited for."""
     out = ParsedBatch()
     for record, key in records:
         try:
             try:
-                outcome = await parse_record(record, registry, secret)
+                outcome = await parse_record(record, registry, secret, rules=rules)
             except Exception:  # the webhook store: wait for it as for any dependency
                 outcome = await retry(
-                    lambda record=record: parse_record(record, registry, secret),
+                    lambda record=record: parse_record(record, registry, secret, rules=rules),
                     "reading the webhook store", stopping,
                 )  # fmt: skip
         except Invalid as invalid:

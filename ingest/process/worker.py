@@ -62,6 +62,7 @@ from ingest.process.index import index_batch
 from ingest.process.normalize import BATCH_FORMAT, HEADER_FORMAT, Position, encode_events
 from ingest.process.parse import DeadLetter, RawRecord, by_partition, parse_batch
 from ingest.retry import retry
+from ingest.rules.log import EventRuleLog, open_rules
 from ingest.secrets import signing_secret
 from ingest.webhooks.registry import WebhookRegistry, open_registry
 from schemas.settings import Settings
@@ -112,6 +113,8 @@ class Worker:
         self.stopping = False
         self._es: AsyncElasticsearch | None = None
         self._registry: WebhookRegistry | None = None
+        self._rules: EventRuleLog | None = None
+        self._rules_ready = asyncio.Lock()
         self._kafka: AIOKafkaProducer | None = None
         self._batches: BatchProducer | None = None
         self._secret = signing_secret(settings)
@@ -148,6 +151,17 @@ class Worker:
                 )
         return self._registry
 
+    async def event_rules(self) -> EventRuleLog:
+        """The event rules, from Kafka alone, read whole before the first batch is parsed:
+        no event slips past a rule that was there when the worker started."""
+        async with self._rules_ready:
+            if self._rules is None:
+                self._rules = await retry(
+                    lambda: open_rules(self.settings), "reading the event rules", self.is_stopping
+                )
+        await self._rules.wait_loaded()
+        return self._rules
+
     async def producer(self) -> BatchProducer:
         """All output (parsed events, dead letters, table changelog) goes out a batch at a
         time, acknowledged as a whole before the batch is acked."""
@@ -171,6 +185,8 @@ class Worker:
     async def close(self) -> None:
         if self._registry is not None:
             await self._registry.close()
+        if self._rules is not None:
+            await self._rules.stop()
         if self._kafka is not None:
             await self._kafka.stop()
         if self._es is not None:
@@ -183,8 +199,9 @@ class Worker:
     async def parse_batch(self, messages: Sequence[ConsumerRecord]) -> None:
         """Parse a batch of raw records; return once Kafka acknowledged all it produced."""
         registry, batches = await self.webhooks(), await self.producer()
+        rules = await self.event_rules()
         records = [(raw_record(message), message.key) for message in messages]
-        parsed = await parse_batch(records, registry, self._secret, self.is_stopping)
+        parsed = await parse_batch(records, registry, self._secret, self.is_stopping, rules)
         topics = self.settings.topics
         partitions = await batches.partition_count(topics.normalized)
         out: dict[int, list[Record]] = {}
