@@ -17,14 +17,14 @@ rule to a position that exists and renumbers the rest.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from elasticsearch import ApiError, AsyncElasticsearch, BadRequestError, NotFoundError
-from elasticsearch import ConnectionError as EsConnectionError
-from elasticsearch import ConnectionTimeout as EsConnectionTimeout
 
 from ingest.kafka.compacted import NEW, Version
 from ingest.rules.log import EventRuleLog, encode
@@ -60,7 +60,7 @@ from schemas.index import EVENT_RULE_MAPPINGS
 from schemas.query import QueryError, SortKey
 
 log = logging.getLogger("eventpipe.rules")
-WRITE_ATTEMPTS = 5
+WRITE_ATTEMPTS = 10
 MAX_RECORD_BYTES = 900_000  # a domain's set is one record: under Kafka's 1 MB default
 MINIMAL_FIELDS = ("event_rule_id", "name", "order", "scope", "project_id")
 DEFAULT_SORT = [SortKey(key="order")]
@@ -80,6 +80,9 @@ class EventRuleStore:
         self.log = rules
         self.index = index
         self._ready = False
+        # Changes of one domain made through this process go one at a time (another
+        # process's still race, and lose and retry, on the topic's version check).
+        self.locks: dict[str, asyncio.Lock] = {}
 
     async def ensure_index(self) -> None:
         if self._ready:
@@ -92,6 +95,10 @@ class EventRuleStore:
             except BadRequestError as error:
                 if error.message != "resource_already_exists_exception":
                     raise
+        # A new index's shard may not be searchable at once on a busy node (whoever made it):
+        # wait for it.
+        # (A new index's unassigned primary reads "yellow": wait for the active shard itself.)
+        await self.es.cluster.health(index=self.index, wait_for_active_shards="1", timeout="30s")
         self._ready = True
 
     async def write_copies(self, versions: Mapping[str, Version[DomainRules]]) -> None:
@@ -134,7 +141,7 @@ class EventRuleStore:
         """The searchable copy now if Elasticsearch answers; else the mirror writes it later."""
         try:
             await self.write_copies({domain_id: version})
-        except (EsConnectionError, EsConnectionTimeout) as error:
+        except Exception as error:  # the change is made (Kafka has it): never fail it here
             log.warning("event rules of %s changed; their searchable copy follows later (%r)",
                         domain_id, error)  # fmt: skip
 
@@ -167,7 +174,14 @@ def renumbered(rules: Rules) -> Rules:
 async def _change(store: EventRuleStore, domain_id: str, change: Change) -> EventRule | None:
     """Read the domain's set, change it, write it on the version read; again when another
     change won. Nothing is written when `change` raises."""
-    for _ in range(WRITE_ATTEMPTS):
+    async with store.locks.setdefault(domain_id, asyncio.Lock()):
+        return await _change_once(store, domain_id, change)
+
+
+async def _change_once(store: EventRuleStore, domain_id: str, change: Change) -> EventRule | None:
+    for attempt in range(WRITE_ATTEMPTS):
+        if attempt:  # another process's change won: let the writers spread out
+            await asyncio.sleep(random.uniform(0, 0.05 * attempt))
         version = await store.log.versioned(domain_id)
         current = list(version.value.rules) if version and version.value else []
         base = version.offset if version and version.value else NEW
