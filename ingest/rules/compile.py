@@ -58,7 +58,7 @@ def text(value: Any) -> str | None:
         return "true" if value else "false"
     if kind is int or kind is float:
         return json.dumps(value)
-    return None
+    return str(value) if isinstance(value, str) else None
 
 
 def add_unique(outcome: RuleOutcome, name: str, items: Sequence[Any]) -> None:
@@ -161,17 +161,18 @@ class _Generator:
         return number
 
     def _read(self, path: tuple[str, ...], number: int, indent: str = "    ") -> list[str]:
+        # EventInfo's own fields are strings (StrEnums for event_type and severity) or None in
+        # every document: read as they are; additional_info's values through `text`.
         if path[0] == "additional_info":
             expression = f"_text(info.get({path[1]!r}))"
         elif len(path) == 2:
-            expression = f"_text((doc.get({path[0]!r}) or {{}}).get({path[1]!r}))"
+            expression = f"(doc.get({path[0]!r}) or {{}}).get({path[1]!r})"
         else:
-            expression = f"_text(doc.get({path[0]!r}))"
-        lines = [f"{indent}v{number} = {expression}"]
+            expression = f"doc.get({path[0]!r})"
+        v, lowered = f"v{number}", f"l{number}"
+        lines = [f"{indent}{v} = {expression}"]
         if number in self.lowered:
-            lines.append(
-                f"{indent}l{number} = v{number}.lower() if v{number} is not None else None"
-            )
+            lines.append(f"{indent}{lowered} = {v}.lower() if {v} is not None else None")
         return lines
 
     def _condition(self, condition: EventRuleCondition) -> str:

@@ -7,11 +7,20 @@ import copy
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from ingest.parsers.registry import get_parser
+from ingest.process.normalize import (
+    Position,
+    correlation_key,
+    decode_events,
+    encode_events,
+    to_events,
+)
 from ingest.rules.compile import compile_rules
 from schemas.event_rule import DomainRules, EventRule, EventRuleCreate
 from tests.reference.rule_eval import evaluate
@@ -162,6 +171,22 @@ def test_project_rules_follow_the_webhook_project_not_a_changed_one() -> None:
     ]  # fmt: skip
     doc, outcome = run(rules, event())
     assert doc["project_id"] == "p2" and "assignee" not in outcome
+
+
+def test_rules_run_on_the_documents_the_parse_step_builds() -> None:
+    """event_type and severity are StrEnums there, not plain strings."""
+    rules = [rule(conditions=[cond("severity", "CRITICAL"), cond("event_type", "ALERT"),
+                              cond("severity", "info", "not_contain")],
+                  actions={"change_project": "p2", "change_urgency": "LOW"})]  # fmt: skip
+    program = compile_rules([EventRule.model_validate(r) for r in rules])
+    parsed = get_parser("standard")({"event_key": "k", "severity": "CRITICAL"}, {})
+    (made,) = to_events(parsed, payload={}, position=Position("t", 0, 1), created_at=NOW,
+                        webhook_id="webhook-1", project_id="p1", domain_id="d",
+                        rules=program.for_project("p1"))  # fmt: skip
+    assert made.key == correlation_key("d", "p2", "k")
+    assert orjson.loads(made.doc)["project_id"] == "p2"
+    assert made.rules == {"urgency": "LOW"}
+    assert decode_events(encode_events([made])[0]) == [made]
 
 
 def test_no_rules_means_no_function() -> None:
