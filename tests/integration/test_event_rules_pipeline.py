@@ -205,6 +205,8 @@ async def test_rules_changed_while_events_flow_apply_whole(
                              "actions": {"add_additional_info": {"a": "2", "b": "2"}},
                              "domain_id": D1})  # fmt: skip
         sets = [[r1, r2]]
+        await send(pipeline, hook, {"event_key": "warm-up", "title": "warm-up"})
+        await event_by_key(pipeline, "warm-up")  # the worker is consuming
 
         async def change(method: str, body: dict[str, Any]) -> None:
             await rule_call(pipeline, method, body)
