@@ -198,7 +198,7 @@ def report(samples: dict[str, list[float]]) -> None:
 
 async def run(args: argparse.Namespace) -> int:
     from ingest.elasticsearch.indices import ensure_events_template
-    from query_api.apikeys import ApiKeyStore
+    from query_api.services.apikeys import ApiKeyStore
 
     settings = Settings()
     prefix = args.reuse or f"bench-{secrets.token_hex(4)}"

@@ -75,7 +75,7 @@ from ingest.kafka.topics import ensure_topics
 from ingest.parsers.standard import parse as parse_standard
 from ingest.process.correlate import alert_id_for
 from ingest.process.normalize import Position, to_events, with_alert_id
-from ingest.webhooks.store import open_store
+from query_api.services.webhooks import open_store
 from schemas.index import events_index_for, events_index_pattern
 from schemas.settings import Settings
 from schemas.webhook import PluginInfo, WebhookCreate

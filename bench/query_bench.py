@@ -327,7 +327,7 @@ def serve(port: int) -> None:
     from fastapi.responses import Response
 
     from deploy.logs import json_logging_config
-    from query_api.app import create_app
+    from query_api.rest.app import create_app
 
     recorded: deque[dict[str, Any]] = deque(maxlen=256)
     counts: Counter[str] = Counter()
@@ -672,7 +672,7 @@ def print_requests(all_cases: list[Case]) -> None:
 
 
 def _cache_seconds() -> float:
-    from query_api.apikeys import CACHE_SECONDS
+    from query_api.services.apikeys import CACHE_SECONDS
 
     return CACHE_SECONDS
 
@@ -821,7 +821,7 @@ async def run(args: argparse.Namespace) -> int:
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
 
     from ingest.elasticsearch.indices import ensure_events_template
-    from query_api.apikeys import ApiKeyStore
+    from query_api.services.apikeys import ApiKeyStore
 
     settings = Settings()
     prefix = f"bench-{secrets.token_hex(4)}"

@@ -51,15 +51,16 @@ def _print_secure_settings(settings: EngineSettings, env_file: Path) -> None:
     print(f"  {settings.secure_dir / 'elastic-password'} logs in as the superuser `elastic`.")
 
 
-def _serve_api(settings: Settings) -> None:
+def _serve_api(settings: Settings, *, query: bool = True) -> None:
+    """Serve the intake and (with `query`) the Event API on the API's host and port."""
     import uvicorn
 
     from deploy.logs import json_logging_config
-    from query_api.app import create_app
-    from query_api.http_limits import limited_protocol
+    from query_api.rest.app import create_app
+    from query_api.rest.http_limits import limited_protocol
 
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, query=query),
         host=settings.api.host,
         port=settings.api.port,
         log_config=json_logging_config(),
@@ -83,6 +84,14 @@ def _api(args: argparse.Namespace) -> int:
     if _refuse_wrong_settings(settings):
         return EX_CONFIG
     _serve_api(settings)
+    return 0
+
+
+def _intake(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    if _refuse_wrong_settings(settings):
+        return EX_CONFIG
+    _serve_api(settings, query=False)
     return 0
 
 
@@ -135,7 +144,7 @@ def _apikey(args: argparse.Namespace) -> int:
 async def _apikey_async(args: argparse.Namespace) -> int:
     from elasticsearch import AsyncElasticsearch
 
-    from query_api.apikeys import ApiKeyStore
+    from query_api.services.apikeys import ApiKeyStore
 
     settings = get_settings()
     es = AsyncElasticsearch(**settings.elasticsearch.client_options())
@@ -205,8 +214,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--count", type=int, default=120, help="how many payloads (default 120)")
     demo.set_defaults(func=_demo)
 
-    api = commands.add_parser("api", help="run the query API (get, list, stat)")
+    api = commands.add_parser("api", help="run the intake and the query API (get, list, stat)")
     api.set_defaults(func=_api)
+
+    intake = commands.add_parser(
+        "intake", help="run the intake alone: the webhook routes onto Kafka, no query API"
+    )
+    intake.set_defaults(func=_intake)
 
     check = commands.add_parser(
         "check", help="connect to Kafka and Elasticsearch with the settings; say what fails"

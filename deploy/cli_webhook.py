@@ -17,8 +17,7 @@ from typing import Any
 from elasticsearch import AsyncElasticsearch
 from elasticsearch import ConnectionError as EsConnectionError
 
-from ingest.webhooks.store import WebhookStore, open_store
-from query_api.webhook_list import list_webhooks
+from query_api.services.webhooks import WebhookStore, list_webhooks, open_store
 from schemas.query import Condition, Query
 from schemas.settings import Settings, get_settings
 from schemas.webhook import (

@@ -41,8 +41,8 @@ async def ensure_demo_access(settings: Settings) -> DemoAccess:
     from elasticsearch import AsyncElasticsearch
 
     from ingest.webhooks.keys import access_key_matches
-    from ingest.webhooks.store import open_store
-    from query_api.apikeys import ApiKeyStore
+    from query_api.services.apikeys import ApiKeyStore
+    from query_api.services.webhooks import open_store
     from schemas.webhook import PluginInfo, WebhookCreate, public_base_url, webhook_url
 
     path = demo_file(settings)

@@ -1,38 +1,26 @@
-"""Stage 2 of the processor: correlate a batch of events, then index events and alerts.
+"""Step 5 of the worker: the batch's events (each with its alert id) and the alerts it
+changed, written to Elasticsearch in one bulk request, retried per item until each is
+acknowledged or dead.
 
-Input is records of `events.normalized`, each carrying many events of one partition
-(`normalize.encode_events`). Correlation state lives in the worker's table, keyed like
-the topic, so each key's state sits with its events. The stage returns only once Kafka
-has acknowledged the new states (the table's changelog) and Elasticsearch every event
-and alert — the caller acks the batch after it, and only then. Events Elasticsearch
-refuses for good go to the dead-letter topic with the reason.
+Events are created (`create`: a replay of a batch creates nothing twice, its 409s count as
+duplicates) in the daily index of their created_at; alerts are indexed whole by id (the
+latest state wins). A document Elasticsearch refuses for good becomes a dead letter with
+the reason; the rest of its batch is indexed.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Any
 
 import orjson
 from elasticsearch import AsyncElasticsearch
 
 from ingest.elasticsearch.bulk import create_action, daily_index, index_action
-from ingest.elasticsearch.writer import write_bulk
-from ingest.process.correlate import State, correlate_batch
-from ingest.process.normalize import (
-    InvalidRecord,
-    NormalizedEvent,
-    Position,
-    decode_events,
-    with_alert_id,
-)
-from ingest.process.parse import DeadLetter
-
-# (states, the partition of each key's events): the changelog partition of each state
-StoreStates = Callable[[dict[bytes, bytes], dict[bytes, int]], Awaitable[None]]
+from ingest.elasticsearch.writer import BulkResult, write_bulk
+from ingest.process.correlate import CorrelatedBatch
+from ingest.process.dead_letters import DeadLetter, KeyedLetter
+from ingest.process.normalize import NormalizedEvent, Position, with_alert_id
 
 
 @dataclass
@@ -45,91 +33,68 @@ class IndexOutcome:
     retried: int = 0
     orphans: int = 0
     newest: str = ""  # the newest created_at of the batch (the clock quiet keys go by)
-    letters: list[tuple[bytes | None, DeadLetter]] = field(default_factory=list)
+    letters: list[KeyedLetter] = field(default_factory=list)
 
 
-def decode_batch(
-    records: Sequence[tuple[Position, bytes | None]],
-) -> tuple[list[NormalizedEvent], list[Position], list[tuple[bytes | None, DeadLetter]]]:
-    """The events of a batch of records, each with its position (record, index within)."""
-    events: list[NormalizedEvent] = []
-    where: list[Position] = []
-    letters: list[tuple[bytes | None, DeadLetter]] = []
-    for position, value in records:
-        try:
-            decoded = decode_events(value or b"")
-        except InvalidRecord as invalid:
-            letters.append((None, DeadLetter(position, value, invalid.code, invalid.reason)))
-            continue
-        events += decoded
-        where += [position] * len(decoded)
-    return events, where, letters
+@dataclass
+class Documents:
+    """A batch's bulk items, (action, document) pairs: its events first, then its alerts;
+    with each event's key and the position of the record it came in (for dead letters)."""
+
+    events: list[tuple[bytes, bytes]]
+    alerts: list[tuple[bytes, bytes]]
+    keys: list[bytes]
+    where: list[Position]
 
 
-async def index_batch(
-    records: Sequence[tuple[Position, bytes | None]],
-    *,
-    es: AsyncElasticsearch,
-    table: Mapping[bytes, Any],
-    store_states: StoreStates,
+def documents(
+    events: Sequence[NormalizedEvent],
+    where: Sequence[Position],
+    correlated: CorrelatedBatch,
     events_prefix: str,
     alerts_index: str,
-    window: timedelta,
-    stopping: Callable[[], bool],
-) -> IndexOutcome:
-    """Correlate the events of `records` against `table`, store the new states
-    (`store_states`: the table and its changelog), index the events and alerts; return
-    once all three are acknowledged."""
-    events, where, letters = decode_batch(records)
-    batch = correlate_batch(events, table, window)
-    docs = [
-        with_alert_id(e.doc, alert_id) for e, alert_id in zip(events, batch.alert_ids, strict=True)
-    ]
+) -> Documents:
+    """The bulk items of a correlated batch: each event with its alert id set."""
     items = [
-        (create_action(daily_index(events_prefix, e.created_at), e.event_id), doc)
-        for e, doc in zip(events, docs, strict=True)
-    ]
-    alert_items = [
-        (index_action(alerts_index, alert_id), orjson.dumps(alert))
-        for alert_id, alert in batch.alerts.items()
-    ]
-    states = {key: encode_state(state) for key, state in batch.states.items()}
-    # A key's events all came on one partition: its state goes to that changelog partition.
-    partitions = {event.key.encode(): at.partition for event, at in zip(events, where, strict=True)}
-    # Two independent writes, each retried until done, waited for together: the states
-    # (Kafka), and the events with their alerts in one bulk request (Elasticsearch).
-    _, written = await asyncio.gather(
-        store_states(states, partitions),
-        write_bulk(es, items + alert_items, stopping),
+        (create_action(daily_index(events_prefix, e.created_at), e.event_id),
+         with_alert_id(e.doc, alert_id))
+        for e, alert_id in zip(events, correlated.alert_ids, strict=True)
+    ]  # fmt: skip
+    return Documents(
+        events=items,
+        alerts=[
+            (index_action(alerts_index, alert_id), orjson.dumps(alert))
+            for alert_id, alert in correlated.alerts.items()
+        ],
+        keys=[e.key.encode() for e in events],
+        where=list(where),
     )
-    n = len(items)
+
+
+def outcome_of(docs: Documents, written: BulkResult) -> IndexOutcome:
+    """Counts and dead letters of a bulk write of `docs` (events before alerts)."""
+    n = len(docs.events)
     duplicates = sum(1 for i in written.duplicates if i < n)
     outcome = IndexOutcome(
-        events=len(events),
+        events=n,
         indexed=sum(1 for i in written.done if i < n) - duplicates,
         duplicates=duplicates,
         retried=written.retried,
-        orphans=batch.orphans,
-        newest=max((e.created_at for e in events), default=""),
-        letters=letters,
     )
     for i, reason in written.dead:
         if i < n:
-            letter = DeadLetter(where[i], docs[i], "ERROR_INDEX", reason)
-            outcome.letters.append((events[i].key.encode(), letter))
+            letter = DeadLetter(docs.where[i], docs.events[i][1], "ERROR_INDEX", reason)
+            outcome.letters.append((docs.keys[i], letter))
             continue
-        i -= n
-        key = alert_items[i][0]
-        outcome.letters.append((None, DeadLetter(where[0], alert_items[i][1], "ERROR_INDEX_ALERT",
-                                                 f"{key.decode()}: {reason}")))  # fmt: skip
+        action, alert = docs.alerts[i - n]
+        outcome.letters.append((None, DeadLetter(docs.where[0], alert, "ERROR_INDEX_ALERT",
+                                                 f"{action.decode()}: {reason}")))  # fmt: skip
     return outcome
 
 
-def encode_state(state: State) -> bytes:
-    """A key's state as the table and its changelog hold it: JSON bytes (what faust's json
-    value codec reads back on recovery).
-
-    Copied to its own size: a bytes object from orjson keeps the 4 KiB capacity of its
-    write buffer, ten times a state's size, and the table holds one per live key.
-    """
-    return bytes(memoryview(orjson.dumps(state)))
+async def index_documents(
+    es: AsyncElasticsearch, docs: Documents, stopping: Callable[[], bool]
+) -> IndexOutcome:
+    """Write the batch's documents; return once Elasticsearch acknowledged or refused each."""
+    written = await write_bulk(es, docs.events + docs.alerts, stopping)
+    return outcome_of(docs, written)

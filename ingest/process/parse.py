@@ -1,4 +1,4 @@
-"""Stage 1 of the processor: a raw record -> events for `events.normalized`, or a dead letter.
+"""Step 1 of the worker: a raw record -> events for `events.normalized`, or a dead letter.
 
 Authenticates (a signed intake record by its signature, a direct record by its
 access key, both through the webhook registry), parses with the webhook's parser
@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import NamedTuple
 
-from ingest.kafka.produce import partition_for
 from ingest.parsers.registry import get_parser
+from ingest.process.dead_letters import DeadLetter, KeyedLetter
 from ingest.process.normalize import (
     InvalidRecord,
     NormalizedEvent,
@@ -55,16 +55,6 @@ class RawRecord(NamedTuple):
     timestamp: datetime
     value: bytes | None
     headers: dict[str, bytes] = {}  # noqa: RUF012 (never mutated)
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    """A record that will never become events, with why (an ERROR_* code and a sentence)."""
-
-    position: Position
-    value: bytes | None
-    code: str
-    reason: str
 
 
 async def parse_record(
@@ -148,7 +138,7 @@ class ParsedBatch:
     dead letters (keyed like their source record)."""
 
     events: list[NormalizedEvent] = field(default_factory=list)
-    letters: list[tuple[bytes | None, DeadLetter]] = field(default_factory=list)
+    letters: list[KeyedLetter] = field(default_factory=list)
 
 
 async def parse_batch(
@@ -178,18 +168,3 @@ async def parse_batch(
         else:
             out.events += outcome
     return out
-
-
-def by_partition(
-    events: Sequence[NormalizedEvent], partitions: int
-) -> dict[int, list[NormalizedEvent]]:
-    """Events grouped by the partition of their correlation key (Kafka's default
-    partitioner), in order: each key's events and its state meet on one partition."""
-    groups: dict[int, list[NormalizedEvent]] = {}
-    seen: dict[str, int] = {}
-    for event in events:
-        partition = seen.get(event.key)
-        if partition is None:
-            partition = seen[event.key] = partition_for(event.key.encode(), partitions)
-        groups.setdefault(partition, []).append(event)
-    return groups

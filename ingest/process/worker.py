@@ -1,4 +1,6 @@
-"""The stream processor (`eventpipe worker`): parse, then correlate and index.
+"""The stream processor (`eventpipe worker`): the stages of `ingest.process.flow` fed from
+Kafka (parse) and faust (correlate and index). Nothing here touches a record: this is
+the wiring, the clients' lifecycles and what happens at shutdown.
 
     events.raw ──parse (batch consumer)──▶ events.normalized ──correlate + index (faust)──▶ ES
          └─────────────────────────────────▶ events.dlq ◀───────────────────┘
@@ -45,22 +47,12 @@ from ingest.elasticsearch.writer import client_serializers
 from ingest.kafka import faust_runtime
 from ingest.kafka.batch_consumer import BatchConsumer
 from ingest.kafka.faust_runtime import LeanMonitor, RecoveryWatch
-from ingest.kafka.produce import BatchProducer, Record
-from ingest.metrics import (
-    CONSUMER_LAG,
-    DEAD_LETTERS,
-    EVENTS_DUPLICATE,
-    EVENTS_INDEXED,
-    EVENTS_PRODUCED,
-    EVENTS_RETRIED,
-    ORPHAN_RECOVERIES,
-    PARTITIONS_REREAD,
-    RECORDS_RECEIVED,
-)
-from ingest.process.correlate import is_quiet, load_state
-from ingest.process.index import index_batch
-from ingest.process.normalize import BATCH_FORMAT, HEADER_FORMAT, Position, encode_events
-from ingest.process.parse import DeadLetter, RawRecord, by_partition, parse_batch
+from ingest.kafka.produce import BatchProducer
+from ingest.metrics import CONSUMER_LAG, PARTITIONS_REREAD
+from ingest.process.flow import IndexStage, ParseStage
+from ingest.process.normalize import Position
+from ingest.process.parse import RawRecord
+from ingest.process.states import StateStore
 from ingest.retry import retry
 from ingest.rules.log import EventRuleLog, open_rules
 from ingest.secrets import signing_secret
@@ -71,7 +63,6 @@ log = logging.getLogger("eventpipe.worker")
 
 QUIET_MARGIN = timedelta(minutes=5)
 STALL_CHECK_SECONDS = 5.0
-SCAN_CHUNK = 2000
 EXIT_UNACKED = 75  # EX_TEMPFAIL: stopped with a batch not done; it will be read again
 # Each events.normalized record carries a few hundred events: the index stage takes
 # this many records at a time, and faust buffers few of them.
@@ -90,23 +81,9 @@ def raw_record(message: ConsumerRecord) -> RawRecord:
     )
 
 
-def dead_letter_record(key: bytes | None, letter: DeadLetter) -> Record:
-    """The events.dlq record of a dead letter: the original bytes, why in the headers."""
-    return (key, letter.value or b"", dead_letter_headers(letter))
-
-
-def dead_letter_headers(letter: DeadLetter) -> list[tuple[str, bytes]]:
-    return [
-        ("eventpipe-error-code", letter.code.encode()),
-        ("eventpipe-error-reason", letter.reason.encode()[:4096]),
-        ("eventpipe-source-topic", letter.position.topic.encode()),
-        ("eventpipe-source-partition", str(letter.position.partition).encode()),
-        ("eventpipe-source-offset", str(letter.position.offset).encode()),
-    ]
-
-
 class Worker:
-    """The stages' shared clients and batch bodies; `build_app` wires them into faust."""
+    """The stages' clients, started on first use (each waited for while unreachable), and
+    the stages over them (`ingest.process.flow`); `build_app` wires them into faust."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -117,11 +94,11 @@ class Worker:
         self._rules_ready = asyncio.Lock()
         self._kafka: AIOKafkaProducer | None = None
         self._batches: BatchProducer | None = None
+        self._states: StateStore | None = None
         self._secret = signing_secret(settings)
         self._es_ready = asyncio.Lock()
         self._registry_ready = asyncio.Lock()
         self._producer_ready = asyncio.Lock()
-        self._changelog_lock = asyncio.Lock()
         # The newest created_at indexed: the clock quiet keys are judged by, so a replay
         # of old records never finds its keys forgotten.
         self.stream_time: datetime | None = None
@@ -179,8 +156,42 @@ class Worker:
                 self._batches = BatchProducer(kafka)
         return self._batches
 
-    async def resources(self) -> tuple[AsyncElasticsearch, WebhookRegistry, BatchProducer]:
-        return await self.elasticsearch(), await self.webhooks(), await self.producer()
+    async def state_store(self, table: Any) -> StateStore:
+        """The correlation table's states and their changelog (one writer for both stages)."""
+        if self._states is None:
+            out = await self.producer()
+            self._states = StateStore(
+                lambda: faust_runtime.local_store(table),
+                faust_runtime.changelog_topic(table),
+                out,
+                self.is_stopping,
+            )
+        return self._states
+
+    async def parse_stage(self) -> ParseStage:
+        topics = self.settings.topics
+        return ParseStage(
+            registry=await self.webhooks(),
+            rules=await self.event_rules(),
+            secret=self._secret,
+            out=await self.producer(),
+            normalized=topics.normalized,
+            dlq=topics.dlq,
+            stopping=self.is_stopping,
+        )
+
+    async def index_stage(self, table: Any) -> IndexStage:
+        settings = self.settings
+        return IndexStage(
+            es=await self.elasticsearch(),
+            states=await self.state_store(table),
+            out=await self.producer(),
+            events_prefix=settings.indices.events,
+            alerts_index=settings.indices.alerts,
+            dlq=settings.topics.dlq,
+            window=timedelta(seconds=settings.ingest.dedup_window_seconds),
+            stopping=self.is_stopping,
+        )
 
     async def close(self) -> None:
         if self._registry is not None:
@@ -198,111 +209,20 @@ class Worker:
 
     async def parse_batch(self, messages: Sequence[ConsumerRecord]) -> None:
         """Parse a batch of raw records; return once Kafka acknowledged all it produced."""
-        registry, batches = await self.webhooks(), await self.producer()
-        rules = await self.event_rules()
-        records = [(raw_record(message), message.key) for message in messages]
-        parsed = await parse_batch(records, registry, self._secret, self.is_stopping, rules)
-        topics = self.settings.topics
-        partitions = await batches.partition_count(topics.normalized)
-        out: dict[int, list[Record]] = {}
-        for partition, events in by_partition(parsed.events, partitions).items():
-            headers = [(HEADER_FORMAT, BATCH_FORMAT)]
-            out[partition] = [(None, value, headers) for value in encode_events(events)]
-        letters = [dead_letter_record(key, letter) for key, letter in parsed.letters]
-        await asyncio.gather(
-            retry(lambda: batches.send_to_partitions(topics.normalized, out),
-                  "producing events", self.is_stopping),
-            retry(lambda: batches.send_all(topics.dlq, letters),
-                  "producing dead letters", self.is_stopping),
-        )  # fmt: skip
-        RECORDS_RECEIVED.inc(len(records))
-        EVENTS_PRODUCED.inc(len(parsed.events))
-        for _, letter in parsed.letters:
-            DEAD_LETTERS.labels(letter.code).inc()
+        stage = await self.parse_stage()
+        await stage.run([(raw_record(message), message.key) for message in messages])
 
     async def index_batch(self, events: Sequence[Any], table: Any) -> None:
         """Correlate and index; return once Elasticsearch has acknowledged every event."""
-        es, batches = await self.elasticsearch(), await self.producer()
+        stage = await self.index_stage(table)
         records = [
             (Position(e.message.topic, e.message.partition, e.message.offset), e.message.value)
             for e in events
         ]
-        outcome = await index_batch(
-            records,
-            es=es,
-            table=faust_runtime.local_store(table),
-            store_states=lambda states, partitions: self.write_states(table, states, partitions),
-            events_prefix=self.settings.indices.events,
-            alerts_index=self.settings.indices.alerts,
-            window=timedelta(seconds=self.settings.ingest.dedup_window_seconds),
-            stopping=self.is_stopping,
-        )
+        outcome = await stage.run(records)
         if outcome.newest:
             newest = datetime.fromisoformat(outcome.newest)
             self.stream_time = max(self.stream_time or newest, newest)
-        if outcome.letters:
-            letters = [dead_letter_record(key, letter) for key, letter in outcome.letters]
-            dlq = self.settings.topics.dlq
-            await retry(lambda: batches.send_all(dlq, letters),
-                        "producing dead letters", self.is_stopping)  # fmt: skip
-        EVENTS_INDEXED.inc(outcome.indexed)
-        EVENTS_DUPLICATE.inc(outcome.duplicates)
-        EVENTS_RETRIED.inc(outcome.retried)
-        ORPHAN_RECOVERIES.inc(outcome.orphans)
-        for _, letter in outcome.letters:
-            DEAD_LETTERS.labels(letter.code).inc()
-
-    async def write_states(
-        self, table: Any, states: dict[bytes, bytes], partitions: dict[bytes, int] | None = None
-    ) -> None:
-        """Store each key's new state (JSON bytes) in the table and its changelog; return
-        once Kafka acknowledged them.
-
-        faust would send one changelog record per write, each its own future, and not wait
-        for them; here the batch's writes go out together and are acknowledged before the
-        batch is. The records are what faust's table codecs read (raw key, JSON value), so
-        its recovery reads them back into the table as its own.
-        """
-        if not states:
-            return
-        batches = await self.producer()
-        faust_runtime.local_store(table).update(states)
-        changelog = faust_runtime.changelog_topic(table)
-        if partitions is None:  # partitioned by key, as faust would
-            records: list[Record] = [(key, value, []) for key, value in states.items()]
-            send = lambda: batches.send_all(changelog, records)  # noqa: E731
-        else:  # the partition of the key's events (no hashing)
-            by_partition: dict[int, list[Record]] = {}
-            for key, value in states.items():
-                by_partition.setdefault(partitions[key], []).append((key, value, []))
-            send = lambda: batches.send_to_partitions(changelog, by_partition)  # noqa: E731
-        async with self._changelog_lock:  # one writer keeps a key's records in order
-            await retry(send, "writing the changelog", self.is_stopping)
-
-    async def forget_quiet(self, table: Any, horizon: datetime) -> int:
-        """Drop the state of keys nothing touched since `horizon`; tombstones in the changelog.
-
-        The scan yields to the event loop every `SCAN_CHUNK` keys, so a large table never
-        holds batches up; a key a batch rewrote meanwhile (a new value object) is kept.
-        """
-        batches = await self.producer()
-        store = faust_runtime.local_store(table)
-        candidates: list[tuple[bytes, Any]] = []
-        for n, (key, value) in enumerate(list(store.items()), 1):
-            state = load_state(value)
-            if state is not None and is_quiet(state, horizon):
-                candidates.append((key, value))
-            if n % SCAN_CHUNK == 0:
-                await asyncio.sleep(0)
-        changelog = faust_runtime.changelog_topic(table)
-        async with self._changelog_lock:  # no state record of these keys can overtake
-            quiet = [key for key, seen in candidates if store.get(key) is seen]
-            for key in quiet:
-                del store[key]
-            tombstones: list[Record] = [(key, None, []) for key in quiet]
-            await retry(lambda: batches.send_all(changelog, tombstones),
-                        "writing the changelog", self.is_stopping)  # fmt: skip
-        return len(quiet)
 
     async def finish(self, body: Coroutine[Any, Any, None]) -> None:
         """Run a batch body to the end; when stopped mid-way, finish it or exit without ack."""
@@ -407,7 +327,8 @@ def build_app(settings: Settings) -> faust.App:
         if worker.stream_time is None:
             return
         window = timedelta(seconds=settings.ingest.dedup_window_seconds)
-        await worker.forget_quiet(table, worker.stream_time - window - QUIET_MARGIN)
+        states = await worker.state_store(table)
+        await states.forget_quiet(worker.stream_time - window - QUIET_MARGIN)
 
     watch = RecoveryWatch(settings.ingest.recovery_stall_seconds)
 

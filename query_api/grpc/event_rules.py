@@ -16,8 +16,8 @@ from google.protobuf import empty_pb2, json_format, struct_pb2
 from pydantic import BaseModel
 from spaceone.api.monitoring.v1 import event_rule_pb2, event_rule_pb2_grpc
 
-from query_api.grpc_convert import request_json, stat_struct
-from query_api.grpc_service import EventService
+from query_api.grpc.convert import request_json, stat_struct
+from query_api.grpc.event import EventService
 from query_api.services import event_rules
 from query_api.services.event_rules import EventRuleStore
 from schemas.event_rule import (

@@ -28,19 +28,19 @@ from elasticsearch import ApiError, AsyncElasticsearch, BadRequestError, NotFoun
 
 from ingest.kafka.compacted import NEW, Version
 from ingest.rules.log import EventRuleLog, encode
-from query_api.deps import domain_scope
-from query_api.errors import ApiError as CallerError
-from query_api.search import caller_fault, refusal, resolve_filter
-from query_api.stat_search import run_stat
-from query_api.translate import (
+from query_api.query.elastic import caller_fault, refusal, resolve_filter
+from query_api.query.translate import (
     EVENT_RULES,
     MAX_RESULT_WINDOW,
     build_filter,
     scoped,
     translate_sort,
 )
-from query_api.webhook_list import select_fields
+from query_api.services.apikeys import domain_scope
+from query_api.services.events import run_stat
+from query_api.services.webhooks import creating_domain, select_fields
 from schemas.apikey import Caller
+from schemas.errors import ApiError as CallerError
 from schemas.event_rule import (
     DomainRules,
     EventRule,
@@ -57,7 +57,7 @@ from schemas.event_rule import (
     new_event_rule_id,
 )
 from schemas.index import EVENT_RULE_MAPPINGS
-from schemas.query import QueryError, SortKey
+from schemas.query import Query, QueryError, SortKey
 
 log = logging.getLogger("eventpipe.rules")
 WRITE_ATTEMPTS = 10
@@ -150,14 +150,6 @@ class EventRuleStore:
 
 Rules = list[EventRule]
 Change = Callable[[Rules], tuple[Rules, EventRule | None]]
-
-
-def creating_domain(caller: Caller, requested: str | None) -> str:
-    """A domain key creates in its domain; an admin key must say which domain."""
-    domain = domain_scope(caller, requested)
-    if domain is None:
-        raise CallerError(400, "ERROR_INVALID_ARGUMENT", "domain_id is required with an admin key")
-    return domain
 
 
 def renumbered(rules: Rules) -> Rules:
@@ -324,9 +316,7 @@ async def get(store: EventRuleStore, caller: Caller, request: GetEventRuleReques
     return rule
 
 
-def _only(names: list[str]) -> Any:
-    from schemas.query import Query
-
+def _only(names: list[str]) -> Query:
     return Query(only=names)
 
 

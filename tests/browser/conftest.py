@@ -23,7 +23,7 @@ import pytest
 import uvicorn
 from elasticsearch import AsyncElasticsearch
 
-from query_api.app import create_app
+from query_api.rest.app import create_app
 from schemas.settings import Settings
 from tests.integration.pipeline import WorkerProcess, _remove, pipeline_settings
 

@@ -25,7 +25,7 @@ from elasticsearch import AsyncElasticsearch
 from pydantic import SecretStr
 
 from ingest.kafka.topics import ensure_topics, topic_names
-from query_api.app import create_app
+from query_api.rest.app import create_app
 from schemas.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -17,7 +17,7 @@ import pytest
 from elasticsearch import AsyncElasticsearch
 
 from ingest.elasticsearch.indices import ensure_alerts_index
-from query_api.app import create_app
+from query_api.rest.app import create_app
 from schemas.alert import Alert
 from schemas.settings import Settings
 from tests.integration.pipeline import _remove, pipeline_settings

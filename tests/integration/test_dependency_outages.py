@@ -15,8 +15,8 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 
-from ingest.intake.http import RawProducer
-from query_api.app import create_app
+from ingest.intake.producer import RawProducer
+from query_api.rest.app import create_app
 from schemas.settings import Settings
 from tests.integration.pipeline import TcpProxy, pipeline_settings, running_pipeline
 
@@ -77,10 +77,10 @@ async def test_intake_answers_503_with_retry_after_when_kafka_is_unreachable(
         url = f"/monitoring/v1/webhook/{webhook['webhook_id']}/{webhook['access_key']}/events"
         assert (await pipeline.http.post(url, json={"title": "t"})).status_code == 200
         app = pipeline.http._transport.app  # type: ignore[attr-defined]
-        await app.state.raw_producer.stop()
+        await app.state.intake.producer.stop()
         hung = pipeline.settings.model_copy(deep=True)
         hung.kafka.bootstrap_servers = hung_kafka
-        app.state.raw_producer = RawProducer(hung)
+        app.state.intake.producer = RawProducer(hung)
         for _ in range(3):
             started = time.monotonic()
             response = await pipeline.http.post(url, json={"title": "t"})
@@ -89,7 +89,7 @@ async def test_intake_answers_503_with_retry_after_when_kafka_is_unreachable(
             assert response.json()["error"]["code"] == "ERROR_UNAVAILABLE"
             assert int(response.headers["retry-after"]) >= 1
             assert elapsed < 5.0, f"503 after {elapsed:.1f} s"
-        await app.state.raw_producer.stop()
+        await app.state.intake.producer.stop()
 
 
 async def test_reads_answer_503_with_retry_after_when_elasticsearch_is_down(

@@ -21,7 +21,7 @@ from urllib.parse import urlparse
 
 import httpx
 
-from query_api.app import create_app
+from query_api.rest.app import create_app
 from schemas.settings import Settings
 from tests.integration.pipeline import Pipeline, TcpProxy, running_pipeline
 from tests.integration.test_pipeline_faults import distinct_event_keys, wait_indexed

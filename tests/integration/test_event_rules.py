@@ -19,7 +19,7 @@ from google.protobuf import descriptor_pb2, json_format
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from ingest.rules.log import EventRuleLog
-from query_api.grpc_server import GrpcServer, start_grpc_server
+from query_api.grpc.server import GrpcServer, start_grpc_server
 from schemas.settings import Settings
 from tests.integration.pipeline import Pipeline, running_pipeline
 

@@ -31,8 +31,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from query_api.app import create_app
-from query_api.http_limits import limited_protocol
+from query_api.rest.app import create_app
+from query_api.rest.http_limits import limited_protocol
 from schemas.settings import Settings
 from tests.integration.pipeline import delete_topics, pipeline_settings
 

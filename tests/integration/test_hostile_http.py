@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import pytest
 import uvicorn
 
-from query_api.app import create_app
-from query_api.http_limits import limited_protocol
+from query_api.rest.app import create_app
+from query_api.rest.http_limits import limited_protocol
 from schemas.settings import Settings
 from schemas.webhook import PluginInfo, WebhookCreate
 from tests.integration.pipeline import delete_topics, pipeline_settings

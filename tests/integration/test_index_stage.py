@@ -9,10 +9,12 @@ from typing import Any
 from elasticsearch import AsyncElasticsearch
 
 from ingest.elasticsearch.indices import ensure_alerts_index, ensure_events_template
-from ingest.process.index import index_batch
+from ingest.process.flow import IndexStage
 from ingest.process.normalize import NormalizedEvent, Position, encode_events, to_events
+from ingest.process.states import StateStore
 from schemas.event import ParsedEvent
 from schemas.settings import Settings
+from tests.unit.ingest.test_steps import Records
 
 
 def batch_with_one_bad_document() -> list[NormalizedEvent]:
@@ -33,21 +35,19 @@ async def test_a_refused_document_is_a_dead_letter_and_the_rest_is_indexed(
     await ensure_events_template(es, prefix)
     await ensure_alerts_index(es, alerts)
     stored: dict[bytes, Any] = {}
-    changelog: list[dict[bytes, bytes]] = []
-
-    async def store_states(states: dict[bytes, bytes], partitions: dict[bytes, int]) -> None:
-        stored.update(states)
-        changelog.append(states)
-
+    out = Records()
+    stage = IndexStage(
+        es=es, states=StateStore(lambda: stored, "changelog", out, lambda: False), out=out,
+        events_prefix=prefix, alerts_index=alerts, dlq="dlq", window=timedelta(minutes=10),
+        stopping=lambda: False,
+    )  # fmt: skip
+    changelog = out.sent["changelog"]
     records = [
         (Position("t.normalized", 0, 9), v) for v in encode_events(batch_with_one_bad_document())
     ]
 
     async def run() -> Any:
-        return await index_batch(
-            records, es=es, table=stored, store_states=store_states, events_prefix=prefix,
-            alerts_index=alerts, window=timedelta(minutes=10), stopping=lambda: False,
-        )  # fmt: skip
+        return await stage.run(records)
 
     try:
         first = await run()

@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, event, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from query_api.search import get_event, list_events
-from query_api.translate import MAX_PAGE_SIZE
+from query_api.query.translate import MAX_PAGE_SIZE
+from query_api.services.events import get_event, list_events
 from schemas.event import format_timestamp
 from schemas.index import events_index_for, events_template
 from schemas.query import Condition, Query, QueryError

@@ -49,8 +49,8 @@ from hypothesis import strategies as st
 from spaceone.api.monitoring.v1 import event_pb2, event_pb2_grpc
 
 from ingest.kafka.topics import ensure_topics
-from query_api.app import create_app
-from query_api.grpc_server import GrpcServer, start_grpc_server
+from query_api.grpc.server import GrpcServer, start_grpc_server
+from query_api.rest.app import create_app
 from schemas.index import events_index_for, events_template
 from schemas.settings import Settings
 from tests.integration.pipeline import WorkerProcess, _remove, pipeline_settings

@@ -27,8 +27,8 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from query_api.apikeys import ApiKeyStore
-from query_api.app import create_app
+from query_api.rest.app import create_app
+from query_api.services.apikeys import ApiKeyStore
 from schemas.event import format_timestamp
 from schemas.index import events_index_for, events_template
 from schemas.settings import Settings

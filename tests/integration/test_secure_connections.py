@@ -18,7 +18,7 @@ from pydantic import SecretStr
 
 from deploy.engines.certificates import new_ca
 from deploy.engines.secure import SecureFiles, client_environment, create_api_key
-from query_api.app import create_app
+from query_api.rest.app import create_app
 from schemas.privileges import role_descriptor
 from schemas.settings import Settings
 from tests.integration.pipeline import (

@@ -29,10 +29,11 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from query_api import pipeline, stat_search
-from query_api.apikeys import ApiKeyStore
-from query_api.app import create_app
-from query_api.stat_search import run_stat
+from query_api.query import stages as pipeline
+from query_api.rest.app import create_app
+from query_api.services import events as stat_search
+from query_api.services.apikeys import ApiKeyStore
+from query_api.services.events import run_stat
 from schemas.event import format_timestamp
 from schemas.index import events_index_for, events_template
 from schemas.query import QueryError, StatisticsQuery

@@ -25,10 +25,10 @@ from deploy import cli_webhook
 from deploy.cli_webhook import add_webhook_commands
 from ingest.webhooks.log import WebhookLog
 from ingest.webhooks.registry import WebhookRegistry
-from ingest.webhooks.store import WebhookStore
-from query_api import routes_webhooks
-from query_api.apikeys import ApiKeyStore
-from query_api.errors import install_error_handlers
+from query_api.rest.errors import install_error_handlers
+from query_api.rest.routes import webhooks as routes_webhooks
+from query_api.services.apikeys import ApiKeyStore
+from query_api.services.webhooks import WebhookStore
 from schemas.settings import Settings
 from schemas.webhook import (
     WEBHOOK_ID_PATTERN,

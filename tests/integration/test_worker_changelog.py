@@ -67,8 +67,9 @@ async def test_states_then_tombstones_of_quiet_keys_reach_the_changelog_in_order
     table = SimpleNamespace(data=SimpleNamespace(data={}), changelog_topic_name=topic)
     old, new = state_after("quiet", T0), state_after("busy", T0 + timedelta(hours=1))
     try:
-        await worker.write_states(table, {b"d\x1fp\x1fquiet": old, b"d\x1fp\x1fbusy": new})
-        forgotten = await worker.forget_quiet(table, T0 + timedelta(minutes=30))
+        states = await worker.state_store(table)
+        await states.write({b"d\x1fp\x1fquiet": old, b"d\x1fp\x1fbusy": new})
+        forgotten = await states.forget_quiet(T0 + timedelta(minutes=30))
         changelog = await read_changelog(own, topic)
     finally:
         await worker.close()

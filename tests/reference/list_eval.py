@@ -1,6 +1,6 @@
 """A small pure-Python reading of SPEC §5, to check the Elasticsearch translation against.
 
-Written from the spec, not from `query_api.translate`; it evaluates valid queries only
+Written from the spec, not from `query_api.query.translate`; it evaluates valid queries only
 (errors are the translator's unit tests' business). Where the spec leaves a choice open
 it follows the rules documented in `query_api/translate.py`'s docstring:
 

@@ -1,6 +1,6 @@
-"""A small pure-Python reading of SPEC §6 (event stat), to check `query_api.stat_search` against.
+"""A small pure-Python reading of SPEC §6 (event stat), to check `query_api.services.events` against.
 
-Written from the spec over raw event documents, not from `query_api.stat`; filters
+Written from the spec over raw event documents, not from `query_api.query.stat`; filters
 come from `list_eval.matches_query`. It evaluates valid queries only. Where the
 spec leaves a choice open it follows the rules in `query_api/stat.py`'s docstring:
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
-from query_api.deps import CallerDep
+from query_api.rest.deps import CallerDep
 from query_api.services import event_rules
 from query_api.services.event_rules import EventRuleStore
 from schemas.event_rule import (

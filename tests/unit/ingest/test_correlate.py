@@ -16,7 +16,7 @@ from ingest.process.correlate import (
     is_quiet,
     load_state,
 )
-from ingest.process.index import encode_state
+from ingest.process.states import encode_state
 from ingest.process.normalize import NormalizedEvent
 from schemas.alert import Alert, KeyState
 from schemas.event import format_timestamp

@@ -20,7 +20,8 @@ import pytest
 
 from ingest.process.correlate import correlate_batch
 from ingest.process.normalize import Position, decode_events, encode_events, with_alert_id
-from ingest.process.parse import RawRecord, by_partition, parse_batch
+from ingest.process.parse import RawRecord, parse_batch
+from ingest.process.route import by_partition
 from ingest.webhooks.registry import WebhookRegistry
 from schemas.webhook import Webhook
 

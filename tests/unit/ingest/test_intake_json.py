@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.intake.http import json_depth, parse_json
+from ingest.intake.limits import json_depth, parse_json
 from schemas.errors import ApiError
 
 

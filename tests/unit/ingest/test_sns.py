@@ -18,7 +18,8 @@ from cryptography.x509.oid import NameOID
 
 from ingest.parsers.aws_sns import subscription_confirmation
 from ingest.process.normalize import Position
-from ingest.process.parse import DeadLetter, RawRecord, parse_record
+from ingest.process.dead_letters import DeadLetter
+from ingest.process.parse import RawRecord, parse_record
 from ingest.webhooks.keys import hash_access_key
 from ingest.webhooks.registry import WebhookRegistry
 from ingest.webhooks.sns import (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from query_api.alerts import MAX_WINDOW, translate_alert_list
+from query_api.services.alerts import MAX_WINDOW, translate_alert_list
 from schemas.query import Query, QueryError
 
 

@@ -6,9 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from query_api.apikeys import hash_secret, new_key, secret_matches, split_key
-from query_api.deps import domain_scope
-from query_api.errors import ApiError
+from query_api.rest.errors import ApiError
+from query_api.services.apikeys import domain_scope, hash_secret, new_key, secret_matches, split_key
 from schemas.apikey import ApiKeyRecord, Caller
 
 

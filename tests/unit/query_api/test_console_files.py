@@ -7,8 +7,8 @@ import re
 import httpx
 import pytest
 
-from query_api.app import create_app
 from query_api.console import STATIC
+from query_api.rest.app import create_app
 from schemas.settings import Settings
 
 

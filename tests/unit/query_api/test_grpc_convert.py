@@ -13,8 +13,7 @@ from spaceone.api.core.v1 import query_pb2
 from spaceone.api.monitoring.v1 import event_pb2
 
 from ingest.parsers.grafana import parse as parse_grafana
-from query_api.errors import ApiError
-from query_api.grpc_convert import (
+from query_api.grpc.convert import (
     NotJson,
     event_info,
     events_info,
@@ -23,7 +22,8 @@ from query_api.grpc_convert import (
     struct_json,
     whole_numbers,
 )
-from query_api.grpc_service import api_key, grpc_status
+from query_api.grpc.event import api_key, grpc_status
+from query_api.rest.errors import ApiError
 from schemas.messages import EventQuery, EventStatQuery, GetEventRequest
 
 

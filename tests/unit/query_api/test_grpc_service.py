@@ -9,9 +9,9 @@ from typing import Any
 import grpc
 import pytest
 
-from query_api.errors import ApiError
-from query_api.grpc_convert import NotJson
-from query_api.grpc_service import EventService
+from query_api.grpc.convert import NotJson
+from query_api.grpc.event import EventService
+from query_api.rest.errors import ApiError
 from schemas.query import QueryError
 
 

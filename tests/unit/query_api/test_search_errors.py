@@ -1,4 +1,4 @@
-"""Which Elasticsearch refusals are the caller's mistake (`query_api.search.caller_fault`)."""
+"""Which Elasticsearch refusals are the caller's mistake (`query_api.query.elastic.caller_fault`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import pytest
 from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
 from elasticsearch import ApiError
 
-from query_api.search import _reason, caller_fault
+from query_api.query.elastic import caller_fault
+from query_api.query.elastic import refusal_reason as _reason
 
 TOO_COMPLEX = {
     "error": {

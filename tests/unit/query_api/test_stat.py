@@ -1,4 +1,4 @@
-"""Stat planning and post-processing (query_api.stat): dicts in, dicts out, no Elasticsearch."""
+"""Stat planning and post-processing (query_api.query.stat): dicts in, dicts out, no Elasticsearch."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from query_api.pipeline import Rows, read_number, run_stages
-from query_api.stat import (
+from query_api.query.stages import Rows, read_number, run_stages
+from query_api.query.stat import (
     MAX_SET_VALUES,
     GroupTable,
     StatPlan,
@@ -551,7 +551,7 @@ class FakeElasticsearch:
 
 
 async def test_too_many_buckets_asks_for_smaller_pages() -> None:
-    from query_api.stat_search import _aggregate
+    from query_api.services.events import _aggregate
 
     plan = plan_group(group([{"key": "severity"}], [{"operator": "count", "name": "n"}]))
     es = FakeElasticsearch([f"s{i:02d}" for i in range(40)], max_page=31)

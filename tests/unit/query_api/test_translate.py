@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from query_api.regex import fold_literal, lucene_regex
-from query_api.translate import (
+from query_api.query.regex import fold_literal, lucene_regex
+from query_api.query.translate import (
     MATCH_ALL,
     MATCH_NONE,
     MAX_EXPANSION_VALUES,

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from query_api.translate import WEBHOOKS, build_filter, translate_sort
-from query_api.webhook_list import select_fields, translate_list
+from query_api.query.translate import WEBHOOKS, build_filter, translate_sort
+from query_api.services.webhooks import select_fields, translate_list
 from schemas.query import Condition, Query, QueryError
 
 NOW = datetime(2024, 5, 3, 12, tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""`POST /monitoring/v1/event/get | list | stat`: the HTTP face of `query_api.events`."""
+"""`POST /monitoring/v1/event/get | list | stat`: the HTTP face of `query_api.services.events`."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from query_api import events
-from query_api.deps import CallerDep, EsDep, SettingsDep
+from query_api.rest.deps import CallerDep, EsDep, SettingsDep
+from query_api.services import events
 from schemas.messages import ErrorResponse, EventQuery, EventStatQuery, GetEventRequest
 
 ERRORS: dict[int | str, dict[str, Any]] = {

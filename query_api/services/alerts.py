@@ -1,4 +1,7 @@
-"""Alert list queries -> an Elasticsearch search of the alerts index, with no I/O.
+"""Alerts for one authenticated caller: list and get, read-only (the worker writes them),
+confined to the caller's domain as events are.
+
+Alert list queries become an Elasticsearch search of the alerts index here.
 
 Alerts are few beside events and their fields are plain (keywords, dates, a count), so
 the Query language is served with a smaller operator set than events get: eq, not, in,
@@ -15,6 +18,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from elasticsearch import AsyncElasticsearch, NotFoundError
+
+from query_api.query.translate import scoped
+from query_api.services.apikeys import domain_scope
+from schemas.alert import AlertQuery, GetAlertRequest
+from schemas.apikey import Caller
+from schemas.errors import ApiError
 from schemas.event import format_timestamp
 from schemas.index import ALERT_MAPPINGS
 from schemas.query import Condition, Query, QueryError, SortKey
@@ -136,3 +146,42 @@ def _sort(keys: list[SortKey]) -> tuple[dict[str, Any], ...]:
         clauses.append({key.key: {"order": "desc" if key.desc else "asc", "missing": "_last"}})
     clauses.append({"alert_id": {"order": "asc"}})
     return tuple(clauses)
+
+
+async def list_alerts(
+    es: AsyncElasticsearch, index: str, caller: Caller, request: AlertQuery
+) -> dict[str, Any]:
+    """Alerts matching a Query over alert fields: `{results, total_count}`, newest first."""
+    domain = domain_scope(caller, request.domain_id)
+    exact = {"alert_id": request.alert_id, "event_key": request.event_key,
+             "state": request.state, "project_id": request.project_id}  # fmt: skip
+    search = translate_alert_list(request.query, exact)
+    try:
+        body = await es.search(
+            index=index,
+            query=scoped(search.query, domain),
+            sort=list(search.sort),
+            from_=search.offset,
+            size=0 if search.count_only else search.size,
+            track_total_hits=True,
+        )
+    except NotFoundError:  # no worker has written an alert yet
+        return {"results": [], "total_count": 0}
+    hits = body["hits"]
+    return {"results": [hit["_source"] for hit in hits["hits"]],
+            "total_count": hits["total"]["value"]}  # fmt: skip
+
+
+async def get_alert(
+    es: AsyncElasticsearch, index: str, caller: Caller, request: GetAlertRequest
+) -> dict[str, Any]:
+    """One alert by id; another domain's alert is 404, as one that does not exist."""
+    domain = domain_scope(caller, request.domain_id)
+    query = scoped({"term": {"alert_id": request.alert_id}}, domain)
+    try:
+        body = await es.search(index=index, query=query, size=1)
+    except NotFoundError:
+        body = {"hits": {"hits": []}}
+    if not body["hits"]["hits"]:
+        raise ApiError(404, "ERROR_NOT_FOUND", f"alert {request.alert_id!r} not found")
+    return body["hits"]["hits"][0]["_source"]

@@ -1,6 +1,6 @@
 """Event stat (SPEC §6) planned as exact Elasticsearch requests, the rest finished in Python.
 
-Pure: no I/O here (`stat_search.run_stat` does the requests). Results are exact,
+Pure: no I/O here (`query_api.services.events.run_stat` does the requests). Results are exact,
 never top-N approximations. The pipeline runs as MongoDB runs it, any stages in
 any order; `plan_stat` gives Elasticsearch the longest prefix it can run exactly:
 
@@ -16,7 +16,7 @@ any order; `plan_stat` gives Elasticsearch the longest prefix it can run exactly
    - anything else (a `sort` after a `limit`, `project`, `unwind`, or nothing):
      the window's events are fetched (point-in-time scan, capped) and the stages
      run here, a sort over events still ordering as Elasticsearch does.
-3. Every later stage runs in `query_api.pipeline`, over rows, exactly.
+3. Every later stage runs in `query_api.query.stages`, over rows, exactly.
 A `group` → `sort` → `limit` pipeline is thus one request per composite page.
 
 What a group over events sees of a field, so that every path and the list
@@ -53,9 +53,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from query_api.pipeline import MISSING as _MISSING
-from query_api.pipeline import lookup, read_number, sort_rows
-from query_api.translate import EVENTS, Searchable
+from query_api.query.stages import MISSING as _MISSING
+from query_api.query.stages import lookup, read_number, sort_rows
+from query_api.query.translate import EVENTS, Searchable
 from schemas.event import format_timestamp
 from schemas.index import FieldKind, FieldMap
 from schemas.query import (
@@ -204,7 +204,7 @@ class StatPlan:
     """What to ask Elasticsearch (`mode` over `window`) and the stages to run here after it.
 
     `event_stages` (sort/skip/limit) run here over fetched events before the `mode`'s
-    step; `stages` run over rows after it (`query_api.pipeline`).
+    step; `stages` run over rows after it (`query_api.query.stages`).
     """
 
     mode: Literal["group", "count", "documents", "distinct"]

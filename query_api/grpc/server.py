@@ -20,8 +20,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
 from spaceone.api.monitoring.v1 import event_pb2, event_pb2_grpc, event_rule_pb2_grpc
 
+from query_api.grpc.event import EventService
 from query_api.grpc.event_rules import EVENT_RULE_SERVICE, EventRuleService
-from query_api.grpc_service import EventService
 
 EVENT_SERVICE = event_pb2.DESCRIPTOR.services_by_name["Event"].full_name
 REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"

@@ -1,5 +1,6 @@
 """`POST /monitoring/v1/webhook/create | get | list | update | enable | disable | delete |
-rotate_key`: manage webhooks, confined to the caller's domain as events are.
+rotate_key`: the HTTP face of `query_api.services.webhooks`, confined to the caller's
+domain as events are.
 
 A domain API key sees and changes only its own domain's webhooks. Naming another
 domain in the body is refused (403, as for events); a webhook id that belongs to
@@ -17,11 +18,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
-from ingest.webhooks.store import WebhookStore
-from query_api.deps import CallerDep, EsDep, SettingsDep, domain_scope
-from query_api.errors import ApiError
-from query_api.webhook_list import list_webhooks
-from schemas.apikey import Caller
+from query_api.rest.deps import CallerDep, EsDep, SettingsDep
+from query_api.services.apikeys import domain_scope
+from query_api.services.webhooks import WebhookStore, creating_domain, list_webhooks
 from schemas.messages import ErrorResponse
 from schemas.webhook import (
     WebhookCreate,
@@ -45,14 +44,6 @@ def get_webhooks(request: Request) -> WebhookStore:
 
 
 WebhooksDep = Annotated[WebhookStore, Depends(get_webhooks)]
-
-
-def creating_domain(caller: Caller, requested: str | None) -> str:
-    """A domain key creates in its domain; an admin key must say which domain."""
-    domain = domain_scope(caller, requested)
-    if domain is None:
-        raise ApiError(400, "ERROR_INVALID_ARGUMENT", "domain_id is required with an admin key")
-    return domain
 
 
 @router.post("/create")

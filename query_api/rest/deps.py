@@ -2,6 +2,7 @@
 
 Handlers declare what they need with the `Annotated` aliases at the bottom. The
 providers are `async def` so FastAPI calls them on the loop, not in a thread pool.
+`domain_scope` (the services' own) is re-exported for routes that confine by domain.
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ from typing import Annotated
 from elasticsearch import AsyncElasticsearch
 from fastapi import Depends, Request
 
-from ingest.intake.ratelimit import RateLimiter
-from ingest.metrics import RATE_LIMITED
-from query_api.apikeys import ApiKeyStore
-from query_api.errors import ApiError
+from query_api.services.apikeys import ApiKeyStore, authenticate, domain_scope
 from schemas.apikey import Caller
+from schemas.errors import ApiError
 from schemas.settings import Settings
+
+__all__ = ["CallerDep", "EsDep", "KeysDep", "SettingsDep", "domain_scope"]
 
 
 async def get_settings(request: Request) -> Settings:
@@ -37,36 +38,6 @@ async def get_caller(request: Request, keys: Annotated[ApiKeyStore, Depends(get_
     if scheme.lower() != "bearer" or not key.strip():
         raise ApiError(401, "ERROR_AUTHENTICATE_FAILURE", "send `Authorization: Bearer <api key>`")
     return await authenticate(keys, key, getattr(request.app.state, "key_limiter", None))
-
-
-async def authenticate(keys: ApiKeyStore, key: str, limiter: RateLimiter | None = None) -> Caller:
-    """The caller a presented key stands for (HTTP and gRPC alike); 401 when it is not valid,
-    429 when it is over its rate (`limiter`, per API key)."""
-    caller = await keys.authenticate(key)
-    if caller is None:
-        raise ApiError(401, "ERROR_AUTHENTICATE_FAILURE", "the API key is unknown or revoked")
-    wait = limiter.wait(caller.key_id) if limiter is not None else 0.0
-    if limiter is not None and wait > 0:
-        RATE_LIMITED.labels("apikey").inc()
-        raise ApiError(
-            429, "ERROR_TOO_MANY_REQUESTS",
-            f"this API key is over its rate of {limiter.rate:g} requests/s; retry later", wait,
-        )  # fmt: skip
-    return caller
-
-
-def domain_scope(caller: Caller, requested: str | None) -> str | None:
-    """The one domain a request may see: the key's own; an admin key's choice or all (None).
-
-    A domain key naming another domain is refused (403), whatever the body says.
-    """
-    if caller.is_admin:
-        return requested or None
-    if requested and requested != caller.domain_id:
-        raise ApiError(
-            403, "ERROR_PERMISSION_DENIED", f"this API key may not read domain {requested!r}"
-        )
-    return caller.domain_id
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -2,9 +2,10 @@
 same implementation as the HTTP routes.
 
 Each method turns its request message into the JSON REST would receive, validates it with
-the same model, calls the same core function (`query_api.events`, `ingest.intake.http.accept`)
-and turns the answer into the seed's message. The caller's API key comes in metadata
-`token` (Cloudforet's convention) or `authorization: Bearer <key>`. Failures become a gRPC
+the same model, calls the same service (`query_api.services.events`,
+`ingest.intake.admission.accept`) and turns the answer into the seed's message. The
+caller's API key comes in metadata `token` (Cloudforet's convention) or `authorization:
+Bearer <key>`. Failures become a gRPC
 status whose details read `ERROR_…: message`, the code and text REST answers; the code is
 also in the trailing metadata `error-code`. A client's deadline bounds the work.
 """
@@ -20,11 +21,9 @@ import grpc
 from google.protobuf import empty_pb2, struct_pb2
 from spaceone.api.monitoring.v1 import event_pb2, event_pb2_grpc
 
-from ingest.intake import http as intake
-from query_api import events
-from query_api.deps import authenticate
-from query_api.errors import ApiError, to_api_error
-from query_api.grpc_convert import (
+from ingest.intake.admission import accept
+from ingest.intake.limits import read_body
+from query_api.grpc.convert import (
     NotJson,
     event_info,
     events_info,
@@ -32,7 +31,11 @@ from query_api.grpc_convert import (
     stat_struct,
     struct_json,
 )
+from query_api.services import events
+from query_api.services.apikeys import authenticate
+from query_api.services.errors import to_api_error
 from schemas.apikey import Caller
+from schemas.errors import ApiError
 from schemas.messages import EventQuery, EventStatQuery, GetEventRequest
 
 T = TypeVar("T")
@@ -74,7 +77,7 @@ class EventService(event_pb2_grpc.EventServicer):
     """The four methods of the seed's Event service, over the app's shared state."""
 
     def __init__(self, state: Any) -> None:
-        # The FastAPI app's state: settings, es, keys, registry, raw_producer, signing_secret.
+        # The HTTP app's state: settings, es, keys, intake.
         self._state = state
 
     async def create(
@@ -89,10 +92,8 @@ class EventService(event_pb2_grpc.EventServicer):
                 )
             data = json.dumps(struct_json(request.data), ensure_ascii=False,
                               separators=(",", ":")).encode()  # fmt: skip
-            body = await intake.read_body(
-                _once(data), None, self._state.settings.ingest.max_body_bytes
-            )
-            await intake.accept(self._state, request.webhook_id, request.access_key, body)
+            body = await read_body(_once(data), None, self._state.settings.ingest.max_body_bytes)
+            await accept(self._state.intake, request.webhook_id, request.access_key, body)
             return empty_pb2.Empty()
 
         return await self._answer(context, work)

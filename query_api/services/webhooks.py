@@ -2,7 +2,10 @@
 searched in one Elasticsearch index (`eventpipe-webhooks`, document id = webhook_id).
 
 Reads of one webhook (`get`, `find`) come from the topic's in-memory copy, so they
-work while Elasticsearch is down; lists search the index (`query_api.webhook_list`).
+work while Elasticsearch is down; lists search the index (`list_webhooks`, a Query of
+SPEC §5 with the events' translator and the `WEBHOOKS` field map, so the two lists share
+every operator, null value, case rule and error code; the key hash is never filtered,
+sorted or returned).
 Each change is appended to the topic guarded by the version it was made on
 (`WebhookLog.append`), so two concurrent changes never lose one another; then copied
 into the index at once (read-your-writes for lists) when Elasticsearch answers, else
@@ -18,18 +21,33 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from elasticsearch import AsyncElasticsearch, BadRequestError, NotFoundError
+from elasticsearch import ApiError, AsyncElasticsearch, BadRequestError, NotFoundError
 from elasticsearch import ConnectionError as EsConnectionError
 from elasticsearch import ConnectionTimeout as EsConnectionTimeout
 
 from ingest.parsers.registry import available_parsers
 from ingest.webhooks.keys import hash_access_key, new_access_key
 from ingest.webhooks.log import NEW, Version, WebhookLog
+from query_api.query.elastic import caller_fault, refusal, resolve_filter
+from query_api.query.translate import (
+    INVALID,
+    MAX_RESULT_WINDOW,
+    WEBHOOKS,
+    FilterPlan,
+    build_filter,
+    scoped,
+    translate_sort,
+)
+from query_api.services.apikeys import domain_scope
+from schemas.apikey import Caller
+from schemas.errors import ApiError as RequestError
 from schemas.index import WEBHOOK_MAPPINGS
+from schemas.query import Query, QueryError
 from schemas.settings import Settings
 from schemas.webhook import (
     Webhook,
     WebhookCreate,
+    WebhookInfo,
     WebhookInvalid,
     WebhookNotFound,
     WebhookState,
@@ -60,7 +78,7 @@ def check_plugin_id(plugin_id: str) -> None:
 class WebhookStore:
     """Create, read, change and delete webhooks; the only code that writes the index.
 
-    Lists are `query_api.webhook_list`'s (a query over the index, the searchable copy).
+    Lists are `list_webhooks`'s (a query over the index, the searchable copy).
     """
 
     def __init__(self, es: AsyncElasticsearch, log: WebhookLog, index: str = DEFAULT_INDEX) -> None:
@@ -274,3 +292,98 @@ async def open_store(settings: Settings, es: AsyncElasticsearch) -> AsyncIterato
         yield WebhookStore(es, webhooks, settings.indices.webhooks)
     finally:
         await webhooks.stop()
+
+
+def creating_domain(caller: Caller, requested: str | None) -> str:
+    """A domain key creates in its domain; an admin key must say which domain."""
+    domain = domain_scope(caller, requested)
+    if domain is None:
+        raise RequestError(400, "ERROR_INVALID_ARGUMENT", "domain_id is required with an admin key")
+    return domain
+
+
+# ---- list ------------------------------------------------------------------------------------
+
+
+SECRET_FIELDS = ("access_key_sha256",)
+MINIMAL_FIELDS = ("webhook_id", "name", "state")
+
+
+def translate_list(
+    query: Query, exact: Mapping[str, str], *, now: datetime
+) -> tuple[FilterPlan, dict[str, Any]]:
+    """The filter (domain not yet applied) and the other `es.search` arguments of a list."""
+    plan = build_filter(query.filter, query.filter_or, query.keyword, now=now,
+                        searchable=WEBHOOKS)  # fmt: skip
+    if exact:
+        terms = [{"term": {name: value}} for name, value in exact.items()]
+        plan = FilterPlan({"bool": {"filter": [*terms, plan.query]}}, plan.expansions,
+                          plan.regexps)  # fmt: skip
+    start, limit = query.page.start - 1, query.page.limit or MAX_RESULT_WINDOW
+    if query.count_only:
+        start, limit = 0, 0
+    elif start + limit > MAX_RESULT_WINDOW:
+        raise QueryError(INVALID, f"page beyond the first {MAX_RESULT_WINDOW} webhooks")
+    return plan, {
+        "sort": list(translate_sort(query.sort, WEBHOOKS)),
+        "from_": start,
+        "size": limit,
+        "track_total_hits": True,
+        "source_excludes": list(SECRET_FIELDS),
+    }
+
+
+async def list_webhooks(
+    es: AsyncElasticsearch,
+    index: str,
+    query: Query,
+    exact: Mapping[str, str] | None = None,
+    domain_id: str | None = None,
+    *,
+    now: datetime | None = None,
+) -> tuple[list[WebhookInfo | dict[str, Any]], int]:
+    """Webhooks matching a Query (and exact filters) within a domain: (results, total)."""
+    plan, options = translate_list(query, exact or {}, now=now or datetime.now(UTC))
+    try:
+        resolved = await resolve_filter(es, index, plan, domain_id=domain_id)
+        found = await es.search(index=index, query=scoped(resolved, domain_id), **options)
+    except NotFoundError:  # no webhook was ever created
+        return [], 0
+    except ApiError as error:
+        if not caller_fault(error):
+            raise
+        raise await refusal(es, index, error, plan) from error
+    total = found["hits"]["total"]["value"]
+    if query.count_only:
+        return [], total
+    results: list[WebhookInfo | dict[str, Any]] = []
+    for hit in found["hits"]["hits"]:
+        info = WebhookInfo.model_validate(hit["_source"])
+        if query.only or query.minimal:
+            results.append(select_fields(info.model_dump(mode="json"), query))
+        else:
+            results.append(info)
+    return results, total
+
+
+def select_fields(document: dict[str, Any], query: Query) -> dict[str, Any]:
+    """`only` (dotted keys keep their nesting) or `minimal`; the whole document otherwise."""
+    names = query.only or (list(MINIMAL_FIELDS) if query.minimal else None)
+    if not names:
+        return document
+    picked: dict[str, Any] = {}
+    for name in names:
+        source: Any = document
+        parts = name.split(".")
+        for part in parts:
+            source = source.get(part, _MISSING) if isinstance(source, dict) else _MISSING
+        if source is _MISSING:
+            continue
+        target = picked
+        for part in parts[:-1]:
+            target = target.setdefault(part, {})
+        target[parts[-1]] = source
+    return picked
+
+
+_MISSING = object()

@@ -22,7 +22,10 @@ from elasticsearch import AsyncElasticsearch, NotFoundError
 from elasticsearch import ConnectionError as EsConnectionError
 from elasticsearch import ConnectionTimeout as EsConnectionTimeout
 
+from ingest.intake.ratelimit import RateLimiter
+from ingest.metrics import RATE_LIMITED
 from schemas.apikey import ApiKeyInfo, ApiKeyRecord, Caller, hash_secret
+from schemas.errors import ApiError
 from schemas.index import APIKEY_MAPPINGS
 
 KEY_PATTERN = re.compile(r"^ep_([0-9a-f]{12})_([A-Za-z0-9_-]{20,})$")
@@ -143,3 +146,33 @@ def _info(record: ApiKeyRecord) -> ApiKeyInfo:
         created_at=record.created_at,
         revoked=record.revoked,
     )
+
+
+async def authenticate(keys: ApiKeyStore, key: str, limiter: RateLimiter | None = None) -> Caller:
+    """The caller a presented key stands for (HTTP and gRPC alike); 401 when it is not valid,
+    429 when it is over its rate (`limiter`, per API key)."""
+    caller = await keys.authenticate(key)
+    if caller is None:
+        raise ApiError(401, "ERROR_AUTHENTICATE_FAILURE", "the API key is unknown or revoked")
+    wait = limiter.wait(caller.key_id) if limiter is not None else 0.0
+    if limiter is not None and wait > 0:
+        RATE_LIMITED.labels("apikey").inc()
+        raise ApiError(
+            429, "ERROR_TOO_MANY_REQUESTS",
+            f"this API key is over its rate of {limiter.rate:g} requests/s; retry later", wait,
+        )  # fmt: skip
+    return caller
+
+
+def domain_scope(caller: Caller, requested: str | None) -> str | None:
+    """The one domain a request may see: the key's own; an admin key's choice or all (None).
+
+    A domain key naming another domain is refused (403), whatever the body says.
+    """
+    if caller.is_admin:
+        return requested or None
+    if requested and requested != caller.domain_id:
+        raise ApiError(
+            403, "ERROR_PERMISSION_DENIED", f"this API key may not read domain {requested!r}"
+        )
+    return caller.domain_id

@@ -21,7 +21,7 @@ keyword searches. Rules fixed here (and mirrored by `tests/reference/list_eval.p
 - Case: `eq`, `in` and comparisons are case-sensitive. `contain*` and `regex*` are
   case-insensitive for every script, in every list: Elasticsearch's `case_insensitive`
   folds ASCII literals only (not `é`, not `[a-z]`), so non-ASCII letters and character
-  classes are folded here (`query_api.regex`). They never anchor, except where the
+  classes are folded here (`query_api.query.regex`). They never anchor, except where the
   pattern starts with `^`/`\\A` or ends with `$`/`\\Z`.
 - On a keyed flattened field (`additional_info.env`) substring and regex matching cannot be
   a Lucene query, so they become *expansions*: the executor lists the field's distinct
@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from query_api.regex import case_variants, fold_literal, folded_char, group, lucene_regex
+from query_api.query.regex import case_variants, fold_literal, folded_char, group, lucene_regex
 from schemas.event import format_timestamp
 from schemas.index import EVENT_FIELDS, EVENT_RULE_FIELDS, WEBHOOK_FIELDS, FieldMap
 from schemas.messages import EXACT_FILTERS

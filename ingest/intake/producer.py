@@ -1,0 +1,119 @@
+"""The intake's Kafka producer: records onto `events.raw`, acks=all, never hanging.
+
+Kafka unreachable, or too slow to acknowledge within `kafka_timeout_seconds` (its buffer
+full), fails the send so the request is answered 503 with Retry-After and the sender
+retries. A 503 after a timeout is ambiguous, as any timeout is: the record may still
+land, and the sender's retry then adds a second copy (at least once, never lost).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError, KafkaTimeoutError
+
+from ingest.process.normalize import HEADER_SIGNATURE, HEADER_WEBHOOK
+from schemas.settings import Settings
+
+log = logging.getLogger("eventpipe.intake")
+
+
+class KafkaUnavailable(Exception):
+    """Kafka failed moments ago and has not answered since: the record was not handed over."""
+
+
+class RawProducer:
+    """One idempotent, acks=all producer for `events.raw`, started on first use.
+
+    A send that fails or times out marks Kafka down: until a metadata request succeeds
+    again (probed every half second), sends fail at once with KafkaUnavailable without
+    handing the record to the producer. Those 503s are unambiguous (the record will
+    never land), so a retrying sender duplicates only the records that were in flight
+    when Kafka went away, not everything it sent during the outage.
+    """
+
+    PROBE_SECONDS = 0.5
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._producer: AIOKafkaProducer | None = None
+        self._lock = asyncio.Lock()
+        self._probe: asyncio.Task[None] | None = None
+
+    @property
+    def down(self) -> bool:
+        return self._probe is not None
+
+    async def _started(self) -> AIOKafkaProducer:
+        async with self._lock:
+            if self._producer is None:
+                producer = AIOKafkaProducer(
+                    **self._settings.kafka.client_options(),
+                    acks="all",
+                    enable_idempotence=True,
+                    linger_ms=1,
+                    # Records are keyed by webhook, so a busy webhook fills one partition's
+                    # batch: a large batch keeps concurrent requests from queueing behind it.
+                    max_batch_size=1024 * 1024,
+                    # Shorter than the request's own bound: a record still waiting in the
+                    # buffer expires unsent (KafkaTimeoutError) before the sender gets 503.
+                    request_timeout_ms=int(self._settings.ingest.kafka_timeout_seconds * 750),
+                )
+                try:
+                    await producer.start()
+                except BaseException:  # also cancelled by the request's timeout
+                    await producer.stop()
+                    raise
+                self._producer = producer
+        return self._producer
+
+    async def send(self, webhook_id: str, body: bytes, signature: str) -> None:
+        """Return once Kafka has the record; TimeoutError past `kafka_timeout_seconds`,
+        KafkaUnavailable at once while Kafka is known to be down."""
+        if self._probe is not None:
+            raise KafkaUnavailable("Kafka was unreachable and has not answered since")
+        try:
+            async with asyncio.timeout(self._settings.ingest.kafka_timeout_seconds):
+                producer = await self._started()
+                await producer.send_and_wait(
+                    self._settings.topics.raw,
+                    value=body,
+                    key=webhook_id.encode(),
+                    headers=[
+                        (HEADER_WEBHOOK, webhook_id.encode()),
+                        (HEADER_SIGNATURE, signature.encode()),
+                    ],
+                )
+        except (KafkaError, OSError, TimeoutError) as error:
+            # Only Kafka being away trips it, not a refusal of this one record.
+            away = isinstance(error, TimeoutError | OSError | KafkaTimeoutError) or error.retriable
+            if away and self._probe is None:
+                self._probe = asyncio.create_task(self._probe_until_up(), name="kafka probe")
+            raise
+
+    async def _probe_until_up(self) -> None:
+        while True:
+            await asyncio.sleep(self.PROBE_SECONDS)
+            if await self.reachable():
+                log.info("kafka reachable again: the intake hands records over again")
+                self._probe = None
+                return
+
+    async def reachable(self) -> bool:
+        """True when a broker answers a metadata request within a few seconds."""
+        try:
+            async with asyncio.timeout(3):
+                producer = await self._started()
+                return bool(await producer.client.fetch_all_metadata())
+        except Exception:
+            return False
+
+    async def stop(self) -> None:
+        if self._probe is not None:
+            self._probe.cancel()
+            self._probe = None
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None

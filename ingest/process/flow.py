@@ -1,0 +1,108 @@
+"""A batch through the worker, step by step: the two stages as chains of the steps.
+
+    events.raw ─▶ 1 parse (1b event rules) ─▶ 2 route and encode ─▶ events.normalized
+    events.normalized ─▶ 2 decode ─▶ 3 correlate ─▶ 4 store states ┐
+                                                  └▶ 5 index ──────┴▶ acked
+    any step ─▶ 6 dead letters ─▶ events.dlq
+
+Each stage returns only once everything it wrote is acknowledged (Kafka, Elasticsearch),
+so the caller may ack or commit the batch after it, and only then. The stages hold their
+clients as typed fields and take their input as plain values: they run without Kafka
+(`RecordSink` is any object with its three calls) and the worker (`worker.py`) only feeds
+them from Kafka and faust.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from elasticsearch import AsyncElasticsearch
+
+from ingest.metrics import (
+    EVENTS_DUPLICATE,
+    EVENTS_INDEXED,
+    EVENTS_PRODUCED,
+    EVENTS_RETRIED,
+    ORPHAN_RECOVERIES,
+    RECORDS_RECEIVED,
+)
+from ingest.process.correlate import correlate_batch
+from ingest.process.dead_letters import send_dead_letters
+from ingest.process.index import IndexOutcome, documents, index_documents
+from ingest.process.normalize import Position
+from ingest.process.parse import ParsedBatch, RawRecord, parse_batch
+from ingest.process.route import decode_batch, route_events
+from ingest.process.rules import RuleSource
+from ingest.process.sink import RecordSink
+from ingest.process.states import StateStore, changelog_partitions, encode_state
+from ingest.retry import retry
+from ingest.webhooks.registry import WebhookRegistry
+
+
+@dataclass
+class ParseStage:
+    """events.raw → events.normalized (and events.dlq)."""
+
+    registry: WebhookRegistry
+    rules: RuleSource | None  # 1b: applied to each event's document as parse builds it
+    secret: bytes
+    out: RecordSink
+    normalized: str  # topic
+    dlq: str  # topic
+    stopping: Callable[[], bool]
+
+    async def run(self, records: Sequence[tuple[RawRecord, bytes | None]]) -> ParsedBatch:
+        """Parse a batch of (raw record, key); return once Kafka acknowledged all of it."""
+        parsed = await parse_batch(records, self.registry, self.secret, self.stopping,
+                                   self.rules)  # 1, 1b  # fmt: skip
+        partitions = await self.out.partition_count(self.normalized)
+        routed = route_events(parsed.events, partitions)  # 2
+        await asyncio.gather(
+            retry(lambda: self.out.send_to_partitions(self.normalized, routed),
+                  "producing events", self.stopping),
+            send_dead_letters(self.out, self.dlq, parsed.letters, self.stopping),  # 6
+        )  # fmt: skip
+        RECORDS_RECEIVED.inc(len(records))
+        EVENTS_PRODUCED.inc(len(parsed.events))
+        return parsed
+
+
+@dataclass
+class IndexStage:
+    """events.normalized → correlation states (table + changelog) and Elasticsearch."""
+
+    es: AsyncElasticsearch
+    states: StateStore
+    out: RecordSink
+    events_prefix: str
+    alerts_index: str
+    dlq: str  # topic
+    window: timedelta
+    stopping: Callable[[], bool]
+
+    async def run(self, records: Sequence[tuple[Position, bytes | None]]) -> IndexOutcome:
+        """Correlate and index a batch of (position, value) of events.normalized; return once
+        the states, the events and alerts, and the dead letters are all acknowledged."""
+        decoded = decode_batch(records)  # 2
+        correlated = correlate_batch(decoded.events, self.states.table, self.window)  # 3
+        states = {key: encode_state(state) for key, state in correlated.states.items()}
+        docs = documents(decoded.events, decoded.where, correlated, self.events_prefix,
+                         self.alerts_index)  # fmt: skip
+        # Two independent writes, each retried until done, waited for together: the states
+        # (Kafka), and the events with their alerts in one bulk request (Elasticsearch).
+        _, outcome = await asyncio.gather(
+            self.states.write(states, changelog_partitions(decoded.events, decoded.where)),  # 4
+            index_documents(self.es, docs, self.stopping),  # 5
+        )
+        outcome.orphans = correlated.orphans
+        outcome.newest = max((e.created_at for e in decoded.events), default="")
+        outcome.letters[:0] = decoded.letters
+        await send_dead_letters(self.out, self.dlq, outcome.letters, self.stopping)  # 6
+        EVENTS_INDEXED.inc(outcome.indexed)
+        EVENTS_DUPLICATE.inc(outcome.duplicates)
+        EVENTS_RETRIED.inc(outcome.retried)
+        ORPHAN_RECOVERIES.inc(outcome.orphans)
+        return outcome

@@ -1,0 +1,192 @@
+"""The HTTP service: `eventpipe api` serves the intake and the Event API (get/list/stat,
+alerts, webhooks, the console) over HTTP and, beside it, gRPC (`query_api.grpc.server`);
+`eventpipe intake` serves the intake alone, so alert floods and queries scale apart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+from collections.abc import AsyncIterator
+
+from elasticsearch import AsyncElasticsearch
+from elasticsearch import ConnectionError as EsConnectionError
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from ingest.elasticsearch.indices import delete_expired, ensure_events_template
+from ingest.intake import routes as intake_routes
+from ingest.intake.admission import Intake
+from ingest.intake.producer import RawProducer
+from ingest.intake.ratelimit import RateLimiter
+from ingest.kafka.mirror import CopyMirror
+from ingest.rules.log import EventRuleLog
+from ingest.secrets import signing_secret
+from ingest.webhooks.log import WebhookLog
+from ingest.webhooks.mirror import WebhookMirror
+from ingest.webhooks.registry import WebhookRegistry
+from query_api.console import mount_console
+from query_api.grpc.server import start_grpc_server
+from query_api.rest.errors import error_response, install_error_handlers
+from query_api.rest.http_limits import RequestLimits
+from query_api.rest.routes import alerts, apikeys, event_rules, events, webhooks
+from query_api.services.apikeys import ApiKeyStore
+from query_api.services.event_rules import EventRuleStore
+from query_api.services.webhooks import WebhookStore
+from schemas.settings import Settings, get_settings
+
+log = logging.getLogger("eventpipe.api")
+RETENTION_EVERY_SECONDS = 3600
+
+
+async def _retention_loop(es: AsyncElasticsearch, settings: Settings) -> None:
+    """Delete expired daily indices now and then every hour."""
+    while True:
+        try:
+            deleted = await delete_expired(
+                es, settings.indices.events, settings.indices.retention_days
+            )
+            if deleted:
+                log.info("retention deleted %s", ", ".join(deleted))
+        except Exception as error:  # keep serving; retry at the next round
+            log.warning("retention failed: %s", error)
+        await asyncio.sleep(RETENTION_EVERY_SECONDS)
+
+
+def create_app(settings: Settings | None = None, *, query: bool = True) -> FastAPI:
+    """The intake and, with `query` (the default), the Event API beside it."""
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.settings = settings
+        # The webhooks topic read into memory: authenticating a sender needs only Kafka.
+        webhook_log = app.state.webhook_log = WebhookLog(settings)
+        app.state.registry = WebhookRegistry(webhook_log)
+        app.state.intake = Intake(
+            settings=settings,
+            registry=app.state.registry,
+            limiter=RateLimiter(
+                settings.ingest.webhook_rate_per_second, settings.ingest.webhook_burst
+            ),
+            producer=RawProducer(settings),
+            signing_secret=signing_secret(settings),
+        )
+        # The mirror listens before the topic's first read ends: no change slips by.
+        mirror = _query_clients(app, settings, webhook_log) if query else None
+        await webhook_log.start()
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                if mirror is not None:
+                    await stack.enter_async_context(_query_service(app, settings, mirror))
+                # Start-up objects live as long as the process: keeping them out of the
+                # garbage collector's full passes keeps those passes short (a latency tail
+                # otherwise).
+                gc.freeze()
+                yield
+        finally:
+            await webhook_log.stop()
+            await app.state.intake.producer.stop()
+
+    app = FastAPI(
+        title="eventpipe",
+        description="The Event API of Cloudforet's monitoring service, over Elasticsearch.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.add_middleware(intake_routes.WebhookFastPath)
+    # Outermost: every route, the fast path included, reads its body through the limits.
+    app.add_middleware(RequestLimits, max_body_bytes=settings.ingest.max_body_bytes)
+    if query:
+        app.include_router(events.router)
+        app.include_router(webhooks.router)
+    app.include_router(intake_routes.router)
+    if query:
+        app.include_router(alerts.router)
+        app.include_router(apikeys.router)
+        app.include_router(event_rules.router)
+        mount_console(app)
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], response_model=None)
+    async def readyz(request: Request) -> object:
+        """Ready to take alerts: Kafka answers and the webhooks are loaded from it.
+
+        Elasticsearch is reported, not required: while it is down the intake still takes
+        alerts (reads answer 503 on their own), so a load balancer must keep sending.
+        """
+        state = request.app.state
+        if not await state.intake.producer.reachable():
+            return error_response(503, "ERROR_UNAVAILABLE", "Kafka unreachable")
+        if not state.webhook_log.loaded:
+            return error_response(503, "ERROR_UNAVAILABLE", "webhooks not loaded from Kafka yet")
+        if not query:
+            return {"status": "ready"}
+        try:
+            await state.es.cluster.health(timeout="2s")
+            search = "ok"
+        except Exception:
+            search = "unreachable"
+        return {"status": "ready", "elasticsearch": search}
+
+    @app.get("/metrics", tags=["health"], include_in_schema=False)
+    async def metrics() -> Response:
+        """Prometheus text format, from prometheus_client's default registry."""
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def _query_clients(app: FastAPI, settings: Settings, webhook_log: WebhookLog) -> WebhookMirror:
+    """The Event API's clients: Elasticsearch, the key and webhook stores (the webhooks
+    index is the topic's searchable copy, kept equal to it by the mirror returned)."""
+    es = AsyncElasticsearch(**settings.elasticsearch.client_options())
+    app.state.es = es
+    app.state.keys = ApiKeyStore(es, settings.indices.apikeys)
+    app.state.key_limiter = RateLimiter(settings.api.key_rate_per_second, settings.api.key_burst)
+    app.state.webhooks = WebhookStore(es, webhook_log, settings.indices.webhooks)
+    return WebhookMirror(webhook_log, app.state.webhooks)
+
+
+@contextlib.asynccontextmanager
+async def _query_service(
+    app: FastAPI, settings: Settings, mirror: WebhookMirror
+) -> AsyncIterator[None]:
+    """The Event API's background work: the webhook mirror, retention, the gRPC server."""
+    es: AsyncElasticsearch = app.state.es
+    mirroring = asyncio.create_task(mirror.run(), name="webhook mirror")
+    # Event rules live as webhooks do: their topic in memory, the index its searchable copy.
+    rule_log = app.state.event_rule_log = EventRuleLog(settings)
+    app.state.event_rules = EventRuleStore(es, rule_log, settings.indices.event_rules)
+    rule_mirror = CopyMirror(rule_log, app.state.event_rules)  # listens before the first read
+    await rule_log.start()
+    rule_mirroring = asyncio.create_task(rule_mirror.run(), name="event rule mirror")
+    try:
+        await ensure_events_template(es, settings.indices.events)
+        await app.state.keys.ensure_index()
+        await app.state.webhooks.ensure_index()
+    except EsConnectionError as error:
+        log.warning("Elasticsearch not reachable at start-up (%s); /readyz says so", error)
+    grpc = None
+    if settings.api.grpc_port:  # 0: off
+        api = settings.api
+        grpc = await start_grpc_server(app.state, api.grpc_host, api.grpc_port)
+        log.info("gRPC Event API on %s", grpc.address)
+    app.state.grpc = grpc
+    retention = asyncio.create_task(_retention_loop(es, settings))
+    try:
+        yield
+    finally:
+        retention.cancel()
+        mirroring.cancel()
+        rule_mirroring.cancel()
+        await rule_log.stop()
+        if grpc is not None:
+            await grpc.stop()
+        await es.close()
