@@ -35,6 +35,10 @@ and deleted at the end; parts in the order they run:
 5. scale      part 3 again on topics of its own, with two workers on this host sharing the
               partitions (`--parts ...,scale`): whether a second worker raises the rate
               where Elasticsearch is not the limit.
+6. rules      part 3 twice more on topics of their own (`--parts ...,rules`): with no event
+              rule, then with 100 GLOBAL rules in the events' domain (SPEC §10), none of which
+              matches, so every event runs all 100 rules' 300 conditions: the worker's CPU per
+              event in each, and how much the rules add (issue 20's target: at most 20 %).
 
 --profile samples the api and the worker with py-spy (when installed) during the timed
 windows and prints where their time goes; it skews the figures, so leave it off for them.
@@ -75,7 +79,12 @@ from ingest.kafka.topics import ensure_topics
 from ingest.parsers.standard import parse as parse_standard
 from ingest.process.correlate import alert_id_for
 from ingest.process.normalize import Position, to_events, with_alert_id
+from ingest.rules.log import EventRuleLog
+from query_api.services import event_rules
+from query_api.services.event_rules import EventRuleStore
 from query_api.services.webhooks import open_store
+from schemas.apikey import Caller
+from schemas.event_rule import EventRuleCreate
 from schemas.index import events_index_for, events_index_pattern
 from schemas.settings import Settings
 from schemas.webhook import PluginInfo, WebhookCreate
@@ -671,8 +680,9 @@ async def part_processor(
     ceiling: float,
     running: list[Child],
     workers: int = 1,
+    label: str = "",
 ) -> Child:
-    label = "processor" if workers == 1 else f"scale: {workers} workers"
+    label = label or ("processor" if workers == 1 else f"scale: {workers} workers")
     print(f"[3/4] {label}: pre-producing {n:,} records, then {workers} worker(s)", flush=True)
     await ensure_topics(settings)
     async with open_store(settings, es) as store:
@@ -732,7 +742,8 @@ async def part_processor(
     events_only = rate / ceiling
     ceiling = report.rates.get("ceiling_with_alerts", ceiling)
     ratio = rate / ceiling
-    if workers > 1:
+    report.rates[f"{label} cpu_us"] = per_event
+    if workers > 1 or label != "processor":
         report.add(f"{label}: Kafka->ES events/s", f"{rate:,.0f}")
         report.add(f"{label} / ceiling", f"{ratio:.2f}x")
         report.add(f"{label}: CPU per event, RSS max", f"{per_event:.0f} us, {max(rss):.0f} MB")
@@ -769,6 +780,76 @@ async def part_processor(
     if count != n:
         report.note(f"processor: {count:,} documents searchable, expected {n:,}")
     return worker
+
+
+# ---- part 6: rules ---------------------------------------------------------------------------
+
+RULES_TARGET = 0.20  # issue 20: 100 rules add at most 20 % to the worker's CPU per event
+
+
+def bench_rules(count: int) -> list[EventRuleCreate]:
+    """`count` GLOBAL rules that never match the bench's events (title "event i", severity
+    WARNING, no additional_info): each of the three conditions of each rule is tested."""
+    return [
+        EventRuleCreate.model_validate(
+            {
+                "name": f"bench rule {i}",
+                "conditions_policy": "ANY",
+                "conditions": [
+                    {"key": "title", "operator": "contain", "value": f"disk-{i}"},
+                    {"key": "severity", "operator": "eq", "value": "CRITICAL"},
+                    {"key": f"additional_info.team-{i % 10}", "operator": "eq", "value": f"t{i}"},
+                ],
+                "actions": {"change_urgency": "LOW", "add_additional_info": {"rule": str(i)}},
+                "domain_id": "domain-1",
+            }
+        )
+        for i in range(count)
+    ]
+
+
+async def make_rules(settings: Settings, es: AsyncElasticsearch, count: int) -> None:
+    rule_log = EventRuleLog(settings)
+    await rule_log.start()
+    try:
+        store = EventRuleStore(es, rule_log, settings.indices.event_rules)
+        caller = Caller(key_id="bench", domain_id="domain-1")
+        for request in bench_rules(count):
+            await event_rules.create(store, caller, request)
+    finally:
+        await rule_log.stop()
+
+
+async def part_rules(
+    base: Settings,
+    name: str,
+    es: AsyncElasticsearch,
+    n: int,
+    workdir: Path,
+    report: Report,
+    ceiling: float,
+    running: list[Child],
+) -> list[Settings]:
+    """The worker's CPU per event without rules and with 100, one pipeline each."""
+    made = []
+    for count in (0, 100):
+        settings = pipeline_settings(base, f"{name}-r{count}", worker_metrics_port=free_port())
+        made.append(settings)
+        await ensure_topics(settings)
+        if count:
+            await make_rules(settings, es, count)
+        label = f"rules: {count} rules"
+        worker = await part_processor(settings, es, n, workdir, report, ceiling, running,
+                                      label=label)  # fmt: skip
+        await worker.stop()
+    without, with_rules = (report.rates[f"rules: {c} rules cpu_us"] for c in (0, 100))
+    growth = with_rules / without - 1
+    report.add(
+        "rules: worker CPU per event, 0 -> 100 rules",
+        f"{without:.0f} -> {with_rules:.0f} us (+{growth * 100:.0f} %)",
+        f"<= +{RULES_TARGET * 100:.0f} %", growth <= RULES_TARGET,
+    )  # fmt: skip
+    return made
 
 
 # ---- part 3: intake -------------------------------------------------------------------------
@@ -1160,6 +1241,7 @@ async def run(args: argparse.Namespace) -> int:
         flush=True,
     )
     es = AsyncElasticsearch(**main.elasticsearch.client_options())
+    rule_pipelines: list[Settings] = []
     started = time.perf_counter()
     try:
         async with children() as running:
@@ -1196,9 +1278,14 @@ async def run(args: argparse.Namespace) -> int:
                 await part_processor(
                     scaled, es, args.events, workdir, report, ceiling, running, workers=2
                 )
+            if "rules" in args.parts:
+                rule_pipelines += await part_rules(
+                    base, name, es, args.events, workdir, report, ceiling, running
+                )
     finally:
         print("cleaning up", flush=True)
-        await cleanup(es, [main, scaled, intake, peer], [ceiling_prefix, f"{name}-wa-events"])
+        await cleanup(es, [main, scaled, intake, peer, *rule_pipelines],
+                      [ceiling_prefix, f"{name}-wa-events"])  # fmt: skip
         await es.close()
     report_peer_ratio(report)
     report.note(f"whole run {time.perf_counter() - started:.0f} s; logs in {workdir}")
@@ -1220,8 +1307,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--parts",
         default="peer,intake,processor,latency",
-        help="which of peer, intake, processor, latency, scale to run (the ceiling always "
-        "runs; latency needs processor; scale runs the processor again with two workers)",
+        help="which of peer, intake, processor, latency, scale, rules to run (the ceiling "
+        "always runs; latency needs processor; scale runs the processor again with two "
+        "workers; rules runs it with 0 and with 100 event rules)",
     )
     parser.add_argument(
         "--profile", action="store_true", help="py-spy each timed window (skews the figures)"
