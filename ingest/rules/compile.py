@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from schemas.event_rule import (
+    EVENT_FIELD_PATHS,
     ConditionsPolicy,
     EventRule,
     EventRuleCondition,
@@ -118,6 +119,10 @@ def compile_sequence(rules: Sequence[EventRule], name: str = "rules") -> RuleFun
     return _Generator(rules).build(name)
 
 
+# Fields every event document holds as a string (occurred_at may be null).
+ALWAYS_TEXT = frozenset(path for name, path in EVENT_FIELD_PATHS.items() if name != "occurred_at")
+
+
 class _Generator:
     """Python source for a rule sequence. User text only ever enters it through `repr()` of a
     string (a literal) or as an element of the constants tuple `K`, never as code."""
@@ -163,13 +168,19 @@ class _Generator:
     def _read(self, path: tuple[str, ...], number: int, indent: str = "    ") -> list[str]:
         # EventInfo's own fields are strings (StrEnums for event_type and severity) or None in
         # every document: read as they are; additional_info's values through `text`.
-        if path[0] == "additional_info":
-            expression = f"_text(info.get({path[1]!r}))"
+        v, lowered = f"v{number}", f"l{number}"
+        if path[0] == "additional_info":  # most values are strings or missing: no call
+            return [
+                f"{indent}{v} = info.get({path[1]!r})",
+                f"{indent}if {v} is not None and type({v}) is not str:",
+                f"{indent}    {v} = _text({v})",
+                *([f"{indent}{lowered} = {v}.lower() if {v} is not None else None"]
+                  if number in self.lowered else []),
+            ]  # fmt: skip
         elif len(path) == 2:
             expression = f"(doc.get({path[0]!r}) or {{}}).get({path[1]!r})"
         else:
             expression = f"doc.get({path[0]!r})"
-        v, lowered = f"v{number}", f"l{number}"
         lines = [f"{indent}{v} = {expression}"]
         if number in self.lowered:
             lines.append(f"{indent}{lowered} = {v}.lower() if {v} is not None else None")
@@ -178,22 +189,29 @@ class _Generator:
     def _condition(self, condition: EventRuleCondition) -> str:
         number = self._local(condition)
         value = condition.value
+        # EventInfo's text fields are never null in a document: no None test for them.
+        path = condition_path(condition.key)
+        guard = "" if path in ALWAYS_TEXT else f"v{number} is not None and "
         match condition.operator:
             case "eq":
                 return f"v{number} == {value!r}"
             case "not":
-                return f"(v{number} is not None and v{number} != {value!r})"
+                return f"({guard}v{number} != {value!r})"
             case "contain":
-                return f"(l{number} is not None and {value.lower()!r} in l{number})"
+                return f"({guard}{value.lower()!r} in l{number})"
             case _:  # not_contain
-                return f"(l{number} is not None and {value.lower()!r} not in l{number})"
+                return f"({guard}{value.lower()!r} not in l{number})"
 
     def _constant(self, value: Any) -> str:
         self.constants.append(value)
         return f"K[{len(self.constants) - 1}]"
 
     def _rule(self, rule: EventRule) -> list[str | tuple[str, ...]]:
-        tests = [self._condition(c) for c in rule.conditions]
+        # Cheapest first (equality before substrings): a test that decides the rule ends it.
+        cheap_first = sorted(
+            rule.conditions, key=lambda c: c.operator in ("contain", "not_contain")
+        )
+        tests = [self._condition(c) for c in cheap_first]
         if rule.conditions_policy == ConditionsPolicy.ALWAYS:
             test = "True"
         elif rule.conditions_policy == ConditionsPolicy.ALL:
