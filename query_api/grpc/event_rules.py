@@ -56,6 +56,8 @@ def _plain(value: Any) -> Any:
 def rule_info(rule: Any) -> event_rule_pb2.EventRuleInfo:
     """EventRuleInfo from a rule (or the fields `only` kept of it)."""
     data = _plain(rule)
+    if isinstance(data.get("actions"), dict):  # only the actions the rule takes, as Cloudforet
+        data["actions"] = {name: value for name, value in data["actions"].items() if value}
     if data.get("conditions_policy") == "ALWAYS":
         data["conditions_policy"] = ALWAYS_NUMBER
     return json_format.ParseDict(data, event_rule_pb2.EventRuleInfo(), ignore_unknown_fields=True)
