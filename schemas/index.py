@@ -159,25 +159,68 @@ def events_template(prefix: str, *, shards: int = 1, replicas: int = 0) -> dict[
 ALERT_MAPPINGS: dict[str, Any] = {
     "dynamic": "strict",
     "properties": {
+        # alert.proto's AlertInfo (schemas.alert.AlertInfo), field for field
+        "alert_number": {"type": "long"},
         "alert_id": KEYWORD,
-        "event_key": KEYWORD,
+        "title": TEXT_WITH_KEYWORD,
+        "state": KEYWORD,
+        "status_message": TEXT_WITH_KEYWORD,
+        "description": TEXT_WITH_KEYWORD,
+        "assignee": KEYWORD,
+        "urgency": KEYWORD,
+        "severity": KEYWORD,
+        "rule": KEYWORD,
+        "resource": EVENT_PROPERTIES["resource"],
+        "provider": KEYWORD,
+        "account": KEYWORD,
+        "is_snoozed": {"type": "boolean"},
+        "snoozed_end_time": DATE,
+        "escalation_step": {"type": "long"},
+        "escalation_ttl": {"type": "long"},
+        "responders": {"properties": {"resource_type": KEYWORD, "resource_id": KEYWORD}},
+        "project_dependencies": KEYWORD,
+        "image_url": KEYWORD,
+        "additional_info": FLATTENED,
+        "triggered_by": KEYWORD,
+        "webhook_id": KEYWORD,
+        "escalation_policy_id": KEYWORD,
         "project_id": KEYWORD,
         "domain_id": KEYWORD,
-        "state": KEYWORD,
-        "urgency": KEYWORD,
+        "created_at": DATE,
+        "updated_at": DATE,
+        "acknowledged_at": DATE,
+        "resolved_at": DATE,
+        "escalated_at": DATE,
+        # eventpipe's correlation fields
+        "event_key": KEYWORD,
         "first_event_at": DATE,
         "last_event_at": DATE,
-        "resolved_at": DATE,
         "event_count": {"type": "long"},
-        # Set by event rules when the alert opens (SPEC §10).
-        "assignee": KEYWORD,
-        "responders": {
-            "type": "object",
-            "properties": {"resource_type": KEYWORD, "resource_id": KEYWORD},
-        },
-        "project_dependencies": KEYWORD,
-        "escalation_ttl": {"type": "long"},
+        # read by the worker and the API only, never queried (schemas.alert.StoredAlert)
+        "correlation_key": {"type": "keyword", "index": False, "doc_values": False},
+        "changes": {"type": "object", "enabled": False},
     },
+}
+ALERT_FIELDS = FieldMap.of(ALERT_MAPPINGS)
+
+NOTE_MAPPINGS: dict[str, Any] = {
+    "dynamic": "strict",
+    "properties": {
+        "note_id": KEYWORD,
+        "alert_id": KEYWORD,
+        "note": TEXT_WITH_KEYWORD,
+        "created_by": KEYWORD,
+        "project_id": KEYWORD,
+        "domain_id": KEYWORD,
+        "created_at": DATE,
+    },
+}
+NOTE_FIELDS = FieldMap.of(NOTE_MAPPINGS)
+
+# A counter document per domain: where alert numbers are taken from (a block at a time).
+ALERT_NUMBER_MAPPINGS: dict[str, Any] = {
+    "dynamic": "strict",
+    "properties": {"domain_id": KEYWORD, "next": {"type": "long"}},
 }
 
 

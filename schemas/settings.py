@@ -252,6 +252,9 @@ class IndexSettings(BaseModel):
 
     events: str = "eventpipe-events"
     alerts: str = "eventpipe-alerts"
+    # Notes on alerts, and the per-domain counters alert numbers are taken from.
+    notes: str = "eventpipe-notes"
+    alert_numbers: str = "eventpipe-alert-numbers"
     apikeys: str = "eventpipe-apikeys"
     webhooks: str = "eventpipe-webhooks"
     event_rules: str = "eventpipe-event-rules"
@@ -326,6 +329,9 @@ class ApiSettings(BaseModel):
     keep_alive_seconds: int = Field(default=5, ge=1)
     # Retry-After of a 503 (a dependency down or slow), in seconds.
     retry_after_seconds: float = Field(default=2.0, gt=0)
+    # A change to an alert (update, snooze, ...) waits this long for the worker that owns
+    # the alert to apply it, then answers 503: the change is queued and will still apply.
+    alert_change_timeout_seconds: float = Field(default=10.0, gt=0)
 
 
 class EngineSettings(BaseModel):

@@ -47,11 +47,19 @@ def index_action(index: str, doc_id: str) -> bytes:
     return b'{"index":{"_index":%s,"_id":%s}}' % (orjson.dumps(index), orjson.dumps(doc_id))
 
 
+def delete_action(index: str, doc_id: str) -> bytes:
+    """A bulk `delete` action line (it takes no document: pair it with b"")."""
+    return b'{"delete":{"_index":%s,"_id":%s}}' % (orjson.dumps(index), orjson.dumps(doc_id))
+
+
 def to_bulk_body(items: Sequence[tuple[bytes, bytes]]) -> bytes:
-    """The NDJSON body of one bulk request from (action, document) pairs, sent as is."""
+    """The NDJSON body of one bulk request from (action, document) pairs, sent as is; a
+    delete's empty document is no line."""
     lines = []
     for action, doc in items:
-        lines += (action, doc)
+        lines.append(action)
+        if doc:
+            lines.append(doc)
     lines.append(b"")
     return b"\n".join(lines)
 
@@ -62,7 +70,7 @@ def classify_bulk_response(response: dict[str, Any]) -> BulkOutcome:
     for position, item in enumerate(response.get("items", [])):
         result = next(iter(item.values()))
         status = int(result.get("status", 500))
-        if status in (200, 201):
+        if status in (200, 201) or (status == 404 and "delete" in item):  # gone already
             outcome.done.append(position)
         elif status == 409:
             outcome.done.append(position)

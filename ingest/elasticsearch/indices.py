@@ -13,7 +13,14 @@ from datetime import UTC, date, datetime, timedelta
 
 from elasticsearch import AsyncElasticsearch, BadRequestError
 
-from schemas.index import ALERT_MAPPINGS, events_index_pattern, events_template
+from schemas.index import (
+    ALERT_MAPPINGS,
+    ALERT_NUMBER_MAPPINGS,
+    NOTE_MAPPINGS,
+    events_index_pattern,
+    events_template,
+)
+from schemas.settings import IndexSettings
 
 
 async def ensure_events_template(es: AsyncElasticsearch, prefix: str) -> None:
@@ -56,15 +63,30 @@ async def delete_expired(
 
 
 async def ensure_alerts_index(es: AsyncElasticsearch, index: str) -> None:
-    """Create the alerts index once; its documents are rewritten as alerts change."""
+    """Create the alerts index once (its mapping brought up to date when it exists)."""
+    await ensure_index(es, index, ALERT_MAPPINGS)
+
+
+async def ensure_index(es: AsyncElasticsearch, index: str, mappings: dict) -> None:
+    """Create a one-shard index with `mappings` once; on an existing one, add the fields
+    it lacks (a mapping only grows: an index of an older version takes the new fields)."""
     if await es.indices.exists(index=index):
+        await es.indices.put_mapping(index=index, **mappings)
         return
     try:
         await es.indices.create(
             index=index,
-            mappings=ALERT_MAPPINGS,
+            mappings=mappings,
             settings={"number_of_shards": 1, "number_of_replicas": 0},
         )
     except BadRequestError as error:
         if error.error != "resource_already_exists_exception":
             raise
+
+
+async def ensure_alert_indices(es: AsyncElasticsearch, indices: IndexSettings) -> None:
+    """The alerts index (its mapping brought up to date), the notes index and the alert
+    number counters."""
+    await ensure_index(es, indices.alerts, ALERT_MAPPINGS)
+    await ensure_index(es, indices.notes, NOTE_MAPPINGS)
+    await ensure_index(es, indices.alert_numbers, ALERT_NUMBER_MAPPINGS)

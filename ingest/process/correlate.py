@@ -4,7 +4,11 @@ For one (domain, project, event_key): an event attaches to the current alert whe
 the newest non-RECOVERY event arrived within the dedup window before it and that
 alert is not RESOLVED; a RECOVERY then resolves the alert. Otherwise a RECOVERY
 gets no alert (kept, not dropped: SPEC §8) and anything else opens a new alert,
-whose id derives from the event that opened it, so a replay opens the same one.
+whose id derives from the event that opened it, so a replay opens the same one. An alert
+is opened whole (AlertInfo's fields from its first event, SPEC §9), with alert_number 0:
+the index stage gives it its number (`ingest.elasticsearch.alert_numbers`). Events never
+move an alert backwards: they attach to it in any state but RESOLVED and leave that state,
+except that a RECOVERY resolves it.
 
 State and alerts are plain dicts of JSON values, shaped exactly as `schemas.alert.KeyState`
 and `Alert` (tests hold them to it): they go to the table's changelog and to
@@ -27,7 +31,7 @@ HIGH_URGENCY = {"CRITICAL", "ERROR", "NOT_AVAILABLE"}
 DECISIONS_KEPT = 256  # enough for every event of a key that can be replayed at once
 
 State = dict[str, Any]  # schemas.alert.KeyState as JSON values
-AlertDoc = dict[str, Any]  # schemas.alert.Alert as JSON values
+AlertDoc = dict[str, Any]  # schemas.alert.StoredAlert as JSON values
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,69 @@ def alert_id_for(opening_event_id: str) -> str:
 
 def _time(text: str) -> datetime:
     return datetime.fromisoformat(text)
+
+
+def _later(a: str | None, b: str) -> str:
+    return b if not a or _time(b) > _time(a) else a
+
+
+def open_alert(event: NormalizedEvent) -> AlertDoc:
+    """A new alert from the event that opens it: its fields as Cloudforet copies them from
+    the event (title, description, severity, resource, ...), triggered by its webhook.
+
+    urgency, assignee, responders and project_dependencies are what the event rules set
+    (`event.rules`, SPEC §10), else urgency follows the severity; no_notification is
+    Cloudforet's escalation_ttl 0, which every alert has here (no escalation policies)."""
+    doc = load_json(event.doc)
+    rules = event.rules or {}
+    domain_id, project_id, event_key = event.key.split("\x1f", 2)
+    now = event.created_at
+    resource = doc.get("resource") or None
+    return {
+        "alert_number": 0, "alert_id": alert_id_for(event.event_id),
+        "title": doc.get("title") or "",
+        "state": "ERROR" if event.event_type == "ERROR" else "TRIGGERED",
+        "status_message": None, "description": doc.get("description"),
+        "assignee": rules.get("assignee"),
+        "urgency": rules.get("urgency") or ("HIGH" if event.severity in HIGH_URGENCY else "LOW"),
+        "severity": event.severity, "rule": doc.get("rule"),
+        "resource": resource if resource and any(resource.values()) else None,
+        "provider": doc.get("provider"), "account": doc.get("account"),
+        "is_snoozed": False, "snoozed_end_time": None, "escalation_step": 1,
+        "escalation_ttl": 0, "responders": list(rules.get("responders") or ()),
+        "project_dependencies": list(rules.get("project_dependencies") or ()),
+        "image_url": doc.get("image_url"), "additional_info": doc.get("additional_info") or {},
+        "triggered_by": doc.get("webhook_id"), "webhook_id": doc.get("webhook_id"),
+        "escalation_policy_id": None, "project_id": project_id, "domain_id": domain_id,
+        "created_at": now, "updated_at": now, "acknowledged_at": None, "resolved_at": None,
+        "escalated_at": None, "event_key": event_key, "first_event_at": now,
+        "last_event_at": now, "event_count": 1, "correlation_key": event.key, "changes": [],
+    }  # fmt: skip
+
+
+# AlertInfo's fields an alert opened by an earlier version lacks, and their values then.
+UPGRADE_DEFAULTS: dict[str, Any] = {
+    "alert_number": 0, "title": "", "status_message": None, "description": None,
+    "assignee": None, "severity": "NONE", "rule": None, "resource": None, "provider": None,
+    "account": None, "is_snoozed": False, "snoozed_end_time": None, "escalation_step": 1,
+    "escalation_ttl": 0, "responders": [], "project_dependencies": [], "image_url": None,
+    "additional_info": {}, "triggered_by": None, "webhook_id": None,
+    "escalation_policy_id": None, "acknowledged_at": None, "escalated_at": None,
+    "changes": [],
+}  # fmt: skip
+
+
+def upgrade_alert(alert: AlertDoc) -> AlertDoc:
+    """An alert as this version keeps it, from one an earlier version kept (only its
+    correlation fields): AlertInfo's fields filled in, numbered by the index stage."""
+    if "alert_number" in alert:
+        return alert
+    first = alert.get("first_event_at")
+    return {
+        **UPGRADE_DEFAULTS, **alert, "created_at": first, "updated_at": alert.get("last_event_at"),
+        "correlation_key": correlation_key(alert["domain_id"], alert["project_id"],
+                                           alert["event_key"]),
+    }  # fmt: skip
 
 
 def correlate(state: State | None, event: NormalizedEvent, window: timedelta) -> Correlated:
@@ -72,6 +139,7 @@ def correlate(state: State | None, event: NormalizedEvent, window: timedelta) ->
             **current,
             "last_event_at": max(current["last_event_at"], now, key=_time),
             "event_count": current["event_count"] + 1,
+            "updated_at": _later(current.get("updated_at"), now),
         }
         if is_recovery:
             alert["state"] = "RESOLVED"
@@ -79,21 +147,7 @@ def correlate(state: State | None, event: NormalizedEvent, window: timedelta) ->
     elif is_recovery:
         alert = None
     else:
-        domain_id, project_id, event_key = event.key.split("\x1f", 2)
-        alert = {
-            "alert_id": alert_id_for(event.event_id),
-            "event_key": event_key,
-            "project_id": project_id,
-            "domain_id": domain_id,
-            "state": "ERROR" if event.event_type == "ERROR" else "TRIGGERED",
-            "urgency": "HIGH" if event.severity in HIGH_URGENCY else "LOW",
-            "first_event_at": now,
-            "last_event_at": now,
-            "resolved_at": None,
-            "event_count": 1,
-        }
-        if event.rules:
-            alert.update(alert_fields(event.rules))
+        alert = open_alert(event)
 
     alert_id = alert["alert_id"] if alert else ""
     decisions = {**decisions, event.event_id: alert_id}
@@ -107,27 +161,15 @@ def correlate(state: State | None, event: NormalizedEvent, window: timedelta) ->
     return Correlated(new_state, alert_id, alert, orphan_recovery=is_recovery and alert is None)
 
 
-def alert_fields(outcome: Mapping[str, Any]) -> AlertDoc:
-    """What event rules set (`ingest.process.rules`) as the fields of the alert an event
-    opens; no_notification is Cloudforet's escalation_ttl 0 (never escalated)."""
-    fields = {name: outcome[name] for name in ALERT_RULE_FIELDS if name in outcome}
-    if outcome.get("no_notification"):
-        fields["escalation_ttl"] = 0
-    return fields
-
-
-ALERT_RULE_FIELDS = ("urgency", "assignee", "responders", "project_dependencies")
-
-
 def load_state(stored: bytes | Mapping[str, Any] | None) -> State | None:
     """A key's state as the table holds it: JSON bytes as the worker writes them, or the
     dict faust's changelog recovery decodes them into."""
     if not stored:
         return None
-    if isinstance(stored, bytes):
-        state: State = load_json(stored)
-        return state
-    return dict(stored)
+    state: State = load_json(stored) if isinstance(stored, bytes) else dict(stored)
+    if state.get("alert") is not None:
+        state["alert"] = upgrade_alert(state["alert"])
+    return state
 
 
 @dataclass
@@ -168,5 +210,7 @@ def is_quiet(state: Mapping[str, Any], horizon: datetime) -> bool:
     """True when nothing newer than `horizon` touched the key: no event can attach to its
     alert any more, and no replay can ask for its decisions, so the state can go."""
     alert = state.get("alert")
-    last = [t for t in (state.get("last_trigger_at"), alert and alert["last_event_at"]) if t]
+    touched = (state.get("last_trigger_at"), alert and alert["last_event_at"],
+               alert and alert.get("updated_at"))  # fmt: skip
+    last = [t for t in touched if t]
     return not last or max(_time(t) for t in last) < horizon

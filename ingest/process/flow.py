@@ -2,7 +2,8 @@
 
     events.raw ─▶ 1 parse (1b event rules) ─▶ 2 route and encode ─▶ events.normalized
     events.normalized ─▶ 2 decode ─▶ 3 correlate ─▶ 4 store states ┐
-                                                  └▶ 5 index ──────┴▶ acked
+                      (events and      (and apply  └▶ 5 index ──────┴▶ acked
+                       alert changes)   the changes; number new alerts)
     any step ─▶ 6 dead letters ─▶ events.dlq
 
 Each stage returns only once everything it wrote is acknowledged (Kafka, Elasticsearch),
@@ -21,6 +22,7 @@ from datetime import timedelta
 
 from elasticsearch import AsyncElasticsearch
 
+from ingest.elasticsearch.alerts import load_alerts, number_alerts
 from ingest.metrics import (
     EVENTS_DUPLICATE,
     EVENTS_INDEXED,
@@ -29,12 +31,13 @@ from ingest.metrics import (
     ORPHAN_RECOVERIES,
     RECORDS_RECEIVED,
 )
-from ingest.process.correlate import correlate_batch
+from ingest.process.alert_changes import correlate_with_changes
+from ingest.process.correlate import CorrelatedBatch
 from ingest.process.dead_letters import send_dead_letters
 from ingest.process.index import IndexOutcome, documents, index_documents
 from ingest.process.normalize import Position
 from ingest.process.parse import ParsedBatch, RawRecord, parse_batch
-from ingest.process.route import decode_batch, route_events
+from ingest.process.route import DecodedBatch, decode_batch, route_events
 from ingest.process.rules import RuleSource
 from ingest.process.sink import RecordSink
 from ingest.process.states import StateStore, changelog_partitions, encode_state
@@ -82,19 +85,23 @@ class IndexStage:
     dlq: str  # topic
     window: timedelta
     stopping: Callable[[], bool]
+    numbers_index: str = ""  # the alert number counters ("": alerts left unnumbered)
 
     async def run(self, records: Sequence[tuple[Position, bytes | None]]) -> IndexOutcome:
-        """Correlate and index a batch of (position, value) of events.normalized; return once
-        the states, the events and alerts, and the dead letters are all acknowledged."""
+        """Correlate and index a batch of (position, value) of events.normalized, applying
+        the alert changes among them; return once the states, the events and alerts, and
+        the dead letters are all acknowledged."""
         decoded = decode_batch(records)  # 2
-        correlated = correlate_batch(decoded.events, self.states.table, self.window)  # 3
+        correlated, deleted = await self.correlate(decoded)  # 3
         states = {key: encode_state(state) for key, state in correlated.states.items()}
         docs = documents(decoded.events, decoded.where, correlated, self.events_prefix,
-                         self.alerts_index)  # fmt: skip
+                         self.alerts_index, deleted)  # fmt: skip
+        partitions = changelog_partitions(decoded.events, decoded.where)
+        partitions = {**decoded.change_partitions, **partitions}
         # Two independent writes, each retried until done, waited for together: the states
         # (Kafka), and the events with their alerts in one bulk request (Elasticsearch).
         _, outcome = await asyncio.gather(
-            self.states.write(states, changelog_partitions(decoded.events, decoded.where)),  # 4
+            self.states.write(states, partitions),  # 4
             index_documents(self.es, docs, self.stopping),  # 5
         )
         outcome.orphans = correlated.orphans
@@ -106,3 +113,21 @@ class IndexStage:
         EVENTS_RETRIED.inc(outcome.retried)
         ORPHAN_RECOVERIES.inc(outcome.orphans)
         return outcome
+
+    async def correlate(self, decoded: DecodedBatch) -> tuple[CorrelatedBatch, list[str]]:
+        """Step 3: the events correlated and people's changes applied between them, in the
+        order they came (the alerts the changes are for read first, in real time), then
+        the alerts opened numbered."""
+        targets = {change["alert_id"] for _, change in decoded.changes}
+        stored = {}
+        if targets:
+            stored = await retry(lambda: load_alerts(self.es, self.alerts_index, targets),
+                                 "reading alerts", self.stopping)  # fmt: skip
+        correlated, deleted = correlate_with_changes(
+            decoded.events, decoded.changes, self.states.table, self.window, stored
+        )
+        alerts = [*correlated.alerts.values(), *(s["alert"] for s in correlated.states.values())]
+        if self.numbers_index and any(a and a.get("alert_number") == 0 for a in alerts):
+            await retry(lambda: number_alerts(self.es, self.numbers_index, alerts),
+                        "numbering alerts", self.stopping)  # fmt: skip
+        return correlated, deleted

@@ -1,6 +1,6 @@
 """Step 5 of the worker: the batch's events (each with its alert id) and the alerts it
-changed, written to Elasticsearch in one bulk request, retried per item until each is
-acknowledged or dead.
+changed (or deleted), written to Elasticsearch in one bulk request, retried per item until
+each is acknowledged or dead.
 
 Events are created (`create`: a replay of a batch creates nothing twice, its 409s count as
 duplicates) in the daily index of their created_at; alerts are indexed whole by id (the
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import orjson
 from elasticsearch import AsyncElasticsearch
 
-from ingest.elasticsearch.bulk import create_action, daily_index, index_action
+from ingest.elasticsearch.bulk import create_action, daily_index, delete_action, index_action
 from ingest.elasticsearch.writer import BulkResult, write_bulk
 from ingest.process.correlate import CorrelatedBatch
 from ingest.process.dead_letters import DeadLetter, KeyedLetter
@@ -53,8 +53,10 @@ def documents(
     correlated: CorrelatedBatch,
     events_prefix: str,
     alerts_index: str,
+    deleted: Sequence[str] = (),
 ) -> Documents:
-    """The bulk items of a correlated batch: each event with its alert id set."""
+    """The bulk items of a correlated batch: each event with its alert id set, the alerts
+    it changed, and deletes of the alerts people deleted."""
     items = [
         (create_action(daily_index(events_prefix, e.created_at), e.event_id),
          with_alert_id(e.doc, alert_id))
@@ -65,7 +67,8 @@ def documents(
         alerts=[
             (index_action(alerts_index, alert_id), orjson.dumps(alert))
             for alert_id, alert in correlated.alerts.items()
-        ],
+        ]
+        + [(delete_action(alerts_index, alert_id), b"") for alert_id in deleted],
         keys=[e.key.encode() for e in events],
         where=list(where),
     )

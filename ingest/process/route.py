@@ -1,6 +1,7 @@
 """Step 2 of the worker: parsed events routed to the partition of their correlation key and
 encoded many to a record for `events.normalized`; and, on the other side of the topic, the
-records decoded back into events.
+records decoded back into events, and into people's changes to alerts (which the API puts
+on the same topic, in the partition of the alert's key: `ingest.process.alert_changes`).
 
 Routing by correlation key puts each key's events and its state (the correlation table,
 partitioned alike) on one partition. A record carries a few hundred events
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ingest.kafka.produce import Record, partition_for
+from ingest.process.alert_changes import ChangeDoc, decode_change, is_change
 from ingest.process.dead_letters import DeadLetter, KeyedLetter
 from ingest.process.normalize import (
     BATCH_FORMAT,
@@ -53,18 +55,27 @@ def route_events(events: Sequence[NormalizedEvent], partitions: int) -> dict[int
 @dataclass
 class DecodedBatch:
     """The events of a batch of `events.normalized` records, each with the position of the
-    record it came in; records that do not decode are dead letters."""
+    record it came in; people's changes to alerts, each after the first n events
+    (`(n, change)`), and the partition of each change's key; records that do not decode
+    are dead letters."""
 
     events: list[NormalizedEvent] = field(default_factory=list)
     where: list[Position] = field(default_factory=list)
     letters: list[KeyedLetter] = field(default_factory=list)
+    changes: list[tuple[int, ChangeDoc]] = field(default_factory=list)
+    change_partitions: dict[bytes, int] = field(default_factory=dict)
 
 
 def decode_batch(records: Sequence[tuple[Position, bytes | None]]) -> DecodedBatch:
-    """The events of a batch of records, in order."""
+    """The events and changes of a batch of records, in order."""
     out = DecodedBatch()
     for position, value in records:
         try:
+            if value is not None and is_change(value):
+                change = decode_change(value)
+                out.changes.append((len(out.events), change))
+                out.change_partitions[change["correlation_key"].encode()] = position.partition
+                continue
             decoded = decode_events(value or b"")
         except InvalidRecord as invalid:
             out.letters.append((None, DeadLetter(position, value, invalid.code, invalid.reason)))

@@ -42,7 +42,7 @@ import faust
 from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
 from elasticsearch import AsyncElasticsearch
 
-from ingest.elasticsearch.indices import ensure_alerts_index, ensure_events_template
+from ingest.elasticsearch.indices import ensure_alert_indices, ensure_events_template
 from ingest.elasticsearch.writer import client_serializers
 from ingest.kafka import faust_runtime
 from ingest.kafka.batch_consumer import BatchConsumer
@@ -188,6 +188,7 @@ class Worker:
             out=await self.producer(),
             events_prefix=settings.indices.events,
             alerts_index=settings.indices.alerts,
+            numbers_index=settings.indices.alert_numbers,
             dlq=settings.topics.dlq,
             window=timedelta(seconds=settings.ingest.dedup_window_seconds),
             stopping=self.is_stopping,
@@ -205,7 +206,7 @@ class Worker:
 
     async def _prepare(self, es: AsyncElasticsearch) -> None:
         await ensure_events_template(es, self.settings.indices.events)
-        await ensure_alerts_index(es, self.settings.indices.alerts)
+        await ensure_alert_indices(es, self.settings.indices)
 
     async def parse_batch(self, messages: Sequence[ConsumerRecord]) -> None:
         """Parse a batch of raw records; return once Kafka acknowledged all it produced."""

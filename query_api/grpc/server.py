@@ -20,6 +20,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
 from spaceone.api.monitoring.v1 import event_pb2, event_pb2_grpc, event_rule_pb2_grpc
 
+from query_api.grpc.alerts import add_alert_services
 from query_api.grpc.event import EventService
 from query_api.grpc.event_rules import EVENT_RULE_SERVICE, EventRuleService
 
@@ -52,9 +53,10 @@ class GrpcServer:
 class ElasticsearchHealth(health.aio.HealthServicer):
     """The standard health service; `Check` asks Elasticsearch there and then."""
 
-    def __init__(self, es: Any) -> None:
+    def __init__(self, es: Any, names: tuple[str, ...] = (EVENT_SERVICE,)) -> None:
         super().__init__()
         self._es = es
+        self._names = names
 
     async def probe(self) -> None:
         """Set every served name to SERVING if Elasticsearch answers, else NOT_SERVING."""
@@ -64,7 +66,7 @@ class ElasticsearchHealth(health.aio.HealthServicer):
             status = health_pb2.HealthCheckResponse.SERVING
         except Exception:
             status = health_pb2.HealthCheckResponse.NOT_SERVING
-        for name in ("", EVENT_SERVICE, EVENT_RULE_SERVICE):
+        for name in ("", *self._names):
             await self.set(name, status)
 
     async def Check(
@@ -81,9 +83,10 @@ async def start_grpc_server(state: Any, host: str, port: int) -> GrpcServer:
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", limit)])
     event_pb2_grpc.add_EventServicer_to_server(EventService(state), server)
     event_rule_pb2_grpc.add_EventRuleServicer_to_server(EventRuleService(state), server)
-    checker = ElasticsearchHealth(state.es)
+    names = [EVENT_SERVICE, EVENT_RULE_SERVICE, *add_alert_services(server, state)]
+    checker = ElasticsearchHealth(state.es, tuple(names))
     health_pb2_grpc.add_HealthServicer_to_server(checker, server)
-    add_reflection(server, [EVENT_SERVICE, EVENT_RULE_SERVICE])
+    add_reflection(server, names)
     bound = server.add_insecure_port(f"{host}:{port}")
     if bound == 0:
         raise OSError(f"gRPC could not bind {host}:{port}")

@@ -49,8 +49,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from query_api.query.regex import case_variants, fold_literal, folded_char, group, lucene_regex
+from schemas.alert import ALERT_QUERY_FILTERS, NOTE_QUERY_FILTERS
 from schemas.event import format_timestamp
-from schemas.index import EVENT_FIELDS, EVENT_RULE_FIELDS, WEBHOOK_FIELDS, FieldMap
+from schemas.index import (
+    ALERT_FIELDS,
+    EVENT_FIELDS,
+    EVENT_RULE_FIELDS,
+    NOTE_FIELDS,
+    WEBHOOK_FIELDS,
+    FieldMap,
+)
 from schemas.messages import EXACT_FILTERS
 from schemas.query import Condition, Query, QueryError, SortKey
 
@@ -68,6 +76,11 @@ MAX_EXPANSION_VALUES = 10_000
 MAX_REGEX_LENGTH = 1_000
 
 MINIMAL_FIELDS = ("event_id", "event_key", "event_type", "title", "severity", "alert_id")
+# Cloudforet's minimal AlertInfo
+ALERT_MINIMAL_FIELDS = (
+    "alert_number", "alert_id", "title", "state", "status_message", "assignee", "urgency",
+    "escalation_step", "escalation_ttl", "project_id",
+)  # fmt: skip
 DEFAULT_SORT = (SortKey(key="created_at", desc=True),)
 
 # EventQuery's exact-match filters (SPEC §2) and the field each one tests.
@@ -96,17 +109,43 @@ EXPANSION_KEY = "__expansion__"
 
 @dataclass(frozen=True)
 class Searchable:
-    """What one list translates against: its fields, id (tie-break) and keyword fields."""
+    """What one list translates against: its fields, id (tie-break) and keyword fields, its
+    default sort, `minimal` fields and exact-match filters (documents are in created_at order,
+    ties by id, where stat needs an order)."""
 
     fields: FieldMap
     id_field: str
     keyword_substrings: tuple[str, ...]
     keyword_full_text: tuple[str, ...] = ()
+    default_sort: tuple[SortKey, ...] = (SortKey(key="created_at", desc=True),)
+    minimal_fields: tuple[str, ...] = ()
+    # exact-match filters a list request may carry besides its query: name -> field
+    exact_fields: tuple[tuple[str, str], ...] = ()
+    noun: str = "documents"
 
 
-EVENTS = Searchable(EVENT_FIELDS, "event_id", ("event_id", "title"), ("title", "description"))
-WEBHOOKS = Searchable(WEBHOOK_FIELDS, "webhook_id", ("webhook_id", "name"))
-EVENT_RULES = Searchable(EVENT_RULE_FIELDS, "event_rule_id", ("event_rule_id", "name"))
+EVENTS = Searchable(
+    EVENT_FIELDS, "event_id", ("event_id", "title"), ("title", "description"),
+    minimal_fields=MINIMAL_FIELDS, noun="events",
+)  # fmt: skip
+WEBHOOKS = Searchable(WEBHOOK_FIELDS, "webhook_id", ("webhook_id", "name"), noun="webhooks")
+# Cloudforet's keyword over alerts (alert_id, title), the event key as the console had it,
+# and full text over title and description, as events have.
+ALERTS = Searchable(
+    ALERT_FIELDS, "alert_id", ("alert_id", "title", "event_key"), ("title", "description"),
+    minimal_fields=ALERT_MINIMAL_FIELDS, exact_fields=tuple(ALERT_QUERY_FILTERS.items()),
+    noun="alerts",
+)  # fmt: skip
+NOTES = Searchable(
+    NOTE_FIELDS, "note_id", ("note_id", "note"), ("note",),
+    minimal_fields=("note_id", "note", "alert_id", "created_by"),
+    exact_fields=tuple((name, name) for name in NOTE_QUERY_FILTERS), noun="notes",
+)  # fmt: skip
+EVENT_RULES = Searchable(
+    EVENT_RULE_FIELDS, "event_rule_id", ("event_rule_id", "name"),
+    default_sort=(SortKey(key="order"),),
+    minimal_fields=("event_rule_id", "name", "order", "scope", "project_id"), noun="event rules",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -536,29 +575,43 @@ def _date_comparison(field: str, op: str, instant: datetime) -> dict:
 # ---- list -----------------------------------------------------------------------------------
 
 
-def translate_list(query: Query, exact: Mapping[str, str | None], *, now: datetime) -> ListPlan:
-    """A list query plus EventQuery's exact-match filters (None: not given) -> the search."""
-    plan = build_filter(query.filter, query.filter_or, query.keyword, now=now)
+def translate_list(
+    query: Query,
+    exact: Mapping[str, Any],
+    *,
+    now: datetime,
+    searchable: Searchable = EVENTS,
+) -> ListPlan:
+    """A list query plus its request's exact-match filters (by request name; None: not
+    given) -> the search. Events' filters are strings; an alert's number is an integer and
+    is_snoozed a boolean, compared as such."""
+    plan = build_filter(query.filter, query.filter_or, query.keyword, now=now,
+                        searchable=searchable)  # fmt: skip
+    fields = dict(searchable.exact_fields) if searchable is not EVENTS else EXACT_FIELDS
     terms = []
     for name, value in exact.items():
         if value is None:  # an optional filter left out
             continue
-        if name not in EXACT_FIELDS:
-            raise QueryError(INVALID, f"{name}: not an exact-match filter of EventQuery")
-        if not isinstance(value, str):
+        if name not in fields:
+            raise QueryError(INVALID, f"{name}: not an exact-match filter of {searchable.noun}")
+        if not isinstance(value, str | int | bool) or (
+            searchable is EVENTS and not isinstance(value, str)
+        ):
             raise QueryError(INVALID, f"{name}: needs a string, not {value!r}")
-        terms.append({"term": {EXACT_FIELDS[name]: value}})
+        terms.append({"term": {fields[name]: value}})
     if terms:
         plan = FilterPlan(_all([*terms, plan.query]), plan.expansions, plan.regexps)
     if query.page.limit > MAX_PAGE_SIZE:
-        raise QueryError(INVALID, f"page.limit: at most {MAX_PAGE_SIZE} events per page")
+        raise QueryError(INVALID, f"page.limit: at most {MAX_PAGE_SIZE} {searchable.noun} per page")
     paged = query.page.limit > 0
     return ListPlan(
         filter=plan,
-        sort=translate_sort(query.sort),
+        sort=translate_sort(query.sort, searchable),
         offset=query.page.start - 1 if paged else 0,
         limit=query.page.limit,
-        source_includes=source_includes(query.only, minimal=query.minimal),
+        source_includes=source_includes(
+            query.only, minimal=query.minimal, minimal_fields=searchable.minimal_fields
+        ),
         count_only=query.count_only,
     )
 
@@ -573,7 +626,7 @@ def translate_sort(
     """
     clauses = []
     fields = set()
-    for key in keys or DEFAULT_SORT:
+    for key in keys or searchable.default_sort:
         _check_key(key.key, "sort")
         if searchable.fields.hidden(key.key):
             raise QueryError(INVALID, f"sort: {key.key} cannot be sorted on")
@@ -592,7 +645,12 @@ def translate_sort(
     return tuple(clauses)
 
 
-def source_includes(only: list[str] | None, *, minimal: bool = False) -> tuple[str, ...] | None:
+def source_includes(
+    only: list[str] | None,
+    *,
+    minimal: bool = False,
+    minimal_fields: tuple[str, ...] = MINIMAL_FIELDS,
+) -> tuple[str, ...] | None:
     """The `_source` fields to return: `only` wins over `minimal`; None means all fields.
 
     An empty `only` is no `only` (as in the original). Wildcards are refused so that
@@ -603,7 +661,7 @@ def source_includes(only: list[str] | None, *, minimal: bool = False) -> tuple[s
             if "*" in key or any(not part for part in key.split(".")):
                 raise QueryError(INVALID, f"only: {key!r} is not a field")
         return tuple(dict.fromkeys(only))
-    return MINIMAL_FIELDS if minimal else None
+    return minimal_fields if minimal else None
 
 
 def scoped(query: dict, domain_id: str | None) -> dict:

@@ -16,7 +16,11 @@ from elasticsearch import ConnectionError as EsConnectionError
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from ingest.elasticsearch.indices import delete_expired, ensure_events_template
+from ingest.elasticsearch.indices import (
+    delete_expired,
+    ensure_alert_indices,
+    ensure_events_template,
+)
 from ingest.intake import routes as intake_routes
 from ingest.intake.admission import Intake
 from ingest.intake.producer import RawProducer
@@ -32,6 +36,7 @@ from query_api.grpc.server import start_grpc_server
 from query_api.rest.errors import error_response, install_error_handlers
 from query_api.rest.http_limits import RequestLimits
 from query_api.rest.routes import alerts, apikeys, event_rules, events, webhooks
+from query_api.services.alerts import AlertBackend, ChangeProducer
 from query_api.services.apikeys import ApiKeyStore
 from query_api.services.event_rules import EventRuleStore
 from query_api.services.webhooks import WebhookStore
@@ -105,6 +110,7 @@ def create_app(settings: Settings | None = None, *, query: bool = True) -> FastA
     app.include_router(intake_routes.router)
     if query:
         app.include_router(alerts.router)
+        app.include_router(alerts.note_router)
         app.include_router(apikeys.router)
         app.include_router(event_rules.router)
         mount_console(app)
@@ -151,6 +157,7 @@ def _query_clients(app: FastAPI, settings: Settings, webhook_log: WebhookLog) ->
     app.state.keys = ApiKeyStore(es, settings.indices.apikeys)
     app.state.key_limiter = RateLimiter(settings.api.key_rate_per_second, settings.api.key_burst)
     app.state.webhooks = WebhookStore(es, webhook_log, settings.indices.webhooks)
+    app.state.alerts = AlertBackend(es, settings, ChangeProducer(settings))
     return WebhookMirror(webhook_log, app.state.webhooks)
 
 
@@ -171,6 +178,7 @@ async def _query_service(
         await ensure_events_template(es, settings.indices.events)
         await app.state.keys.ensure_index()
         await app.state.webhooks.ensure_index()
+        await ensure_alert_indices(es, settings.indices)
     except EsConnectionError as error:
         log.warning("Elasticsearch not reachable at start-up (%s); /readyz says so", error)
     grpc = None
@@ -189,4 +197,5 @@ async def _query_service(
         await rule_log.stop()
         if grpc is not None:
             await grpc.stop()
+        await app.state.alerts.changes.stop()
         await es.close()

@@ -105,15 +105,17 @@ async def list_events(
     es: AsyncElasticsearch,
     index: str,
     query: Query,
-    exact: Mapping[str, str | None],
+    exact: Mapping[str, Any],
     domain_id: str | None,
     *,
     now: datetime | None = None,
+    searchable: Searchable = EVENTS,
 ) -> tuple[list[dict], int]:
-    """The requested page of events (EventInfo-shaped `_source` dicts) and the exact total."""
-    plan = translate_list(query, exact, now=now or datetime.now(UTC))
+    """The requested page of events (EventInfo-shaped `_source` dicts) and the exact total;
+    with `searchable`, of another index's documents (alerts, notes) by the same rules."""
+    plan = translate_list(query, exact, now=now or datetime.now(UTC), searchable=searchable)
     try:
-        return await _list(es, index, plan, domain_id)
+        return await _list(es, index, plan, domain_id, searchable.noun)
     except ApiError as error:
         if not caller_fault(error):
             raise
@@ -121,7 +123,7 @@ async def list_events(
 
 
 async def _list(
-    es: AsyncElasticsearch, index: str, plan: ListPlan, domain_id: str | None
+    es: AsyncElasticsearch, index: str, plan: ListPlan, domain_id: str | None, noun: str
 ) -> tuple[list[dict], int]:
     resolved = await resolve_filter(es, index, plan.filter, domain_id=domain_id)
     es_query = scoped(resolved, domain_id)
@@ -131,7 +133,7 @@ async def _list(
         )
         return [], _total(response)
     if plan.limit == 0:
-        return await _all_results(es, index, plan, es_query)
+        return await _all_results(es, index, plan, es_query, noun)
     if plan.offset + plan.limit <= MAX_RESULT_WINDOW:
         response = await search_or_empty(
             es,
@@ -169,7 +171,7 @@ async def get_event(
 
 
 async def _all_results(
-    es: AsyncElasticsearch, index: str, plan: ListPlan, query: dict
+    es: AsyncElasticsearch, index: str, plan: ListPlan, query: dict, noun: str = "events"
 ) -> tuple[list[dict], int]:
     """No paging (limit 0): every match, refused past MAX_PAGE_SIZE rather than cut short."""
     response = await search_or_empty(
@@ -186,7 +188,7 @@ async def _all_results(
     if total > MAX_PAGE_SIZE:
         raise QueryError(
             "ERROR_INVALID_ARGUMENT",
-            f"{total} events match; without paging at most {MAX_PAGE_SIZE} can be listed,"
+            f"{total} {noun} match; without paging at most {MAX_PAGE_SIZE} can be listed,"
             " set page.limit",
         )
     return _sources(response), total
@@ -253,8 +255,8 @@ async def run_stat(
     now: datetime | None = None,
     searchable: Searchable = EVENTS,
 ) -> dict[str, Any]:
-    """`{results, total_count?}` of a StatisticsQuery over the events of one domain (None: all),
-    or over another collection's documents (`searchable`: event rules)."""
+    """`{results, total_count?}` of a StatisticsQuery over the events of one domain (None:
+    all); with `searchable`, over another index's documents (alerts, notes, event rules)."""
     plan = plan_stat(query, searchable)
     filter_plan = build_filter(query.filter, query.filter_or, query.keyword,
                                now=now or datetime.now(UTC), searchable=searchable)  # fmt: skip

@@ -17,8 +17,8 @@ from typing import Any
 
 from deploy.demo_payloads import SOURCES, payload
 from ingest.process.correlate import correlate_batch
-from ingest.process.normalize import HEADER_SIGNATURE, HEADER_WEBHOOK, Position, signing_input
 from ingest.process.dead_letters import DeadLetter
+from ingest.process.normalize import HEADER_SIGNATURE, HEADER_WEBHOOK, Position, signing_input
 from ingest.process.parse import RawRecord, parse_record
 from ingest.webhooks.envelope import sign_envelope
 from ingest.webhooks.keys import hash_access_key

@@ -52,9 +52,9 @@ def pipeline_settings(base: Settings, name: str, **ingest: Any) -> Settings:
         webhooks=f"{name}.webhooks", event_rules=f"{name}.event-rules",
     )  # fmt: skip
     data["indices"].update(
-        events=f"{name}-events", alerts=f"{name}-alerts",
-        apikeys=f"{name}-apikeys", webhooks=f"{name}-webhooks",
-        event_rules=f"{name}-event-rules",
+        events=f"{name}-events", alerts=f"{name}-alerts", notes=f"{name}-notes",
+        alert_numbers=f"{name}-alert-numbers", apikeys=f"{name}-apikeys",
+        webhooks=f"{name}-webhooks", event_rules=f"{name}-event-rules",
     )  # fmt: skip
     data["ingest"].update(worker_group=f"{name}-worker", **ingest)
     data["api"]["grpc_port"] = 0  # no fixed port in tests: a test starts gRPC on a free one
@@ -279,8 +279,9 @@ async def _remove(settings: Settings, es: AsyncElasticsearch) -> None:
     if daily:
         await es.indices.delete(index=",".join(daily))
     await es.options(ignore_status=404).indices.delete_index_template(name=prefix)
-    for index in (settings.indices.alerts, settings.indices.apikeys, settings.indices.webhooks,
-                  settings.indices.event_rules):  # fmt: skip
+    indices = settings.indices
+    for index in (indices.alerts, indices.notes, indices.alert_numbers, indices.apikeys,
+                  indices.webhooks, indices.event_rules):  # fmt: skip
         await es.indices.delete(index=index, ignore_unavailable=True)
     admin = AIOKafkaAdminClient(**settings.kafka.client_options())
     await admin.start()

@@ -65,6 +65,7 @@ from tests.integration.test_query_api_http import (
 )
 
 SERVICE = "spaceone.api.monitoring.v1.Event"
+ALERT_SERVICES = ["spaceone.api.monitoring.v1.Alert", "spaceone.api.monitoring.v1.Note"]
 REST = {
     "create": "/monitoring/v1/event/create",
     "get": "/monitoring/v1/event/get",
@@ -552,8 +553,7 @@ async def test_reflection_v1_and_v1alpha_serve_cloudforets_files(svc: Service) -
         # Listed: the API alone (Event first), as Cloudforet's servers do; the others are
         # found by name.
         listed = [s.name for s in answers[0].list_services_response.service]
-        assert listed[0] == SERVICE
-        assert all(name.startswith("spaceone.api.monitoring.v1.") for name in listed)
+        assert listed == [SERVICE, "spaceone.api.monitoring.v1.EventRule", *ALERT_SERVICES]
         files = {}
         for answer in answers[1:]:
             assert not answer.HasField("error_response"), answer
@@ -596,7 +596,7 @@ def cloudforet_client(address: str, key: str, calls: list[tuple[str, dict[str, A
             name = proto.service[0].name
             stubs[name] = getattr(importlib.import_module(f"{module}_pb2_grpc"), f"{name}Stub")
             modules[name] = importlib.import_module(f"{module}_pb2")
-        assert "Event" in stubs  # and every other service listed (EventRule…) imported
+        assert set(stubs) == {"Event", "EventRule", "Alert", "Note"}
         stub = stubs["Event"](channel)
         answers = []
         for method, body in calls:

@@ -16,9 +16,9 @@ from ingest.process.correlate import (
     is_quiet,
     load_state,
 )
-from ingest.process.states import encode_state
 from ingest.process.normalize import NormalizedEvent
-from schemas.alert import Alert, KeyState
+from ingest.process.states import encode_state
+from schemas.alert import KeyState, StoredAlert
 from schemas.event import format_timestamp
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -51,11 +51,9 @@ def run(*events: NormalizedEvent) -> tuple[list[str], dict[str, Any]]:
         state = result.state
         ids.append(result.alert_id)
         # Whatever the rules do, state and alert keep the schema's shape and formats.
-        # Fields only event rules set are absent from an alert no rule touched.
-        assert KeyState.model_validate(state).model_dump(mode="json", exclude_unset=True) == state
+        assert KeyState.model_validate(state).model_dump(mode="json") == state
         if result.alert is not None:
-            checked = Alert.model_validate(result.alert).model_dump(mode="json", exclude_unset=True)
-            assert checked == result.alert
+            assert StoredAlert.model_validate(result.alert).model_dump(mode="json") == result.alert
     assert state is not None
     return ids, state
 
@@ -154,10 +152,9 @@ def test_a_batch_reads_each_key_once_and_returns_one_state_per_key() -> None:
 def test_state_reads_the_same_from_the_workers_bytes_and_from_recovered_dicts() -> None:
     state = correlate(None, event(1), WINDOW).state
     assert load_state(orjson.dumps(state)) == state
-    stored = KeyState.model_validate(state)
-    assert load_state(stored.model_dump(mode="json", exclude_unset=True)) == state
+    assert load_state(KeyState.model_validate(state).model_dump(mode="json")) == state
     # A state the previous worker wrote (pydantic's JSON) reads the same.
-    assert load_state(stored.model_dump_json(exclude_unset=True).encode()) == state
+    assert load_state(KeyState.model_validate(state).model_dump_json().encode()) == state
     assert load_state(None) is None
 
 
@@ -172,3 +169,66 @@ def test_a_stored_state_takes_about_its_own_size_in_memory() -> None:
         tracemalloc.stop()
     average = sum(map(len, kept)) / len(kept)
     assert used / len(kept) < 2 * average
+
+
+def acknowledged(state: dict[str, Any], when: str = "") -> dict[str, Any]:
+    """The state after a person acknowledged its alert (what the worker applies)."""
+    when = when or at(5)
+    alert = {**state["alert"], "state": "ACKNOWLEDGED", "acknowledged_at": when, "updated_at": when}
+    return {**state, "alert": alert}
+
+
+def test_events_of_an_acknowledged_alert_attach_and_leave_it_acknowledged() -> None:
+    _, state = run(event(1))
+    state = acknowledged(state)
+    again = correlate(state, event(2, at=30), WINDOW)
+    assert again.alert is not None and again.alert_id == alert_id_for(event(1).event_id)
+    assert (again.alert["state"], again.alert["acknowledged_at"]) == ("ACKNOWLEDGED", at(5))
+    assert again.alert["event_count"] == 2 and again.alert["updated_at"] == at(30)
+
+
+def test_a_recovery_resolves_an_acknowledged_alert() -> None:
+    _, state = run(event(1))
+    resolved = correlate(acknowledged(state), event(2, "RECOVERY", at=40), WINDOW).alert
+    assert resolved is not None
+    assert (resolved["state"], resolved["resolved_at"]) == ("RESOLVED", at(40))
+    assert resolved["acknowledged_at"] == at(5)
+
+
+def test_an_alert_a_person_resolved_takes_no_more_events_a_new_one_opens() -> None:
+    _, state = run(event(1))
+    state = {**state, "alert": {**state["alert"], "state": "RESOLVED", "resolved_at": at(5)}}
+    result = correlate(state, event(2, at=10), WINDOW)
+    assert result.alert is not None and result.alert_id == alert_id_for(event(2).event_id)
+    assert result.alert["state"] == "TRIGGERED"
+    assert correlate(state, event(3, "RECOVERY", at=10), WINDOW).orphan_recovery
+
+
+def test_an_alert_opens_with_alertinfos_fields_from_its_event() -> None:
+    doc = {
+        "title": "CPU high", "description": "95%", "rule": "node", "provider": "prometheus",
+        "account": "acc", "image_url": "http://i", "additional_info": {"env": "prod"},
+        "resource": {"resource_id": "r1", "resource_type": "host", "name": "web-1"},
+        "webhook_id": "webhook-1",
+    }  # fmt: skip
+    opened = correlate(None, event(1)._replace(doc=orjson.dumps(doc)), WINDOW).alert
+    assert opened is not None
+    assert {k: opened[k] for k in doc} == doc
+    assert (opened["triggered_by"], opened["severity"], opened["alert_number"]) == (
+        "webhook-1", "CRITICAL", 0)  # fmt: skip
+    assert (opened["created_at"], opened["updated_at"]) == (at(0), at(0))
+    assert opened["correlation_key"] == KEY and opened["changes"] == []
+
+
+def test_a_state_an_earlier_version_kept_is_upgraded_on_read() -> None:
+    old = {"alert": {"alert_id": "alert-1", "event_key": "cpu-high", "project_id": "project-1",
+                     "domain_id": "domain-1", "state": "TRIGGERED", "urgency": "HIGH",
+                     "first_event_at": at(0), "last_event_at": at(9), "resolved_at": None,
+                     "event_count": 2},
+           "last_trigger_at": at(9), "decisions": {}}  # fmt: skip
+    state = load_state(orjson.dumps(old))
+    assert state is not None
+    alert = StoredAlert.model_validate(state["alert"])
+    assert (alert.alert_number, alert.correlation_key, alert.event_count) == (0, KEY, 2)
+    attached = correlate(state, event(5, at=20), WINDOW).alert
+    assert attached is not None and attached["event_count"] == 3

@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
 from ingest.parsers.aws_sns import subscription_confirmation
-from ingest.process.normalize import Position
 from ingest.process.dead_letters import DeadLetter
+from ingest.process.normalize import Position
 from ingest.process.parse import RawRecord, parse_record
 from ingest.webhooks.keys import hash_access_key
 from ingest.webhooks.registry import WebhookRegistry
