@@ -29,6 +29,7 @@ assignee or urgency replaces an earlier one's; dependencies and responders accum
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -119,6 +120,11 @@ def compile_sequence(rules: Sequence[EventRule], name: str = "rules") -> RuleFun
     return _Generator(rules).build(name)
 
 
+def _identity(condition: EventRuleCondition) -> tuple[tuple[str, ...] | None, str, str]:
+    """Conditions that test the same thing (`resource_name` is `resource.name`)."""
+    return condition_path(condition.key), condition.operator, condition.value
+
+
 # Fields every event document holds as a string (occurred_at may be null).
 ALWAYS_TEXT = frozenset(path for name, path in EVENT_FIELD_PATHS.items() if name != "occurred_at")
 
@@ -132,6 +138,13 @@ class _Generator:
         self.constants: list[Any] = []
         self.locals: dict[tuple[str, ...], int] = {}  # field path -> local number
         self.lowered: set[int] = set()
+        # A condition several rules test is tested once into a local `c<n>` (again after an
+        # action changed its field); the others inline, where short-circuiting skips them.
+        tested = Counter(_identity(c) for r in rules if r.conditions_policy != "ALWAYS"
+                         for c in r.conditions)  # fmt: skip
+        self.shared = {key: n for n, key in enumerate(k for k, times in tested.items()
+                                                      if times > 1)}  # fmt: skip
+        self.shared_tests: dict[int, tuple[tuple[str, ...], str]] = {}  # n -> (path, test)
 
     def build(self, name: str) -> RuleFunction:
         items: list[str | tuple[str, ...]] = []
@@ -143,12 +156,15 @@ class _Generator:
                 body.append(item)
             elif item in self.locals:
                 body += self._read(item, self.locals[item], indent="        ")
+                body += self._shared(item, indent="        ")
         head = ["    info = doc.get('additional_info')",
                 "    if type(info) is not dict:",
                 "        info = doc['additional_info'] = {}",
                 "    out = {}"]  # fmt: skip
         for path, number in self.locals.items():
             head += self._read(path, number)
+        for path in self.locals:
+            head += self._shared(path)
         source = "def run(doc):\n" + "\n".join([*head, *body, "    return out"]) + "\n"
         namespace: dict[str, Any] = {"K": tuple(self.constants), "_text": text,
                                      "_add": add_unique}  # fmt: skip
@@ -186,7 +202,22 @@ class _Generator:
             lines.append(f"{indent}{lowered} = {v}.lower() if {v} is not None else None")
         return lines
 
+    def _shared(self, path: tuple[str, ...], indent: str = "    ") -> list[str]:
+        """The shared tests of one field, evaluated into their locals."""
+        return [f"{indent}c{n} = {test}" for n, (on, test) in self.shared_tests.items()
+                if on == path]  # fmt: skip
+
     def _condition(self, condition: EventRuleCondition) -> str:
+        test = self._test(condition)
+        number = self.shared.get(_identity(condition))
+        if number is None:
+            return test
+        path = condition_path(condition.key)
+        assert path is not None
+        self.shared_tests[number] = (path, test)
+        return f"c{number}"
+
+    def _test(self, condition: EventRuleCondition) -> str:
         number = self._local(condition)
         value = condition.value
         # EventInfo's text fields are never null in a document: no None test for them.
