@@ -8,7 +8,8 @@ GLOBAL rules left as a TODO after them); here GLOBAL rules follow, in their own 
 A matching rule with `options.stop_processing` ends the run (the GLOBAL ones included).
 
 Per event, a function reads each field the rules test once into a local (lower-cased once
-for `contain`), tests conditions as plain comparisons of locals and string literals, and
+for `contain`), tests conditions as plain comparisons of locals and string literals (equality
+before substrings; a condition several rules share, once into a local of its own), and
 re-reads a field only after an action changed it (change_project, add_additional_info),
 so a later rule sees the event as the earlier ones left it. No rule is interpreted per event.
 
