@@ -7,7 +7,8 @@
    assignees, numbers, titles, creation times over 30 days) bulk-loaded, refreshed and
    force-merged.
 2. The real app (`create_app`) in-process over httpx's ASGI transport, a domain API key;
-   per query, one request at a time after a warm-up, `--repeat` times, interleaved.
+   per query, one request at a time after a warm-up, `--repeat` times, interleaved (each
+   round in another order).
 3. p50 and p99 per query, in milliseconds. Figures only: nothing here asserts on time.
 """
 
@@ -129,8 +130,11 @@ async def main(args: argparse.Namespace) -> None:
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
                 timings: dict[str, list[float]] = {case: [] for case in CASES}
+                order = list(CASES.items())
                 for round_ in range(args.repeat + 5):
-                    for case, (method, body) in CASES.items():
+                    # Each round in another order: no query always follows the same one.
+                    order = order[1:] + order[:1]
+                    for case, (method, body) in order:
                         t0 = time.perf_counter()
                         response = await http.post(f"/monitoring/v1/alert/{method}",
                                                    headers=headers, json=body)  # fmt: skip

@@ -35,6 +35,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 CHILD = r"""
 import asyncio, os, sys, time
 import faust
+from ingest.kafka.faust_runtime import broker_options
 from schemas.settings import Settings
 
 mode, src_name, dst_name, total = sys.argv[1:5]
@@ -45,7 +46,7 @@ def cpu() -> float:
     fields = open(f"/proc/{os.getpid()}/stat").read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-app = faust.App(f"{src_name}-group", **kafka_settings.faust_broker_options(), store="memory://",
+app = faust.App(f"{src_name}-group", **broker_options(kafka_settings), store="memory://",
                 producer_acks=-1, producer_linger=0.005, consumer_auto_offset_reset="earliest",
                 web_enabled=False, datadir=f"/tmp/{src_name}-data")
 src = app.topic(src_name, key_serializer="raw", value_serializer="raw")

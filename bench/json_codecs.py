@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from ingest.parsers.standard import parse as parse_standard
-from ingest.process.normalize import Position, to_events
+from ingest.process.normalize import Position, record_origin, to_events
 from schemas.event import EventInfo
 
 
@@ -27,7 +27,8 @@ def document() -> bytes:
             "additional_info": {"host": "web-1", "check": "cpu", "value": 93.5}}  # fmt: skip
     (event,) = to_events(
         parse_standard(data, {}), payload={**data, "padding": "x" * 600},
-        position=Position("events.raw", 0, 1), created_at=datetime.now(UTC),
+        origin=record_origin("", Position("events.raw", 0, 1), datetime.now(UTC)),
+        created_at=datetime.now(UTC),
         webhook_id="webhook-0123456789ab", project_id="project-1", domain_id="domain-1",
     )  # fmt: skip
     return event.doc

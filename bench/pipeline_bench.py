@@ -79,7 +79,7 @@ from ingest.elasticsearch.indices import ensure_alerts_index, ensure_events_temp
 from ingest.kafka.topics import ensure_topics
 from ingest.parsers.standard import parse as parse_standard
 from ingest.process.correlate import alert_id_for
-from ingest.process.normalize import Position, to_events, with_alert_id
+from ingest.process.normalize import Position, record_origin, to_events, with_alert_id
 from ingest.rules.log import EventRuleLog
 from query_api.services import event_rules
 from query_api.services.event_rules import EventRuleStore
@@ -531,7 +531,7 @@ def worker_shaped_docs(
         for event in to_events(
             parse_standard(data, {}),
             payload=data,
-            position=position,
+            origin=record_origin("", position, created_at),
             created_at=created_at,
             webhook_id=webhook_id,
             project_id="project-1",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from deploy import engines
 from deploy.cli_webhook import add_webhook_commands
-from schemas.settings import EngineSettings, Settings, get_settings
+from schemas.settings import EngineSettings, InvalidSettings, Settings, get_settings
 
 EX_CONFIG = 78  # sysexits: a configuration error (the same as deploy.check's)
 
@@ -266,6 +266,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except InvalidSettings as error:  # one line naming the variable, never a traceback
+        print(f"eventpipe: not starting, a setting is wrong: {error}", file=sys.stderr)
+        return EX_CONFIG
     except engines.EngineError as error:
         print(f"eventpipe: {error}", file=sys.stderr)
         return 1

@@ -55,6 +55,11 @@ def add_webhook_commands(commands: argparse._SubParsersAction) -> None:
     create.add_argument("--option", action="append", default=[], metavar="KEY=VALUE")
     create.add_argument("--options-json", help="parser options as a JSON object")
     create.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE")
+    create.add_argument(
+        "--duplicate-window", type=float, metavar="SECONDS",
+        help="an identical event within this many seconds is a retry (0: off; default: "
+        "the settings' ingest.duplicate_window_seconds)",
+    )  # fmt: skip
 
     action("get", "one webhook")
     listing = action("list", "webhooks, newest first", by_id=False)
@@ -69,6 +74,12 @@ def add_webhook_commands(commands: argparse._SubParsersAction) -> None:
     update.add_argument("--options-json", help="parser options as a JSON object")
     update.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE")
     update.add_argument("--clear-tags", action="store_true", help="remove every tag")
+    window = update.add_mutually_exclusive_group()
+    window.add_argument("--duplicate-window", type=float, metavar="SECONDS")
+    window.add_argument(
+        "--default-duplicate-window", action="store_true",
+        help="use the settings' ingest.duplicate_window_seconds again",
+    )  # fmt: skip
 
     action("enable", "accept its events again")
     action("disable", "refuse its events (everywhere within a second)")
@@ -109,6 +120,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
                     project_id=args.project,
                     domain_id=domain,
                     tags=parse_pairs(args.tag),
+                    duplicate_window_seconds=args.duplicate_window,
                 )
                 webhook, key = await store.create(request)
                 _print_created(
@@ -146,8 +158,11 @@ async def _change(store: WebhookStore, args: argparse.Namespace, domain: str | N
     if args.action == "disable":
         return await store.disable(args.webhook_id, domain)
     tags = {} if args.clear_tags else (parse_pairs(args.tag) or None)
+    window: dict[str, float | None] = {}
+    if args.duplicate_window is not None or args.default_duplicate_window:
+        window["duplicate_window_seconds"] = args.duplicate_window
     request = WebhookUpdate(
-        webhook_id=args.webhook_id, name=args.name, options=_options(args), tags=tags
+        webhook_id=args.webhook_id, name=args.name, options=_options(args), tags=tags, **window
     )
     return await store.update(request, domain)
 
@@ -214,6 +229,8 @@ def _print_one(info: WebhookInfo, as_json: bool) -> None:
         print(f"{key + ':':<12} {row[key]}")
     print(f"{'plugin:':<12} {info.plugin_info.plugin_id} {json.dumps(info.plugin_info.options)}")
     print(f"{'tags:':<12} {json.dumps(info.tags)}")
+    window = info.duplicate_window_seconds
+    print(f"{'duplicates:':<12} {'default window' if window is None else f'{window:g} s window'}")
 
 
 def _print_list(rows: list[WebhookInfo], total: int, as_json: bool) -> None:

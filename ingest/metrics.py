@@ -33,6 +33,11 @@ EVENTS_INDEXED = Counter(
 EVENTS_DUPLICATE = Counter(
     "eventpipe_events_duplicate_total", "Replayed events Elasticsearch already had (409)"
 )
+EVENTS_DEDUPLICATED = Counter(
+    "eventpipe_events_deduplicated_total",
+    "Events dropped as a sender's retry: identical to one written for the same webhook and "
+    "key within the webhook's duplicate window (SPEC 4.6)",
+)
 EVENTS_RETRIED = Counter(
     "eventpipe_events_retried_total", "Events resent after a 429/5xx bulk item"
 )

@@ -1,4 +1,7 @@
-"""One retry policy for every loop that talks to Kafka or Elasticsearch.
+"""One retry policy for every loop that talks to Kafka, Elasticsearch or the network.
+
+Every wait between two attempts is a `Backoff`: 0.1 s, doubled after each failure, at most
+5 s, back to the first after a success.
 
 An error is either retriable — the dependency is down, overloaded or refusing us for now
 (unreachable, timeouts, 429, 5xx, 401/403 while credentials are being fixed, aiokafka's
@@ -27,6 +30,30 @@ FIRST_BACKOFF_SECONDS = 0.1
 MAX_BACKOFF_SECONDS = 5.0
 # Whole-request answers that say "not now" rather than "never".
 RETRIABLE_STATUS = {401, 403, 408, 429}
+
+
+class Backoff:
+    """Capped exponential backoff: the delay before the next attempt."""
+
+    def __init__(
+        self,
+        first: float = FIRST_BACKOFF_SECONDS,
+        cap: float | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.cap = MAX_BACKOFF_SECONDS if cap is None else cap
+        self.first = min(first, self.cap)
+        self.delay = self.first
+        self._sleep = sleep
+
+    async def wait(self) -> None:
+        """Sleep the current delay, then double it (up to the cap)."""
+        await self._sleep(self.delay)
+        self.delay = min(self.delay * 2, self.cap)
+
+    def reset(self) -> None:
+        """After a success: the next failure waits the first delay again."""
+        self.delay = self.first
 
 
 class Invalid(Exception):
@@ -64,7 +91,7 @@ async def retry(
 ) -> T:
     """Run `attempt` until it succeeds; Invalid for an error no retry can fix; Stopping when
     the worker stops while the dependency still fails."""
-    backoff = FIRST_BACKOFF_SECONDS
+    backoff = Backoff(sleep=sleep)
     while True:
         try:
             return await attempt()
@@ -75,6 +102,5 @@ async def retry(
                 raise Invalid(f"{what}: {error}") from error
             if stopping():
                 raise Stopping(f"{what} failed at shutdown: {error}") from error
-            log.warning("%s failed (%s); retrying in %.1f s", what, error, backoff)
-            await sleep(backoff)
-            backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+            log.warning("%s failed (%s); retrying in %.1f s", what, error, backoff.delay)
+            await backoff.wait()

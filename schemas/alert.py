@@ -116,13 +116,17 @@ class KeyState(BaseModel):
     `alert` is the key's current alert (the one its events attach to), kept whole: the
     worker writes it to the alerts index from here. `decisions` remembers the alert given
     to the latest events, so a replayed record (after a crash, before its offset was
-    committed) gets the same answer again.
+    committed) gets the same answer again. `deliveries` is the retried deliveries' part
+    (SPEC §4.6, `ingest.process.dedup`): the content fingerprints of the events written
+    lately, each with the created_at and event_id of the one written and its webhook's
+    window in seconds.
     """
 
     alert: StoredAlert | None = None
     # created_at of the newest event that was not a RECOVERY
     last_trigger_at: OptionalTimestamp = None
     decisions: dict[str, str] = Field(default_factory=dict)
+    deliveries: dict[str, tuple[Timestamp, str, float]] = Field(default_factory=dict)
 
 
 # ---- people's changes, on their way to the worker -----------------------------------------

@@ -250,6 +250,7 @@ WEBHOOK_MAPPINGS: dict[str, Any] = {
         "project_id": KEYWORD,
         "domain_id": KEYWORD,
         "tags": {"type": "object", "dynamic": True},
+        "duplicate_window_seconds": {"type": "double"},
         "access_key_sha256": {"type": "keyword", "index": False, "doc_values": False},
         "created_at": DATE,
         "updated_at": DATE,

@@ -10,6 +10,7 @@ error codes of SPEC §5 come from one place.
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -95,8 +96,20 @@ class GroupKey(BaseModel):
 
     key: str = Field(min_length=1)
     name: str = ""
-    # `year`, `month`, `day`, or a strftime pattern; applied in UTC to date fields.
+    # `year`, `month`, `day`, or a strftime pattern; applied in UTC to date fields, or in
+    # `time_zone` (an IANA name such as `America/New_York`) when given.
     date_format: str | None = None
+    time_zone: str | None = Field(default=None, max_length=64)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {value!r}") from None
+        return value
 
     @model_validator(mode="after")
     def _default_name(self) -> GroupKey:

@@ -13,8 +13,47 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "EVENTPIPE_"
+ENV_NESTING = "__"
+
+
+class SettingProblem(ValueError):
+    """A setting that cannot work, raised by a validator: `field` (of the model validated)
+    names the variable to set or fix."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class InvalidSettings(Exception):
+    """The environment's settings cannot work; the message is one line naming the variable
+    and what is wrong with it (every command prints it and exits 78, EX_CONFIG)."""
+
+
+def env_variable(location: tuple[int | str, ...]) -> str:
+    """The `EVENTPIPE_*` variable of a settings field: `("kafka", "username")` ->
+    `EVENTPIPE_KAFKA__USERNAME`."""
+    return ENV_PREFIX + ENV_NESTING.join(str(part).upper() for part in location)
+
+
+def describe_invalid(error: ValidationError) -> str:
+    """One line for the first problem of a settings validation: the variable, then why
+    (never the value: it may be a secret)."""
+    item = error.errors(include_input=False)[0]
+    location = tuple(item.get("loc", ()))
+    cause = (item.get("ctx") or {}).get("error")
+    message = str(item.get("msg", "invalid"))
+    if isinstance(cause, SettingProblem):
+        location, message = (*location, cause.field), str(cause)
+    elif message.startswith("Value error, "):
+        message = message.removeprefix("Value error, ")
+    more = len(error.errors()) - 1
+    also = f" (and {more} more problem{'s' * (more > 1)})" if more else ""
+    return f"{env_variable(location)}: {message}{also}"
 
 
 def default_cache_dir() -> Path:
@@ -32,11 +71,13 @@ def read_secret_files(model: BaseModel, names: tuple[str, ...]) -> None:
         if path is None:
             continue
         if getattr(model, name) is not None:
-            raise ValueError(f"{name} and {name}_file are both set; keep one")
+            raise SettingProblem(f"{name}_file", f"{name} and {name}_file are both set; keep one")
         try:
             value = path.read_text().strip()
         except OSError as error:
-            raise ValueError(f"{name}_file {path} cannot be read: {error.strerror}") from None
+            raise SettingProblem(
+                f"{name}_file", f"{path} cannot be read: {error.strerror}"
+            ) from None
         setattr(model, name, SecretStr(value))
         setattr(model, f"{name}_file", None)  # read: a copy of the settings needs no file
 
@@ -91,13 +132,17 @@ class KafkaSettings(BaseModel):
     @model_validator(mode="after")
     def _complete(self) -> KafkaSettings:
         read_secret_files(self, ("password", "key_password"))
-        if self.uses_sasl and (not self.username or self.password is None):
-            raise ValueError(
-                f"security_protocol {self.security_protocol} needs username and password "
-                "(or password_file)"
+        if self.uses_sasl and not self.username:
+            raise SettingProblem(
+                "username", f"security_protocol {self.security_protocol} needs a username"
+            )
+        if self.uses_sasl and self.password is None:
+            raise SettingProblem(
+                "password",
+                f"security_protocol {self.security_protocol} needs a password (or password_file)",
             )
         if self.key_file is not None and self.cert_file is None:
-            raise ValueError("key_file is set without cert_file")
+            raise SettingProblem("cert_file", "key_file is set without cert_file")
         return self
 
     @property
@@ -136,23 +181,6 @@ class KafkaSettings(BaseModel):
         hosts = self.bootstrap_servers.split(",")
         return ";".join(f"kafka://{host.strip()}" for host in hosts if host.strip())
 
-    def faust_broker_options(self) -> dict[str, Any]:
-        """Keyword arguments for `faust.App(...)`: the broker URL and its credentials."""
-        import faust
-
-        options: dict[str, Any] = {"broker": self.faust_broker()}
-        if self.uses_sasl:
-            assert self.password is not None
-            options["broker_credentials"] = faust.SASLCredentials(
-                username=self.username,
-                password=self.password.get_secret_value(),
-                ssl_context=self.ssl_context(),
-                mechanism=self.sasl_mechanism,
-            )
-        elif self.uses_tls:
-            options["broker_credentials"] = faust.SSLCredentials(self.ssl_context())
-        return options
-
 
 class TopicSettings(BaseModel):
     """Topic names; every topic is declared here once.
@@ -177,9 +205,10 @@ class TopicSettings(BaseModel):
     @model_validator(mode="after")
     def _isr_within_replicas(self) -> TopicSettings:
         if self.min_insync_replicas > self.replication_factor:
-            raise ValueError(
+            raise SettingProblem(
+                "min_insync_replicas",
                 f"min_insync_replicas ({self.min_insync_replicas}) exceeds "
-                f"replication_factor ({self.replication_factor}): no write could succeed"
+                f"replication_factor ({self.replication_factor}): no write could succeed",
             )
         return self
 
@@ -282,7 +311,13 @@ class IngestSettings(BaseModel):
     webhook_burst: float | None = Field(default=None, ge=1)
     # A webhook change (create, disable, …) waits this long for Kafka, then answers 503.
     webhook_write_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Correlation (SPEC §4.5): an event attaches to its key's alert when the key's last
+    # non-RECOVERY event came within this many seconds.
     dedup_window_seconds: float = Field(default=600.0, gt=0)
+    # Retried deliveries (SPEC §4.6): an event identical to one written for the same
+    # webhook and key within this many seconds is dropped (docs/duplicates.md). The
+    # default of webhooks that set no `duplicate_window_seconds`; 0 turns it off.
+    duplicate_window_seconds: float = Field(default=600.0, ge=0, le=86_400)
     # The faust app id: also the consumer group and the prefix of the table's changelog.
     worker_group: str = "eventpipe-worker"
     batch_size: int = Field(default=1000, ge=1)
@@ -403,5 +438,9 @@ class Settings(BaseSettings):
 
 @lru_cache
 def get_settings() -> Settings:
-    """The process-wide settings; tests build their own `Settings(...)` instead."""
-    return Settings()
+    """The process-wide settings; tests build their own `Settings(...)` instead.
+    InvalidSettings (one line) when the environment's cannot work."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise InvalidSettings(describe_invalid(error)) from None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import secrets
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -23,6 +23,9 @@ WEBHOOK_ID_PATTERN = re.compile(r"^webhook-[0-9a-f]{12}$")
 # Tag keys become field names (`tags.<key>`) in the webhooks index: no dots, no nesting.
 TAG_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_:@/-][A-Za-z0-9_:@/ -]{0,127}$")
 TagValue = str | int | float | bool
+# SPEC §4.6: an identical event within this many seconds is the sender retrying. None: the
+# settings' `ingest.duplicate_window_seconds`; 0: off. At most a day (memory per key).
+DuplicateWindow = Annotated[float | None, Field(ge=0, le=86_400)]
 
 
 class WebhookError(Exception):
@@ -101,12 +104,14 @@ class WebhookCreate(BaseModel):
     project_id: str = Field(min_length=1, max_length=255)
     domain_id: str | None = None
     tags: dict[str, TagValue] = Field(default_factory=dict)
+    duplicate_window_seconds: DuplicateWindow = None
 
     _tags = field_validator("tags")(_check_tags)
 
 
 class WebhookUpdate(BaseModel):
-    """update's request: the fields given replace the stored ones (options and tags whole)."""
+    """update's request: the fields given replace the stored ones (options and tags whole);
+    `duplicate_window_seconds` given as null goes back to the settings' default."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -114,6 +119,7 @@ class WebhookUpdate(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=255)
     options: dict[str, Any] | None = None
     tags: dict[str, TagValue] | None = None
+    duplicate_window_seconds: DuplicateWindow = None
     domain_id: str | None = None
 
     @field_validator("tags")
@@ -168,6 +174,7 @@ class WebhookInfo(BaseModel):
     domain_id: str
     tags: dict[str, TagValue]
     created_at: Timestamp
+    duplicate_window_seconds: DuplicateWindow = None
 
 
 class Webhook(WebhookInfo):

@@ -2,15 +2,17 @@
 
 Lines are built as bytes from documents that are already JSON, and the body goes to the
 client as one bytes object, which it sends as it is. `create` with `_id` = event_id makes
-a replay harmless: Elasticsearch answers 409
-and the event counts as done. 429 and 5xx items are retried (only those items);
+a replay harmless: Elasticsearch answers 409, and the event counts as done once the
+stored document is found to be the same event (`same_event`); a different one under the
+same id is an error, never a silent duplicate. 429 and 5xx items are retried (only those items);
 any other 4xx is the document's fault (a mapping error) and goes to the dead-letter
 topic, never retried.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +64,20 @@ def to_bulk_body(items: Sequence[tuple[bytes, bytes]]) -> bytes:
             lines.append(doc)
     lines.append(b"")
     return b"\n".join(lines)
+
+
+def same_event(doc: bytes, stored: Mapping[str, Any]) -> bool:
+    """Whether the stored document of a 409 is this event again (a replay), not another
+    event under the same id: equal in every field but alert_id (a replay that correlation
+    no longer remembered may be given another alert)."""
+    try:
+        ours = orjson.loads(doc)
+    except orjson.JSONDecodeError:  # integers beyond 64 bits: the standard library reads them
+        ours = json.loads(doc)
+    theirs = dict(stored)
+    ours.pop("alert_id", None)
+    theirs.pop("alert_id", None)
+    return bool(ours == theirs)
 
 
 def classify_bulk_response(response: dict[str, Any]) -> BulkOutcome:

@@ -1,4 +1,5 @@
-"""The one place the processor writes to Elasticsearch: bulk requests, retried per item.
+"""The one place the processor writes to Elasticsearch: bulk requests, retried per item
+(and the documents a `create` found already there, read back to compare: `read_stored`).
 
 `write_bulk` returns once every item is acknowledged or dead: 429 and 5xx items are sent
 again (only those), any other 4xx item is dead with its reason, and a whole request
@@ -19,7 +20,7 @@ from elasticsearch.serializer import NdjsonSerializer, OrjsonSerializer
 
 from ingest.elasticsearch.bulk import classify_bulk_response, to_bulk_body
 from ingest.metrics import BULK_SECONDS
-from ingest.retry import MAX_BACKOFF_SECONDS, Invalid, Stopping, retry
+from ingest.retry import Backoff, Invalid, Stopping, retry
 
 log = logging.getLogger("eventpipe.index")
 
@@ -48,6 +49,22 @@ def client_serializers() -> dict[str, Any]:
     }
 
 
+async def read_stored(
+    es: AsyncElasticsearch, refs: Sequence[tuple[str, str]], stopping: Callable[[], bool]
+) -> list[dict[str, Any] | None]:
+    """The _source of each (index, id), None where there is none; waited for while
+    Elasticsearch is unreachable, as every write is."""
+    if not refs:
+        return []
+
+    async def get() -> list[dict[str, Any] | None]:
+        docs = [{"_index": index, "_id": doc_id} for index, doc_id in refs]
+        response = await es.mget(docs=docs, filter_path="docs._id,docs.found,docs._source")
+        return [d.get("_source") if d.get("found") else None for d in response["docs"]]
+
+    return await retry(get, "reading documents back", stopping)
+
+
 @dataclass
 class BulkResult:
     """What became of a bulk write: counts, and the positions of dead items with why."""
@@ -67,7 +84,7 @@ async def write_bulk(
     """Write (action, document) pairs until each is acknowledged or dead."""
     result = BulkResult()
     pending = list(range(len(items)))
-    backoff = 0.1
+    backoff = Backoff(sleep=sleep)
     while pending:
         body = to_bulk_body([items[i] for i in pending])
 
@@ -90,7 +107,8 @@ async def write_bulk(
         if pending:
             if stopping():
                 raise Stopping(f"{len(pending)} documents not indexed at shutdown")
-            log.warning("%d bulk items refused for now; retrying in %.1f s", len(pending), backoff)
-            await sleep(backoff)
-            backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+            log.warning(
+                "%d bulk items refused for now; retrying in %.1f s", len(pending), backoff.delay
+            )
+            await backoff.wait()
     return result

@@ -16,11 +16,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka.errors import KafkaError, MessageSizeTooLargeError
-
 from ingest.intake.limits import parse_json, read_body, refused
 from ingest.intake.producer import KafkaUnavailable, RawProducer
 from ingest.intake.ratelimit import RateLimiter
+from ingest.kafka.produce import SEND_ERRORS, too_large
 from ingest.metrics import INTAKE_PRODUCED, INTAKE_REQUESTS, RATE_LIMITED
 from ingest.process.normalize import signing_input
 from ingest.webhooks.envelope import sign_envelope
@@ -75,16 +74,16 @@ async def produce(intake: Intake, webhook_id: str, body: bytes) -> dict[str, Any
     signature = sign_envelope(intake.signing_secret, signing_input(webhook_id, body))
     try:
         await intake.producer.send(webhook_id, body, signature)
-    except MessageSizeTooLargeError:
-        raise refused(
-            413, "ERROR_REQUEST_TOO_LARGE", "the body is larger than Kafka takes in one record"
-        ) from None
     except KafkaUnavailable:
         raise refused(
             503, "ERROR_UNAVAILABLE", "Kafka is unavailable; retry later",
             intake.settings.api.retry_after_seconds,
         ) from None  # fmt: skip
-    except (KafkaError, OSError, TimeoutError) as error:
+    except SEND_ERRORS as error:
+        if too_large(error):
+            raise refused(
+                413, "ERROR_REQUEST_TOO_LARGE", "the body is larger than Kafka takes in one record"
+            ) from None
         log.warning("kafka unavailable: %r", error)
         raise refused(
             503, "ERROR_UNAVAILABLE", "Kafka is unavailable; retry later",

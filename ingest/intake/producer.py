@@ -11,9 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError, KafkaTimeoutError
-
+from ingest.kafka.produce import SEND_ERRORS, LazyProducer, cluster_answers, kafka_away
 from ingest.process.normalize import HEADER_SIGNATURE, HEADER_WEBHOOK
 from schemas.settings import Settings
 
@@ -38,36 +36,21 @@ class RawProducer:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._producer: AIOKafkaProducer | None = None
-        self._lock = asyncio.Lock()
+        self._producer = LazyProducer(
+            settings.kafka,
+            linger_ms=1,
+            # Records are keyed by webhook, so a busy webhook fills one partition's batch:
+            # a large batch keeps concurrent requests from queueing behind it.
+            max_batch_size=1024 * 1024,
+            # Shorter than the request's own bound: a record still waiting in the buffer
+            # expires unsent (KafkaTimeoutError) before the sender gets 503.
+            request_timeout_ms=int(settings.ingest.kafka_timeout_seconds * 750),
+        )
         self._probe: asyncio.Task[None] | None = None
 
     @property
     def down(self) -> bool:
         return self._probe is not None
-
-    async def _started(self) -> AIOKafkaProducer:
-        async with self._lock:
-            if self._producer is None:
-                producer = AIOKafkaProducer(
-                    **self._settings.kafka.client_options(),
-                    acks="all",
-                    enable_idempotence=True,
-                    linger_ms=1,
-                    # Records are keyed by webhook, so a busy webhook fills one partition's
-                    # batch: a large batch keeps concurrent requests from queueing behind it.
-                    max_batch_size=1024 * 1024,
-                    # Shorter than the request's own bound: a record still waiting in the
-                    # buffer expires unsent (KafkaTimeoutError) before the sender gets 503.
-                    request_timeout_ms=int(self._settings.ingest.kafka_timeout_seconds * 750),
-                )
-                try:
-                    await producer.start()
-                except BaseException:  # also cancelled by the request's timeout
-                    await producer.stop()
-                    raise
-                self._producer = producer
-        return self._producer
 
     async def send(self, webhook_id: str, body: bytes, signature: str) -> None:
         """Return once Kafka has the record; TimeoutError past `kafka_timeout_seconds`,
@@ -76,7 +59,7 @@ class RawProducer:
             raise KafkaUnavailable("Kafka was unreachable and has not answered since")
         try:
             async with asyncio.timeout(self._settings.ingest.kafka_timeout_seconds):
-                producer = await self._started()
+                producer = await self._producer.get()
                 await producer.send_and_wait(
                     self._settings.topics.raw,
                     value=body,
@@ -86,10 +69,9 @@ class RawProducer:
                         (HEADER_SIGNATURE, signature.encode()),
                     ],
                 )
-        except (KafkaError, OSError, TimeoutError) as error:
+        except SEND_ERRORS as error:
             # Only Kafka being away trips it, not a refusal of this one record.
-            away = isinstance(error, TimeoutError | OSError | KafkaTimeoutError) or error.retriable
-            if away and self._probe is None:
+            if kafka_away(error) and self._probe is None:
                 self._probe = asyncio.create_task(self._probe_until_up(), name="kafka probe")
             raise
 
@@ -105,8 +87,7 @@ class RawProducer:
         """True when a broker answers a metadata request within a few seconds."""
         try:
             async with asyncio.timeout(3):
-                producer = await self._started()
-                return bool(await producer.client.fetch_all_metadata())
+                return await cluster_answers(await self._producer.get())
         except Exception:
             return False
 
@@ -114,6 +95,4 @@ class RawProducer:
         if self._probe is not None:
             self._probe.cancel()
             self._probe = None
-        if self._producer is not None:
-            await self._producer.stop()
-            self._producer = None
+        await self._producer.stop()

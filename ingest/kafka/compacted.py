@@ -25,11 +25,13 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
+from ingest.kafka.produce import LazyProducer
+from ingest.retry import Backoff
 from schemas.settings import Settings
 
 log = logging.getLogger("eventpipe.compacted")
@@ -171,8 +173,7 @@ class CompactedLog(Generic[T]):
         self._loaded = asyncio.Event()
         self._progress = asyncio.Condition()
         self._reader: asyncio.Task[None] | None = None
-        self._producer: AIOKafkaProducer | None = None
-        self._producer_lock = asyncio.Lock()
+        self._producer = LazyProducer(settings.kafka, max_request_size=2 * 1024 * 1024)
         self._listeners: list[asyncio.Queue[tuple[str, Version[T]]]] = []
         self._consumer: AIOKafkaConsumer | None = None
         self._catching_up: asyncio.Future[None] | None = None
@@ -195,9 +196,7 @@ class CompactedLog(Generic[T]):
             except asyncio.CancelledError:
                 pass
             self._reader = None
-        if self._producer is not None:
-            await self._producer.stop()
-            self._producer = None
+        await self._producer.stop()
 
     @property
     def loaded(self) -> bool:
@@ -251,7 +250,7 @@ class CompactedLog(Generic[T]):
         headers = [] if base is None else [(HEADER_BASE, str(base).encode())]
         try:
             async with asyncio.timeout(self._settings.ingest.webhook_write_timeout_seconds):
-                producer = await self._started_producer()
+                producer = await self._producer.get()
                 sent = await producer.send_and_wait(
                     self.topic, value=value, key=key.encode(), partition=0, headers=headers
                 )
@@ -263,26 +262,9 @@ class CompactedLog(Generic[T]):
             ) from None
         return sent.offset if self.table.accepted(sent.offset) else None
 
-    async def _started_producer(self) -> AIOKafkaProducer:
-        async with self._producer_lock:
-            if self._producer is None:
-                producer = AIOKafkaProducer(
-                    **self._settings.kafka.client_options(),
-                    acks="all",
-                    enable_idempotence=True,
-                    max_request_size=2 * 1024 * 1024,
-                )
-                try:
-                    await producer.start()
-                except BaseException:
-                    await producer.stop()
-                    raise
-                self._producer = producer
-        return self._producer
-
     async def _read(self) -> None:
         """Read the topic from the start, then follow it; reconnect with backoff on failure."""
-        backoff = 0.2
+        backoff = Backoff()
         while True:
             consumer: AIOKafkaConsumer | None = None
             try:
@@ -300,7 +282,7 @@ class CompactedLog(Generic[T]):
                 else:
                     consumer.seek(self._topic, self.table.position)
                 end = (await consumer.end_offsets([self._topic]))[self._topic]
-                backoff = 0.2
+                backoff.reset()
                 while True:
                     # The consumer's position, not the last record's offset + 1: compaction
                     # may have removed the newest offsets below the end.
@@ -316,9 +298,9 @@ class CompactedLog(Generic[T]):
             except asyncio.CancelledError:
                 raise
             except Exception as error:
-                log.warning("reading %s failed (%r); again in %.1f s", self.topic, error, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+                log.warning("reading %s failed (%r); again in %.1f s", self.topic, error,
+                            backoff.delay)  # fmt: skip
+                await backoff.wait()
             finally:
                 self._consumer = None
                 if consumer is not None:

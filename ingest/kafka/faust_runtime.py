@@ -62,7 +62,26 @@ from faust.transport.drivers.aiokafka import Consumer
 from faust.types import TP
 from faust.utils.functional import consecutive_numbers
 
+from schemas.settings import KafkaSettings
+
 log = logging.getLogger("eventpipe.consumer")
+
+
+def broker_options(kafka: KafkaSettings) -> dict[str, Any]:
+    """Keyword arguments for `faust.App(...)`: the broker URL and its credentials, from the
+    same settings every aiokafka client reads."""
+    options: dict[str, Any] = {"broker": kafka.faust_broker()}
+    if kafka.uses_sasl:
+        assert kafka.password is not None  # the settings' validator made sure
+        options["broker_credentials"] = faust.SASLCredentials(
+            username=kafka.username,
+            password=kafka.password.get_secret_value(),
+            ssl_context=kafka.ssl_context(),
+            mechanism=kafka.sasl_mechanism,
+        )
+    elif kafka.uses_tls:
+        options["broker_credentials"] = faust.SSLCredentials(kafka.ssl_context())
+    return options
 
 
 class DenseOffsetConsumer(Consumer):

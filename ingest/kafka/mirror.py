@@ -11,12 +11,12 @@ mirrors, replays and a writer's own immediate copy never put an older version ov
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping
 from typing import Any, Generic, Protocol, TypeVar
 
 from ingest.kafka.compacted import CompactedLog, Version
+from ingest.retry import Backoff
 
 log = logging.getLogger("eventpipe.mirror")
 MAX_BACKOFF_SECONDS = 5.0
@@ -39,7 +39,7 @@ class CopyMirror(Generic[T]):
     async def run(self) -> None:
         await self._log.wait_loaded()
         self.pending.update(self._log.table.versions())
-        backoff = 0.2
+        backoff = Backoff(cap=MAX_BACKOFF_SECONDS)
         while True:
             self._drain()
             if not self.pending:
@@ -51,14 +51,14 @@ class CopyMirror(Generic[T]):
                 await self._store.write_copies(batch)
             except Exception as error:  # unreachable, busy, refusing: retry later
                 log.warning("copies of %s not written (%r); again in %.1f s",
-                            getattr(self._log, "topic", "a topic"), error, backoff)  # fmt: skip
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+                            getattr(self._log, "topic", "a topic"), error,
+                            backoff.delay)  # fmt: skip
+                await backoff.wait()
                 continue
             for key, version in batch.items():
                 if self.pending.get(key) is version:
                     del self.pending[key]
-            backoff = 0.2
+            backoff.reset()
 
     def _drain(self) -> None:
         while not self._changes.empty():

@@ -1,4 +1,8 @@
-"""Produce a whole batch of records at once: one Kafka record batch per partition.
+"""Every producer eventpipe makes (`start_producer`, `LazyProducer`), and producing a whole
+batch of records at once: one Kafka record batch per partition.
+
+Every producer is idempotent with acks=all: a record is acknowledged once every in-sync
+replica has it, and a retried send never duplicates or reorders it.
 
 A batch of parsed events is produced, then waited for as a whole, before the batch of
 raw records it came from is acked. Sending them one by one through the faust topic
@@ -17,12 +21,82 @@ import asyncio
 import struct
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError, KafkaTimeoutError, MessageSizeTooLargeError
+
+from schemas.settings import KafkaSettings
 
 Headers = list[tuple[str, bytes]]
 # key (None: any partition), value (None: a tombstone), headers
 Record = tuple[bytes | None, bytes | None, Headers]
+
+
+# What a send may fail with: Kafka's errors, the network's, a deadline.
+SEND_ERRORS: tuple[type[BaseException], ...] = (KafkaError, OSError, TimeoutError)
+
+
+def kafka_away(error: BaseException) -> bool:
+    """Whether a failed send says Kafka is away (down, unreachable, too slow), not that it
+    refused this one record."""
+    if isinstance(error, TimeoutError | OSError | KafkaTimeoutError):
+        return True
+    return isinstance(error, KafkaError) and bool(error.retriable)
+
+
+def too_large(error: BaseException) -> bool:
+    """Whether Kafka refused a record for its size (it never will take it)."""
+    return isinstance(error, MessageSizeTooLargeError)
+
+
+def new_producer(kafka: KafkaSettings, **options: Any) -> AIOKafkaProducer:
+    """The one way a producer is made: the settings' connection, acks=all, idempotent."""
+    return AIOKafkaProducer(
+        **kafka.client_options(), acks="all", enable_idempotence=True, **options
+    )
+
+
+async def start_producer(kafka: KafkaSettings, **options: Any) -> AIOKafkaProducer:
+    """A started producer; stopped again when starting fails or is cancelled."""
+    producer = new_producer(kafka, **options)
+    try:
+        await producer.start()
+    except BaseException:
+        await producer.stop()
+        raise
+    return producer
+
+
+async def cluster_answers(producer: AIOKafkaProducer) -> bool:
+    """True when a broker answers a metadata request now (not the producer's cache)."""
+    return bool(await producer.client.fetch_all_metadata())
+
+
+class LazyProducer:
+    """A producer started on first use, once for all callers; `stop` closes it (the next
+    use starts another)."""
+
+    def __init__(self, kafka: KafkaSettings, **options: Any) -> None:
+        self._kafka = kafka
+        self._options = options
+        self._producer: AIOKafkaProducer | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def started(self) -> AIOKafkaProducer | None:
+        return self._producer
+
+    async def get(self) -> AIOKafkaProducer:
+        async with self._lock:
+            if self._producer is None:
+                self._producer = await start_producer(self._kafka, **self._options)
+        return self._producer
+
+    async def stop(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            await producer.stop()
 
 
 _M = 0x5BD1E995

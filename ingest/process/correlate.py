@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from ingest.process import dedup
 from ingest.process.normalize import NormalizedEvent, correlation_key, load_json
 
 __all__ = ["correlate", "correlate_batch", "correlation_key", "is_quiet", "load_state"]
@@ -50,6 +51,11 @@ def alert_id_for(opening_event_id: str) -> str:
 
 def _time(text: str) -> datetime:
     return datetime.fromisoformat(text)
+
+
+def new_state() -> State:
+    """The state of a key no event has touched yet."""
+    return {"alert": None, "last_trigger_at": None, "decisions": {}, "deliveries": {}}
 
 
 def _later(a: str | None, b: str) -> str:
@@ -116,8 +122,11 @@ def upgrade_alert(alert: AlertDoc) -> AlertDoc:
 
 
 def correlate(state: State | None, event: NormalizedEvent, window: timedelta) -> Correlated:
-    """Decide `event`'s alert from the key's state; return the new state and the decision."""
-    state = state or {"alert": None, "last_trigger_at": None, "decisions": {}}
+    """Decide `event`'s alert from the key's state; return the new state and the decision.
+
+    Only the correlation part of the state changes; other parts (`deliveries`, kept by
+    `ingest.process.dedup`) pass through as they are."""
+    state = state or new_state()
     decisions: dict[str, str] = state["decisions"]
     if event.event_id in decisions:  # a replay: answer as before, change nothing
         alert_id = decisions[event.event_id]
@@ -153,12 +162,13 @@ def correlate(state: State | None, event: NormalizedEvent, window: timedelta) ->
     decisions = {**decisions, event.event_id: alert_id}
     if len(decisions) > DECISIONS_KEPT:
         decisions = dict(list(decisions.items())[-DECISIONS_KEPT:])
-    new_state = {
+    after = {
+        **state,
         "alert": alert if alert is not None else current,
         "last_trigger_at": last if is_recovery else now,
         "decisions": decisions,
     }
-    return Correlated(new_state, alert_id, alert, orphan_recovery=is_recovery and alert is None)
+    return Correlated(after, alert_id, alert, orphan_recovery=is_recovery and alert is None)
 
 
 def load_state(stored: bytes | Mapping[str, Any] | None) -> State | None:
@@ -172,14 +182,32 @@ def load_state(stored: bytes | Mapping[str, Any] | None) -> State | None:
     return state
 
 
+def drop_retry(state: State | None, event: NormalizedEvent) -> tuple[bool, State | None]:
+    """SPEC §4.6: (True, state) when `event` is a sender's retry of an event already
+    written for its key (it is dropped); else (False, the state with the event noted
+    among the key's deliveries). A replay of a record correlation already answered
+    (its event_id among the decisions) is no retry and notes nothing."""
+    if not event.fingerprint or event.window <= 0:
+        return False, state
+    if state is not None and event.event_id in state["decisions"]:
+        return False, state
+    seen = state.get("deliveries") if state is not None else None
+    args = (event.fingerprint, event.event_id, event.created_at, event.window)
+    if dedup.is_retry(seen, *args):
+        return True, state
+    return False, {**(state or new_state()), "deliveries": dedup.remember(seen, *args)}
+
+
 @dataclass
 class CorrelatedBatch:
-    """A batch after correlation: each event's alert id (in order), the alerts it changed,
-    the RECOVERY events with no alert, and each touched key's new state."""
+    """A batch after correlation: each event's alert id (in order; None for a retry that
+    is dropped, "" for no alert), the alerts it changed, the RECOVERY events with no
+    alert, the retries dropped, and each touched key's new state."""
 
-    alert_ids: list[str] = field(default_factory=list)
+    alert_ids: list[str | None] = field(default_factory=list)
     alerts: dict[str, AlertDoc] = field(default_factory=dict)
     orphans: int = 0
+    retries: int = 0
     states: dict[bytes, State] = field(default_factory=dict)
 
 
@@ -188,14 +216,20 @@ def correlate_batch(
     table: Mapping[bytes, bytes | Mapping[str, Any]],
     window: timedelta,
 ) -> CorrelatedBatch:
-    """Give each event its alert, in order. Each key's state is read from `table` once and
-    comes out once, for the caller to store (a table write is a changelog record)."""
+    """Give each event its alert, in order, after dropping senders' retries (SPEC §4.6).
+    Each key's state is read from `table` once and comes out once, for the caller to
+    store (a table write is a changelog record)."""
     out = CorrelatedBatch()
     states: dict[bytes, State | None] = {}
     for event in events:
         key = event.key.encode()
         if key not in states:
             states[key] = load_state(table.get(key))
+        retry, states[key] = drop_retry(states[key], event)
+        if retry:
+            out.alert_ids.append(None)
+            out.retries += 1
+            continue
         result = correlate(states[key], event, window)
         states[key] = result.state
         out.alert_ids.append(result.alert_id)
@@ -206,9 +240,12 @@ def correlate_batch(
     return out
 
 
-def is_quiet(state: Mapping[str, Any], horizon: datetime) -> bool:
+def is_quiet(state: Mapping[str, Any], horizon: datetime, now: datetime | None = None) -> bool:
     """True when nothing newer than `horizon` touched the key: no event can attach to its
-    alert any more, and no replay can ask for its decisions, so the state can go."""
+    alert any more, and no replay can ask for its decisions; and (given `now`) no retry
+    of its deliveries can still be caught: the state can go."""
+    if now is not None and dedup.still_needed(state.get("deliveries"), now):
+        return False
     alert = state.get("alert")
     touched = (state.get("last_trigger_at"), alert and alert["last_event_at"],
                alert and alert.get("updated_at"))  # fmt: skip

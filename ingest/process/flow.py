@@ -16,6 +16,7 @@ them from Kafka and faust.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -24,6 +25,7 @@ from elasticsearch import AsyncElasticsearch
 
 from ingest.elasticsearch.alerts import load_alerts, number_alerts
 from ingest.metrics import (
+    EVENTS_DEDUPLICATED,
     EVENTS_DUPLICATE,
     EVENTS_INDEXED,
     EVENTS_PRODUCED,
@@ -44,6 +46,8 @@ from ingest.process.states import StateStore, changelog_partitions, encode_state
 from ingest.retry import retry
 from ingest.webhooks.registry import WebhookRegistry
 
+log = logging.getLogger("eventpipe.worker")
+
 
 @dataclass
 class ParseStage:
@@ -56,11 +60,14 @@ class ParseStage:
     normalized: str  # topic
     dlq: str  # topic
     stopping: Callable[[], bool]
+    # SPEC §4.6: the duplicate window of webhooks that set none (0: off)
+    duplicate_window: float = 0.0
 
     async def run(self, records: Sequence[tuple[RawRecord, bytes | None]]) -> ParsedBatch:
         """Parse a batch of (raw record, key); return once Kafka acknowledged all of it."""
         parsed = await parse_batch(records, self.registry, self.secret, self.stopping,
-                                   self.rules)  # 1, 1b  # fmt: skip
+                                   duplicate_window=self.duplicate_window,
+                                   rules=self.rules)  # 1, 1b  # fmt: skip
         partitions = await self.out.partition_count(self.normalized)
         routed = route_events(parsed.events, partitions)  # 2
         await asyncio.gather(
@@ -104,12 +111,20 @@ class IndexStage:
             self.states.write(states, partitions),  # 4
             index_documents(self.es, docs, self.stopping),  # 5
         )
+        outcome.events = len(decoded.events)
+        outcome.deduplicated = correlated.retries
         outcome.orphans = correlated.orphans
         outcome.newest = max((e.created_at for e in decoded.events), default="")
         outcome.letters[:0] = decoded.letters
         await send_dead_letters(self.out, self.dlq, outcome.letters, self.stopping)  # 6
         EVENTS_INDEXED.inc(outcome.indexed)
         EVENTS_DUPLICATE.inc(outcome.duplicates)
+        EVENTS_DEDUPLICATED.inc(outcome.deduplicated)
+        if outcome.conflicts:
+            log.error(
+                "%d events not indexed: their ids are taken by other events (dead letters "
+                "ERROR_ID_CONFLICT)", outcome.conflicts,
+            )  # fmt: skip
         EVENTS_RETRIED.inc(outcome.retried)
         ORPHAN_RECOVERIES.inc(outcome.orphans)
         return outcome

@@ -3,8 +3,11 @@
 A record is either what the HTTP intake wrote — the sender's body as is, with
 the webhook id and an HMAC signature in headers — or what a direct producer
 wrote: a CreateEventRequest JSON carrying the access key. Event ids derive from
-the record's position (topic, partition, offset, index in the payload), so a
-replayed record yields the same ids and Elasticsearch refuses the duplicates.
+the record itself (`record_origin`: the Kafka cluster's id, topic, partition, offset and
+timestamp, and the index in the payload), so a replayed record yields the same ids and
+Elasticsearch refuses the duplicates, while a new cluster or a topic made again, whose
+offsets start over, never reuses an id already indexed. Each event also carries the
+fingerprint of its content (`ingest.process.dedup`), for retried deliveries (SPEC §4.6).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any, NamedTuple
 import orjson
 from pydantic import ValidationError
 
+from ingest.process.dedup import content_fingerprint
 from ingest.process.rules import RuleFunction, apply_rules
 from schemas.event import EventInfo, EventType, ParsedEvent, Severity, format_timestamp
 from schemas.messages import CreateEventRequest
@@ -60,8 +64,11 @@ class NormalizedEvent(NamedTuple):
     """An event on its way to correlation: what correlation reads, and the document as JSON.
 
     `key` is the correlation key (domain, project, event key joined by US), which also
-    decides the event's partition of `events.normalized`. `rules` is what event rules set
-    for the alert the event may open (`ingest.process.rules`), None when nothing.
+    decides the event's partition of `events.normalized`. `fingerprint` is the hash of
+    the event's content and `window` its webhook's duplicate window in seconds (SPEC §4.6;
+    "" and 0 when off): a later identical event within it is a sender's retry. `rules` is
+    what event rules set for the alert the event may open (`ingest.process.rules`), None
+    when nothing.
     """
 
     key: str
@@ -70,6 +77,8 @@ class NormalizedEvent(NamedTuple):
     severity: str
     created_at: str
     doc: bytes
+    fingerprint: str = ""
+    window: float = 0.0
     rules: dict[str, Any] | None = None
 
 
@@ -118,10 +127,22 @@ def signing_input(webhook_id: str, body: bytes) -> bytes:
     return webhook_id.encode() + b"\n" + body
 
 
-def event_id_for(position: Position, index: int) -> str:
-    """`event-` + 24 hex of the record's position: the same record always gives the same ids."""
-    text = f"{position.topic}:{position.partition}:{position.offset}:{index}"
-    return "event-" + hashlib.sha256(text.encode()).hexdigest()[:24]
+def record_origin(cluster_id: str, position: Position, timestamp: datetime) -> str:
+    """What identifies a record beyond one topic's lifetime: the id of the Kafka cluster
+    it was read from, its topic, partition and offset, and its timestamp (milliseconds).
+
+    Offsets start over in a new cluster or a topic deleted and made again; the cluster id
+    tells clusters apart, the timestamp the lives of one topic (Kafka's topic ids are not
+    in the metadata aiokafka reads). A replay reads the same record: the same origin.
+    """
+    millis = round(timestamp.timestamp() * 1000)
+    return f"{cluster_id}:{position.topic}:{position.partition}:{position.offset}:{millis}"
+
+
+def event_id_for(origin: str, index: int) -> str:
+    """`event-` + 24 hex of the record's origin and the event's index in its payload: the
+    same record always gives the same ids."""
+    return "event-" + hashlib.sha256(f"{origin}:{index}".encode()).hexdigest()[:24]
 
 
 def parse_error_event(webhook_id: str, webhook_name: str, error: ParseError) -> ParsedEvent:
@@ -156,8 +177,10 @@ def event_document(
     domain_id: str,
     created_at: str,
 ) -> dict[str, Any]:
-    """The EventInfo document of a parsed event, as JSON-ready values in EventInfo's field
-    order, `alert_id` left empty for correlation to fill.
+    """The EventInfo document of a parsed event, as JSON-ready values: its content in
+    EventInfo's field order, then what is stamped on it per record — `event_id`,
+    `alert_id` (left empty for correlation to fill) and `created_at` — last, so that the
+    content is the document's first bytes (`content_of`).
 
     Built field by field from the model the parser validated: the event is validated once,
     where the parser returns it, and never again on its way to Elasticsearch.
@@ -180,47 +203,66 @@ def event_document(
         "image_url": event.image_url,
         "occurred_at": format_timestamp(event.occurred_at) if event.occurred_at else None,
         "additional_info": event.additional_info,
-        "event_id": event_id,
         "raw_data": raw_data,
-        "alert_id": "",
         "webhook_id": webhook_id,
         "project_id": project_id,
         "domain_id": domain_id,
+        "event_id": event_id,
+        "alert_id": "",
         "created_at": created_at,
     }
+
+
+EVENT_ID_SLOT = b',"event_id":'
+
+
+def content_of(doc: bytes) -> bytes:
+    """The bytes of an `event_document` that make two events identical (SPEC §4.6): all
+    but event_id, alert_id and created_at, which follow the content.
+
+    Only strings follow the top-level event_id, and a quote inside a JSON string is always
+    escaped: its slot is the last one, whatever raw_data holds.
+    """
+    return doc[: doc.rindex(EVENT_ID_SLOT)]
 
 
 def to_events(
     parsed: Sequence[ParsedEvent],
     *,
     payload: Any,
-    position: Position,
+    origin: str,
     created_at: datetime,
     webhook_id: str,
     project_id: str,
     domain_id: str,
+    duplicate_window: float = 0.0,
     rules: RuleFunction | None = None,
 ) -> list[NormalizedEvent]:
-    """Stamp parser output with ids, the raw payload, the webhook's project and domain, then
-    run the event rules on each (`ingest.process.rules`): the key follows their project."""
+    """Stamp parser output with ids (from the record's `origin`), the raw payload, the
+    webhook's project and domain; run the event rules on each (`ingest.process.rules`: the
+    key follows their project); and, when the webhook's `duplicate_window` is on, take the
+    fingerprint of each event's content."""
     raw_data = payload if isinstance(payload, dict) else {"data": payload}
     created = created_text(created_at)
     out = []
     for index, event in enumerate(parsed):
-        event_id = event_id_for(position, index)
-        doc = event_document(
+        event_id = event_id_for(origin, index)
+        document = event_document(
             event, event_id=event_id, raw_data=raw_data, webhook_id=webhook_id,
             project_id=project_id, domain_id=domain_id, created_at=created,
         )  # fmt: skip
-        outcome = apply_rules(doc, rules)
+        outcome = apply_rules(document, rules)
+        doc = dump_json(document)
         out.append(
             NormalizedEvent(
-                key=correlation_key(domain_id, doc["project_id"], event.event_key),
+                key=correlation_key(domain_id, document["project_id"], event.event_key),
                 event_id=event_id,
                 event_type=event.event_type,
                 severity=event.severity,
                 created_at=created,
-                doc=dump_json(doc),
+                doc=doc,
+                fingerprint=content_fingerprint(content_of(doc)) if duplicate_window > 0 else "",
+                window=duplicate_window,
                 rules=outcome,
             )
         )
@@ -237,16 +279,17 @@ MAX_RECORD_BYTES = 512 * 1024  # well under Kafka's default 1 MiB message limit
 def encode_events(events: Sequence[NormalizedEvent]) -> list[bytes]:
     """The values of the `events.normalized` records carrying `events` (one partition's).
 
-    Each event is two lines, a header `[key, event_id, event_type, severity, created_at]`
-    (and the rules' outcome, when there is one) and the document: what correlation needs is
-    read without decoding the document. A
+    Each event is two lines, a header `[key, event_id, event_type, severity, created_at,
+    fingerprint, window]` (and the rules' outcome, when there is one) and the document: what
+    correlation needs is read without decoding the document. A
     record holds whole events up to MAX_RECORD_BYTES (a larger event gets a record alone).
     """
     values: list[bytes] = []
     lines: list[bytes] = []
     size = 0
     for event in events:
-        head = orjson.dumps(list(event[:5]) if event.rules is None else [*event[:5], event.rules])
+        head = orjson.dumps([*event[:5], event.fingerprint, event.window]
+                            + ([] if event.rules is None else [event.rules]))  # fmt: skip
         if lines and size + len(head) + len(event.doc) + 2 > MAX_RECORD_BYTES:
             values.append(b"\n".join(lines))
             lines, size = [], 0
@@ -262,7 +305,8 @@ def decode_events(value: bytes) -> list[NormalizedEvent]:
 
     Documents stay bytes: the index stage writes them as they are, with the alert id set.
     A record of the one-event-per-record format (an EventInfo JSON object, what workers
-    before this format wrote) still reads, so an upgrade loses nothing in flight.
+    before this format wrote), or with five-field headers (before fingerprints), still
+    reads, so an upgrade loses nothing in flight.
     """
     if value[:1] == b"{":
         return [legacy_event(value)]
@@ -273,8 +317,8 @@ def decode_events(value: bytes) -> list[NormalizedEvent]:
     for i in range(0, len(lines), 2):
         try:
             head = orjson.loads(lines[i])
-            out.append(NormalizedEvent(*head[:5], doc=lines[i + 1],
-                                       rules=head[5] if len(head) > 5 else None))  # fmt: skip
+            out.append(NormalizedEvent(*head[:5], lines[i + 1], *head[5:7],
+                                       rules=head[7] if len(head) > 7 else None))  # fmt: skip
         except (orjson.JSONDecodeError, TypeError) as error:
             raise InvalidRecord("ERROR_INVALID_EVENT", f"event header {i // 2}: {error}") from None
     return out
@@ -306,9 +350,9 @@ ALERT_ID_SLOT = b'"alert_id":""'
 def with_alert_id(doc: bytes, alert_id: str) -> bytes:
     """The document with its alert id filled in, without decoding it.
 
-    `event_document` leaves `"alert_id":""` after raw_data, followed only by the webhook's
-    ids and created_at (strings): the last such slot is the top-level one, whatever
-    raw_data holds (inside a JSON string a quote is always escaped).
+    `event_document` leaves `"alert_id":""` after raw_data, followed only by created_at (a
+    string): the last such slot is the top-level one, whatever raw_data holds (inside a
+    JSON string a quote is always escaped).
     """
     if not alert_id:
         return doc

@@ -25,6 +25,7 @@ from ingest.process.normalize import (
     Position,
     decode_record,
     parse_error_event,
+    record_origin,
     signing_input,
     to_events,
 )
@@ -49,12 +50,15 @@ log = logging.getLogger("eventpipe.parse")
 
 
 class RawRecord(NamedTuple):
-    """A record of `events.raw`: where it sits, when Kafka took it, its bytes and headers."""
+    """A record of `events.raw`: where it sits, when Kafka took it, its bytes and headers,
+    and the id of the Kafka cluster it was read from (event ids derive from all but the
+    bytes: `normalize.record_origin`)."""
 
     position: Position
     timestamp: datetime
     value: bytes | None
     headers: dict[str, bytes] = {}  # noqa: RUF012 (never mutated)
+    cluster_id: str = ""
 
 
 async def parse_record(
@@ -65,8 +69,12 @@ async def parse_record(
     rules: RuleSource | None = None,
     http_get: HttpGet = get_from_aws,
     certificates: CertificateSource = SIGNING_CERTIFICATES,
+    duplicate_window: float = 0.0,
 ) -> list[NormalizedEvent] | DeadLetter:
     """The events of one raw record, or the dead letter it becomes.
+
+    Each event carries its webhook's duplicate window (SPEC §4.6), `duplicate_window`
+    (the settings' default) for a webhook that sets none.
 
     `aws-sns` deliveries first pass `ingest.webhooks.sns.admit_delivery` (its options
     verify_signature and confirm_subscription): a bad signature is a dead letter, a
@@ -107,14 +115,16 @@ async def parse_record(
         if not admitted:
             return []
     parsed = run_parser(webhook, submission.data)
+    window = webhook.duplicate_window_seconds
     return to_events(
         parsed,
         payload=submission.data,
-        position=record.position,
+        origin=record_origin(record.cluster_id, record.position, record.timestamp),
         created_at=record.timestamp.astimezone(UTC),
         webhook_id=webhook.webhook_id,
         project_id=webhook.project_id,
         domain_id=webhook.domain_id,
+        duplicate_window=duplicate_window if window is None else window,
         rules=rules_for(rules, webhook),
     )
 
@@ -146,17 +156,20 @@ async def parse_batch(
     registry: WebhookRegistry,
     secret: bytes,
     stopping: Callable[[], bool],
+    duplicate_window: float = 0.0,
     rules: RuleSource | None = None,
 ) -> ParsedBatch:
-    """Parse every (record, key) pair; a webhook store that cannot be read is waited for."""
+    """Parse every (record, key) pair; a webhook store that cannot be read is waited for.
+    `duplicate_window`: the settings' default for webhooks that set none (SPEC §4.6)."""
     out = ParsedBatch()
+    options = {"duplicate_window": duplicate_window, "rules": rules}
     for record, key in records:
         try:
             try:
-                outcome = await parse_record(record, registry, secret, rules=rules)
+                outcome = await parse_record(record, registry, secret, **options)
             except Exception:  # the webhook store: wait for it as for any dependency
                 outcome = await retry(
-                    lambda record=record: parse_record(record, registry, secret, rules=rules),
+                    lambda record=record: parse_record(record, registry, secret, **options),
                     "reading the webhook store", stopping,
                 )  # fmt: skip
         except Invalid as invalid:

@@ -88,8 +88,9 @@ class StateStore:
         async with self._lock:  # one writer keeps a key's records in order
             await retry(send, "writing the changelog", self._stopping)
 
-    async def forget_quiet(self, horizon: datetime) -> int:
-        """Drop the state of keys nothing touched since `horizon`; tombstones in the changelog.
+    async def forget_quiet(self, horizon: datetime, now: datetime | None = None) -> int:
+        """Drop the state of keys nothing touched since `horizon` and whose deliveries no
+        retry at `now` can match any more (`correlate.is_quiet`); tombstones in the changelog.
 
         The scan yields to the event loop every `SCAN_CHUNK` keys, so a large table never
         holds batches up; a key a batch rewrote meanwhile (a new value object) is kept.
@@ -98,7 +99,7 @@ class StateStore:
         candidates: list[tuple[bytes, Any]] = []
         for n, (key, value) in enumerate(list(store.items()), 1):
             state = load_state(value)
-            if state is not None and is_quiet(state, horizon):
+            if state is not None and is_quiet(state, horizon, now):
                 candidates.append((key, value))
             if n % SCAN_CHUNK == 0:
                 await asyncio.sleep(0)

@@ -39,7 +39,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import faust
-from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import ConsumerRecord, TopicPartition
 from elasticsearch import AsyncElasticsearch
 
 from ingest.elasticsearch.indices import ensure_alert_indices, ensure_events_template
@@ -47,7 +47,8 @@ from ingest.elasticsearch.writer import client_serializers
 from ingest.kafka import faust_runtime
 from ingest.kafka.batch_consumer import BatchConsumer
 from ingest.kafka.faust_runtime import LeanMonitor, RecoveryWatch
-from ingest.kafka.produce import BatchProducer
+from ingest.kafka.identity import read_cluster_id
+from ingest.kafka.produce import BatchProducer, LazyProducer
 from ingest.metrics import CONSUMER_LAG, PARTITIONS_REREAD
 from ingest.process.flow import IndexStage, ParseStage
 from ingest.process.normalize import Position
@@ -71,13 +72,14 @@ STREAM_BUFFER_RECORDS = 32
 INDEX_WITHIN_SECONDS = 0.02
 
 
-def raw_record(message: ConsumerRecord) -> RawRecord:
+def raw_record(message: ConsumerRecord, cluster_id: str) -> RawRecord:
     headers = {str(k): bytes(v) for k, v in (message.headers or ()) if v is not None}
     return RawRecord(
         position=Position(message.topic, message.partition, message.offset),
         timestamp=datetime.fromtimestamp(message.timestamp / 1000, UTC),
         value=message.value,
         headers=headers,
+        cluster_id=cluster_id,
     )
 
 
@@ -92,13 +94,16 @@ class Worker:
         self._registry: WebhookRegistry | None = None
         self._rules: EventRuleLog | None = None
         self._rules_ready = asyncio.Lock()
-        self._kafka: AIOKafkaProducer | None = None
+        self._kafka = LazyProducer(
+            settings.kafka, max_batch_size=1024 * 1024, max_request_size=2 * 1024 * 1024
+        )
         self._batches: BatchProducer | None = None
         self._states: StateStore | None = None
         self._secret = signing_secret(settings)
         self._es_ready = asyncio.Lock()
         self._registry_ready = asyncio.Lock()
         self._producer_ready = asyncio.Lock()
+        self._cluster_id = ""  # the Kafka cluster's id, read once: part of every event id
         # The newest created_at indexed: the clock quiet keys are judged by, so a replay
         # of old records never finds its keys forgotten.
         self.stream_time: datetime | None = None
@@ -144,15 +149,7 @@ class Worker:
         time, acknowledged as a whole before the batch is acked."""
         async with self._producer_ready:
             if self._batches is None:
-                kafka = AIOKafkaProducer(
-                    **self.settings.kafka.client_options(),
-                    acks="all",
-                    enable_idempotence=True,
-                    max_batch_size=1024 * 1024,
-                    max_request_size=2 * 1024 * 1024,
-                )
-                await retry(kafka.start, "connecting to Kafka", self.is_stopping)
-                self._kafka = kafka
+                kafka = await retry(self._kafka.get, "connecting to Kafka", self.is_stopping)
                 self._batches = BatchProducer(kafka)
         return self._batches
 
@@ -168,6 +165,15 @@ class Worker:
             )
         return self._states
 
+    async def cluster_id(self) -> str:
+        """The id of the Kafka cluster events.raw is read from (event ids derive from it)."""
+        if not self._cluster_id:
+            kafka = self.settings.kafka
+            self._cluster_id = await retry(
+                lambda: read_cluster_id(kafka), "reading the Kafka cluster id", self.is_stopping
+            )
+        return self._cluster_id
+
     async def parse_stage(self) -> ParseStage:
         topics = self.settings.topics
         return ParseStage(
@@ -178,6 +184,7 @@ class Worker:
             normalized=topics.normalized,
             dlq=topics.dlq,
             stopping=self.is_stopping,
+            duplicate_window=self.settings.ingest.duplicate_window_seconds,
         )
 
     async def index_stage(self, table: Any) -> IndexStage:
@@ -199,8 +206,7 @@ class Worker:
             await self._registry.close()
         if self._rules is not None:
             await self._rules.stop()
-        if self._kafka is not None:
-            await self._kafka.stop()
+        await self._kafka.stop()
         if self._es is not None:
             await self._es.close()
 
@@ -210,8 +216,8 @@ class Worker:
 
     async def parse_batch(self, messages: Sequence[ConsumerRecord]) -> None:
         """Parse a batch of raw records; return once Kafka acknowledged all it produced."""
-        stage = await self.parse_stage()
-        await stage.run([(raw_record(message), message.key) for message in messages])
+        stage, cluster_id = await self.parse_stage(), await self.cluster_id()
+        await stage.run([(raw_record(message, cluster_id), message.key) for message in messages])
 
     async def index_batch(self, events: Sequence[Any], table: Any) -> None:
         """Correlate and index; return once Elasticsearch has acknowledged every event."""
@@ -252,7 +258,7 @@ def build_app(settings: Settings) -> faust.App:
     datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.ingest.worker_group,
-        **settings.kafka.faust_broker_options(),
+        **faust_runtime.broker_options(settings.kafka),
         topic_replication_factor=settings.topics.replication_factor,
         store="memory://",
         datadir=str(datadir),
@@ -328,8 +334,8 @@ def build_app(settings: Settings) -> faust.App:
         if worker.stream_time is None:
             return
         window = timedelta(seconds=settings.ingest.dedup_window_seconds)
-        states = await worker.state_store(table)
-        await states.forget_quiet(worker.stream_time - window - QUIET_MARGIN)
+        states, now = await worker.state_store(table), worker.stream_time
+        await states.forget_quiet(now - window - QUIET_MARGIN, now)
 
     watch = RecoveryWatch(settings.ingest.recovery_stall_seconds)
 

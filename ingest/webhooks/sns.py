@@ -42,6 +42,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from ingest.parsers.aws_sns import sns_url
+from ingest.retry import Backoff
 
 log = logging.getLogger("eventpipe.sns")
 
@@ -346,6 +347,7 @@ async def admit_delivery(
 async def get_with_retries(url: str, http_get: HttpGet, attempts: int, backoff: float) -> bytes:
     """`http_get(url)`, tried up to `attempts` times while the failure is retriable."""
     attempts = max(1, attempts)
+    delays = Backoff(first=backoff)
     for attempt in range(1, attempts + 1):
         try:
             return await http_get(url)
@@ -359,7 +361,7 @@ async def get_with_retries(url: str, http_get: HttpGet, attempts: int, backoff: 
             )
         if not failure.retriable or attempt == attempts:
             break
-        await asyncio.sleep(backoff * 2 ** (attempt - 1))
+        await delays.wait()
     raise SnsRequestFailed(
         f"{failure.reason}, after {attempt} attempt{'s' if attempt > 1 else ''}",
         retriable=failure.retriable,

@@ -15,6 +15,8 @@ from fastapi.responses import RedirectResponse
 from starlette.staticfiles import StaticFiles
 from starlette.types import Message, Receive, Scope, Send
 
+from query_api.console.routes import router
+
 STATIC = Path(__file__).parent / "static"
 SECURITY_HEADERS = [
     (b"content-security-policy",
@@ -39,7 +41,8 @@ class _ConsoleFiles(StaticFiles):
 
 
 def mount_console(app: FastAPI) -> None:
-    """Serve the console at `/console/` (and send `/console` there)."""
+    """Serve the console at `/console/` (and send `/console` there), with its API routes."""
+    app.include_router(router)  # before the mount, which would take every /console path
 
     @app.get("/console", include_in_schema=False)
     async def console_root() -> RedirectResponse:

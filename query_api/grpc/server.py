@@ -1,9 +1,11 @@
-"""The gRPC server beside the HTTP one: the Event service, server reflection, health.
+"""The gRPC server beside the HTTP one: the Event, Alert and Note services, server
+reflection, health.
 
 Reflection (v1alpha and v1) answers from protobuf's default pool, which holds Cloudforet's
-own compiled files (`spaceone/api/monitoring/v1/event.proto`, `spaceone/api/core/v1/
-query.proto`): a client asking it gets the names its own compiled copy uses. It lists the
-Event service alone, as Cloudforet's servers list only their API (see `add_reflection`).
+own compiled files (`spaceone/api/monitoring/v1/event.proto`, `alert.proto`, `note.proto`,
+`spaceone/api/core/v1/query.proto`): a client asking it gets the names its own compiled
+copy uses. It lists those services alone, as Cloudforet's servers list only their API
+(see `add_reflection`).
 Health (`grpc.health.v1`) says SERVING only while Elasticsearch answers.
 """
 

@@ -5,13 +5,15 @@ never top-N approximations. The pipeline runs as MongoDB runs it, any stages in
 any order; `plan_stat` gives Elasticsearch the longest prefix it can run exactly:
 
 1. The *window*: an optional leading `sort` (as list sorts: missing last, ties by
-   event_id; no sort is newest first) and the `skip`/`limit` stages right after it,
-   folded into one offset and limit over the matching events.
+   event_id; without one, the events' own order: created_at, then event_id) and the
+   `skip`/`limit` stages right after it, folded into one offset and limit over the
+   matching events.
 2. Then, over the events of the window:
    - `group`: over every match, a composite aggregation paged to completion (or,
-     when an operator needs every event, `push`/`merge_objects`, a point-in-time
-     scan of the match); over a smaller window, a top-N search (one request up to
-     Elasticsearch's 10,000 window, a point-in-time scan past it) grouped here;
+     when an operator needs every event, `push`/`merge_objects`, or the order a sort
+     gave them, `first`/`last` after a sort, a point-in-time scan of the match); over
+     a smaller window, a top-N search (one request up to Elasticsearch's 10,000
+     window, a point-in-time scan past it) grouped here;
    - `count`: a count request, cut to the window;
    - anything else (a `sort` after a `limit`, `project`, `unwind`, or nothing):
      the window's events are fetched (point-in-time scan, capped) and the stages
@@ -33,10 +35,12 @@ filters agree:
   the rest; `sum` is an int when every value is, 0 when none; `average` is a
   float, `null` when none. `max`/`min` compare strings (dates by instant).
 - `first`, `last`, `push`, `merge_objects` read the field as stored in the
-  event (dates formatted as above), in `created_at` order, ties by event_id;
+  event (dates formatted as above), in the order the events reach the group: a
+  leading sort's, else created_at order, ties by event_id (SPEC §6);
   `push` skips events without the field; `merge_objects` merges the objects,
   later events winning.
-- date_format `year`/`month`/`day` or any strftime pattern, in UTC; a pattern
+- date_format `year`/`month`/`day` or any strftime pattern, in UTC or the key's
+  `time_zone` (an IANA name: buckets start at that zone's midnights); a pattern
   is bucketed at the finest calendar interval it shows, then buckets that
   format alike are merged here.
 A group or count over no events gives no row. Events that reach a `project` or
@@ -52,6 +56,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from query_api.query.stages import MISSING as _MISSING
 from query_api.query.stages import lookup, read_number, sort_rows
@@ -77,7 +82,9 @@ MAX_SET_VALUES = 10_000  # distinct values of a field within one group (add_to_s
 # are faster; a page Elasticsearch refuses (search.max_buckets) is asked again smaller.
 COMPOSITE_PAGE_SIZE = 2_000
 SCAN_PAGE_SIZE = 1_000
-# The event order of first/last/push/merge_objects; matches the scan's sort.
+# The events' own order (SPEC §6), where no sort stage gave them one: what skip and limit
+# take and what first/last/push/merge_objects see.
+EVENT_ORDER = (SortKey(key="created_at"),)  # then event_id, as every sort
 
 TOO_LARGE = "ERROR_STAT_TOO_LARGE"
 INVALID = "ERROR_INVALID_ARGUMENT"
@@ -105,6 +112,9 @@ _DIRECTIVE = re.compile(r"%[-_0^#]?[EO]?(.)", re.DOTALL)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 SortValue = tuple[int, str]  # (created_at epoch millis, the document's id)
+# Where an event stands in the order a group sees: its (created_at, event_id) from a
+# composite bucket's top hit, or its position among the events fetched in window order.
+EventOrder = SortValue | int
 
 
 def date_fields(fields: FieldMap) -> tuple[str, ...]:
@@ -126,6 +136,7 @@ class KeyPlan:
     es_format: str | None = None  # year/month/day: Elasticsearch formats the bucket key
     pattern: str | None = None  # strftime applied here (also the scan's form of es_format)
     granularity: Granularity | None = None
+    time_zone: str = "UTC"  # of date buckets (an IANA name)
 
     def source(self, *, missing_bucket: bool = True) -> dict[str, Any]:
         """The composite source: terms on the exact field, or a UTC date_histogram."""
@@ -134,7 +145,7 @@ class KeyPlan:
             options["missing_bucket"] = True
         if self.granularity in (None, "instant"):
             return {"terms": options}
-        options |= {"calendar_interval": self.granularity, "time_zone": "UTC"}
+        options |= {"calendar_interval": self.granularity, "time_zone": self.time_zone}
         if self.es_format:
             options["format"] = self.es_format
         return {"date_histogram": options}
@@ -150,7 +161,9 @@ class KeyPlan:
         if self.kind != "date":
             return raw
         instant = from_millis(raw)
-        return instant.strftime(self.pattern) if self.pattern else format_timestamp(instant)
+        if not self.pattern:
+            return format_timestamp(instant)
+        return instant.astimezone(ZoneInfo(self.time_zone)).strftime(self.pattern)
 
 
 @dataclass(frozen=True)
@@ -178,16 +191,21 @@ class GroupPlan:
     fields: tuple[FieldPlan, ...]
     # push/merge_objects need every event: scan the matching events instead of aggregating.
     scan: bool
-    id_field: str = "event_id"  # ties of created_at order (first/last/push/merge_objects)
+    id_field: str = "event_id"  # ties of created_at order (first/last of a composite bucket)
 
 
 @dataclass(frozen=True)
 class Window:
     """Which matching events, in which order: the leading sort/skip/limit, for Elasticsearch."""
 
-    sort: tuple[SortKey, ...] = ()  # () = newest first, as list
+    sort: tuple[SortKey, ...] = ()  # (): EVENT_ORDER
     offset: int = 0
     limit: int | None = None
+
+    @property
+    def order(self) -> tuple[SortKey, ...]:
+        """The order the window's events come in."""
+        return self.sort or EVENT_ORDER
 
     @property
     def everything(self) -> bool:
@@ -227,14 +245,16 @@ class StatPlan:
         if self.mode == "count":
             return False
         assert self.group is not None
-        return self.group.scan or not self.window.everything
+        # first/last over a sort see the sort's order: only the events in that order give it.
+        sorted_first = bool(self.window.sort) and any(f.reads_source for f in self.group.fields)
+        return self.group.scan or sorted_first or not self.window.everything
 
 
 def plan_stat(query: StatisticsQuery, searchable: Searchable = EVENTS) -> StatPlan:
     """Check a StatisticsQuery and decide how to answer it; errors come before any I/O.
 
-    `searchable` is the collection counted (events by default; event rules have the same
-    created_at and their own id, which orders ties)."""
+    `searchable` is the collection counted (events by default; alerts, notes and event
+    rules have the same created_at and their own id, which orders ties)."""
     fields = searchable.fields
     if query.distinct and query.aggregate:
         raise QueryError(INVALID, "give either `aggregate` or `distinct`, not both")
@@ -268,7 +288,7 @@ def _is_window_stage(stage: Stage) -> bool:
     return stage.sort is not None or stage.skip is not None or stage.limit is not None
 
 
-def _window(stages: list[Stage], fields: FieldMap) -> tuple[Window, int]:
+def _window(stages: list[Stage], fields: FieldMap = EVENTS.fields) -> tuple[Window, int]:
     """The leading sort and the skip/limit stages after it, folded; and where they end."""
     sort: tuple[SortKey, ...] = ()
     offset, limit = 0, None
@@ -321,7 +341,7 @@ def _is_object(kind: FieldKind, path: str) -> bool:
     return kind == "object" or (kind == "flattened" and "." not in path)
 
 
-def _key_plan(key: GroupKey, fields: FieldMap) -> KeyPlan:
+def _key_plan(key: GroupKey, fields: FieldMap = EVENTS.fields) -> KeyPlan:
     kind, exact = _resolve(key.key, f"group key {key.name!r}", fields)
     if _is_object(kind, key.key):
         raise QueryError(INVALID, f"{key.key!r} is an object; group by one of its fields")
@@ -332,7 +352,8 @@ def _key_plan(key: GroupKey, fields: FieldMap) -> KeyPlan:
     es_format, pattern = _NAMED_FORMATS.get(key.date_format, (None, key.date_format))
     granularity = pattern_granularity(pattern)
     return KeyPlan(name=key.name, path=key.key, field=exact, kind=kind, es_format=es_format,
-                   pattern=pattern, granularity=granularity)  # fmt: skip
+                   pattern=pattern, granularity=granularity,
+                   time_zone=key.time_zone or "UTC")  # fmt: skip
 
 
 def pattern_granularity(pattern: str) -> Granularity:
@@ -345,7 +366,7 @@ def pattern_granularity(pattern: str) -> Granularity:
     return _FINENESS[finest] or "year"
 
 
-def _field_plan(item: GroupField, fields: FieldMap) -> FieldPlan:
+def _field_plan(item: GroupField, fields: FieldMap = EVENTS.fields) -> FieldPlan:
     if item.operator == "count":
         return FieldPlan(name=item.name, operator="count")
     path = item.key or ""
@@ -463,25 +484,17 @@ def _sort_value(hit: dict[str, Any]) -> SortValue:
     return (int(created), str(event_id))
 
 
-def _event_order(doc_values: dict[str, list[Any]], id_field: str) -> SortValue:
-    """(created_at, id) of a fetched event, from its doc values."""
-    return (int(float(doc_values["created_at"][0])), str(doc_values[id_field][0]))
-
-
 # ---- scan ----------------------------------------------------------------------------------
 
 
 def fetch_request(plan: StatPlan) -> dict[str, Any]:
     """Search options for the events a plan reads: the stored fields it needs and the doc
-    values of keys, compared fields and sorts, plus created_at and event_id when something
-    needs the event order (first/last/push/merge_objects) or ties (a sort here); fewer
-    fields make the fetch of a top-N search cheaper."""
-    ordered = bool(plan.event_stages) or (
-        plan.group is not None and any(item.reads_source for item in plan.group.fields)
-    )
+    values of keys, compared fields and sorts, plus event_id for the ties of a sort here;
+    fewer fields make the fetch of a top-N search cheaper. The events come in the window's
+    order, which is the order first/last/push/merge_objects see."""
     indexed: dict[str, FieldKind | None] = {}
-    if ordered:
-        indexed |= {"created_at": "date", plan.searchable.id_field: "keyword"}
+    if plan.event_stages:  # sorted here: ties by the id
+        indexed |= {plan.searchable.id_field: "keyword"}
     for stage in plan.event_stages:
         for name, kind, _ in doc_sort_fields(stage.sort or (), plan.searchable.fields):
             indexed[name] = kind
@@ -501,12 +514,15 @@ def fetch_request(plan: StatPlan) -> dict[str, Any]:
 
 
 def groups_from_hits(
-    plan: GroupPlan, hits: Iterable[dict[str, Any]]
+    plan: GroupPlan, hits: Iterable[dict[str, Any]], start: int = 0
 ) -> Iterator[tuple[tuple[Any, ...], list[Any]]]:
-    """(row keys, field states) of each event, once per combination of its key values."""
-    for hit in hits:
+    """(row keys, field states) of each event, once per combination of its key values.
+
+    `hits` come in the order the group sees them; `start` is the position of the first
+    (events fetched a page at a time go on counting)."""
+    for position, hit in enumerate(hits, start):
         values = hit.get("fields", {})
-        states = [_hit_state(item, hit, values, plan.id_field) for item in plan.fields]
+        states = [_hit_state(item, hit, values, position) for item in plan.fields]
         key_values = [sorted({key.indexed_value(v) for v in values.get(key.field, [])})
                       or [None] for key in plan.keys]  # fmt: skip
         for key in itertools.product(*key_values):
@@ -514,7 +530,7 @@ def groups_from_hits(
 
 
 def _hit_state(
-    item: FieldPlan, hit: dict[str, Any], doc_values: dict[str, list[Any]], id_field: str
+    item: FieldPlan, hit: dict[str, Any], doc_values: dict[str, list[Any]], order: EventOrder
 ) -> Any:
     op = item.operator
     if op == "count":
@@ -530,7 +546,6 @@ def _hit_state(
             return values
         return (max if op == "max" else min)(values) if values else None
     value = stored_value(hit.get("_source", {}), item.path, item.kind)
-    order = _event_order(doc_values, id_field)
     if op in ("first", "last"):
         return (order, None if value is _MISSING else value)
     if op == "merge_objects":

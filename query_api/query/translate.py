@@ -27,6 +27,8 @@ keyword searches. Rules fixed here (and mirrored by `tests/reference/list_eval.p
   a Lucene query, so they become *expansions*: the executor lists the field's distinct
   values matching a case-folded regex (a terms aggregation's `include`) and
   `apply_expansions` puts a `terms` query in the placeholder's place.
+- `eq`/`in` (and so `not`/`not_in`) on a flattened root (`additional_info`) match any of
+  its values, at any key (the console's free text); other operators there need a key.
 - `match` takes a dict: each key/value is an `eq` on `key.subkey` (nested dicts recurse),
   all ANDed; it applies to objects (`resource`) and flattened fields.
 - keyword: split on whitespace; a document matches when ANY word matches, and a word
@@ -337,7 +339,9 @@ class _Builder:
         if found is None:
             return MATCH_NONE
         kind, field = found
-        _check_leaf(key, kind, where)
+        if not (kind == "flattened" and op in ("eq", "in")):
+            # eq/in on a flattened root (`additional_info`) is any of its values (free text).
+            _check_leaf(key, kind, where)
         if kind == "date":
             instants = [_parse_date(v, where) for v in scalars]
             if op in COMPARISONS:

@@ -66,10 +66,28 @@ def create_app(settings: Settings | None = None, *, query: bool = True) -> FastA
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        es = AsyncElasticsearch(**settings.elasticsearch.client_options()) if query else None
         app.state.settings = settings
-        # The webhooks topic read into memory: authenticating a sender needs only Kafka.
+        app.state.es = es
+        # Webhooks: the topic read into memory (authentication needs only Kafka), the
+        # index kept as its searchable copy by the mirror.
         webhook_log = app.state.webhook_log = WebhookLog(settings)
         app.state.registry = WebhookRegistry(webhook_log)
+        mirror = rule_log = rule_mirror = None
+        if es is not None:
+            app.state.keys = ApiKeyStore(es, settings.indices.apikeys)
+            app.state.webhooks = WebhookStore(es, webhook_log, settings.indices.webhooks)
+            app.state.alerts = AlertBackend(es, settings, ChangeProducer(settings))
+            mirror = WebhookMirror(webhook_log, app.state.webhooks)
+            # Event rules live as webhooks do: their topic in memory, the index its copy.
+            rule_log = app.state.event_rule_log = EventRuleLog(settings)
+            app.state.event_rules = EventRuleStore(es, rule_log, settings.indices.event_rules)
+            rule_mirror = CopyMirror(rule_log, app.state.event_rules)  # listens before reading
+            await rule_log.start()
+        await webhook_log.start()
+        mirroring = mirror and asyncio.create_task(mirror.run(), name="webhook mirror")
+        rule_mirroring = rule_mirror and asyncio.create_task(rule_mirror.run(),
+                                                             name="event rule mirror")  # fmt: skip
         app.state.intake = Intake(
             settings=settings,
             registry=app.state.registry,
@@ -79,21 +97,42 @@ def create_app(settings: Settings | None = None, *, query: bool = True) -> FastA
             producer=RawProducer(settings),
             signing_secret=signing_secret(settings),
         )
-        # The mirror listens before the topic's first read ends: no change slips by.
-        mirror = _query_clients(app, settings, webhook_log) if query else None
-        await webhook_log.start()
+        app.state.key_limiter = RateLimiter(
+            settings.api.key_rate_per_second, settings.api.key_burst
+        )
+        grpc = retention = None
+        if es is not None:
+            try:
+                await ensure_events_template(es, settings.indices.events)
+                await app.state.keys.ensure_index()
+                await app.state.webhooks.ensure_index()
+                await ensure_alert_indices(es, settings.indices)
+            except EsConnectionError as error:
+                log.warning("Elasticsearch not reachable at start-up (%s); /readyz says so", error)
+            if settings.api.grpc_port:  # 0: off
+                api = settings.api
+                grpc = await start_grpc_server(app.state, api.grpc_host, api.grpc_port)
+                log.info("gRPC Event API on %s", grpc.address)
+            retention = asyncio.create_task(_retention_loop(es, settings))
+        app.state.grpc = grpc
+        # Start-up objects live as long as the process: keeping them out of the garbage
+        # collector's full passes keeps those passes short (a latency tail otherwise).
+        gc.freeze()
         try:
-            async with contextlib.AsyncExitStack() as stack:
-                if mirror is not None:
-                    await stack.enter_async_context(_query_service(app, settings, mirror))
-                # Start-up objects live as long as the process: keeping them out of the
-                # garbage collector's full passes keeps those passes short (a latency tail
-                # otherwise).
-                gc.freeze()
-                yield
+            yield
         finally:
+            for task in (retention, mirroring, rule_mirroring):
+                if task:
+                    task.cancel()
             await webhook_log.stop()
+            if rule_log is not None:
+                await rule_log.stop()
+            if grpc is not None:
+                await grpc.stop()
             await app.state.intake.producer.stop()
+            if es is not None:
+                await app.state.alerts.changes.stop()
+                await es.close()
 
     app = FastAPI(
         title="eventpipe",
@@ -147,55 +186,3 @@ def create_app(settings: Settings | None = None, *, query: bool = True) -> FastA
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app
-
-
-def _query_clients(app: FastAPI, settings: Settings, webhook_log: WebhookLog) -> WebhookMirror:
-    """The Event API's clients: Elasticsearch, the key and webhook stores (the webhooks
-    index is the topic's searchable copy, kept equal to it by the mirror returned)."""
-    es = AsyncElasticsearch(**settings.elasticsearch.client_options())
-    app.state.es = es
-    app.state.keys = ApiKeyStore(es, settings.indices.apikeys)
-    app.state.key_limiter = RateLimiter(settings.api.key_rate_per_second, settings.api.key_burst)
-    app.state.webhooks = WebhookStore(es, webhook_log, settings.indices.webhooks)
-    app.state.alerts = AlertBackend(es, settings, ChangeProducer(settings))
-    return WebhookMirror(webhook_log, app.state.webhooks)
-
-
-@contextlib.asynccontextmanager
-async def _query_service(
-    app: FastAPI, settings: Settings, mirror: WebhookMirror
-) -> AsyncIterator[None]:
-    """The Event API's background work: the webhook mirror, retention, the gRPC server."""
-    es: AsyncElasticsearch = app.state.es
-    mirroring = asyncio.create_task(mirror.run(), name="webhook mirror")
-    # Event rules live as webhooks do: their topic in memory, the index its searchable copy.
-    rule_log = app.state.event_rule_log = EventRuleLog(settings)
-    app.state.event_rules = EventRuleStore(es, rule_log, settings.indices.event_rules)
-    rule_mirror = CopyMirror(rule_log, app.state.event_rules)  # listens before the first read
-    await rule_log.start()
-    rule_mirroring = asyncio.create_task(rule_mirror.run(), name="event rule mirror")
-    try:
-        await ensure_events_template(es, settings.indices.events)
-        await app.state.keys.ensure_index()
-        await app.state.webhooks.ensure_index()
-        await ensure_alert_indices(es, settings.indices)
-    except EsConnectionError as error:
-        log.warning("Elasticsearch not reachable at start-up (%s); /readyz says so", error)
-    grpc = None
-    if settings.api.grpc_port:  # 0: off
-        api = settings.api
-        grpc = await start_grpc_server(app.state, api.grpc_host, api.grpc_port)
-        log.info("gRPC Event API on %s", grpc.address)
-    app.state.grpc = grpc
-    retention = asyncio.create_task(_retention_loop(es, settings))
-    try:
-        yield
-    finally:
-        retention.cancel()
-        mirroring.cancel()
-        rule_mirroring.cancel()
-        await rule_log.stop()
-        if grpc is not None:
-            await grpc.stop()
-        await app.state.alerts.changes.stop()
-        await es.close()

@@ -21,12 +21,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
 from elasticsearch import AsyncElasticsearch, NotFoundError
 
 from ingest.elasticsearch.alerts import take_numbers
-from ingest.kafka.produce import partition_for
+from ingest.kafka.produce import SEND_ERRORS, LazyProducer, partition_for
 from ingest.process.alert_changes import (
     ChangeRefused,
     already_applied,
@@ -69,26 +67,11 @@ UPDATE_STATE_MESSAGE = (
 
 
 class ChangeProducer:
-    """One idempotent, acks=all producer of alert changes, started on first use."""
+    """The producer of alert changes (acks=all, idempotent), started on first use."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._producer: AIOKafkaProducer | None = None
-        self._lock = asyncio.Lock()
-
-    async def _started(self) -> AIOKafkaProducer:
-        async with self._lock:
-            if self._producer is None:
-                producer = AIOKafkaProducer(
-                    **self._settings.kafka.client_options(), acks="all", enable_idempotence=True
-                )
-                try:
-                    await producer.start()
-                except BaseException:
-                    await producer.stop()
-                    raise
-                self._producer = producer
-        return self._producer
+        self._producer = LazyProducer(settings.kafka)
 
     async def send(self, change: dict[str, Any]) -> None:
         """Return once Kafka has the change, in the partition of its correlation key (the
@@ -98,19 +81,18 @@ class ChangeProducer:
         value = encode_change(AlertChange.model_validate(change).model_dump(mode="json"))
         try:
             async with asyncio.timeout(self._settings.ingest.kafka_timeout_seconds):
-                producer = await self._started()
+                producer = await self._producer.get()
                 partitions = await producer.partitions_for(topic)
                 await producer.send_and_wait(
                     topic, value=value, key=key, partition=partition_for(key, len(partitions)),
                     headers=[(HEADER_FORMAT, CHANGE_FORMAT)],
                 )  # fmt: skip
-        except (KafkaError, OSError, TimeoutError) as error:
+        except SEND_ERRORS as error:
             raise ApiError(503, "ERROR_UNAVAILABLE", f"Kafka did not take the change: {error!r}",
                            self._settings.api.retry_after_seconds) from error  # fmt: skip
 
     async def stop(self) -> None:
-        if self._producer is not None:
-            await self._producer.stop()
+        await self._producer.stop()
 
 
 @dataclass(frozen=True)
@@ -378,7 +360,8 @@ async def merge(b: AlertBackend, caller: Caller, request: MergeAlertRequest) -> 
         raise ApiError(400, "ERROR_MERGE_ALERT_NOT_EXIST", message)
     target = await stored(b, request.merge_to, domain)
     others = [a for a in dict.fromkeys(request.alerts) if a != request.merge_to]
-    merged = [await stored(b, alert_id, domain) for alert_id in others]
+    # An admin key sees every domain: the alerts merged must all be merge_to's domain's.
+    merged = [await stored(b, alert_id, target["domain_id"]) for alert_id in others]
     if merged:
         # Deleted first: no event of theirs is correlated to them after this.
         await _delete_alerts(b, caller, merged)

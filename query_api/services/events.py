@@ -289,9 +289,11 @@ async def _first_rows(
     async with aclosing(_window_pages(es, index, query, plan)) as pages:
         if plan.group is not None and not plan.event_stages:  # group page by page
             table = GroupTable(plan.group)
+            position = 0
             async for page in pages:
-                for key, states in groups_from_hits(plan.group, page):
+                for key, states in groups_from_hits(plan.group, page, position):
                     table.add(key, states)
+                position += len(page)
             return Rows(table.rows(), tuple(key.name for key in plan.group.keys))
         hits = [hit async for page in pages for hit in page]
     for stage in plan.event_stages:
@@ -366,7 +368,7 @@ async def _window_pages(
     """The events of the plan's window, in its order, a page at a time: one search when the
     window fits Elasticsearch's from+size window, else a point-in-time scan; capped."""
     window, options = plan.window, fetch_request(plan)
-    sort = list(translate_sort(window.sort, plan.searchable))
+    sort = list(translate_sort(window.order, plan.searchable))
     if window.limit is not None and window.offset + window.limit <= MAX_RESULT_WINDOW:
         if window.limit > MAX_SCAN_DOCUMENTS:
             raise too_large("events", MAX_SCAN_DOCUMENTS)

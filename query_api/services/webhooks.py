@@ -88,7 +88,9 @@ class WebhookStore:
         self._ready = False
 
     async def ensure_index(self) -> None:
-        """Create the index with its mapping unless it exists (another process may race us)."""
+        """Create the index with its mapping unless it exists (another process may race us);
+        an index made by an earlier version gets the fields added since (the mapping is
+        strict: a field it lacks would refuse every copy)."""
         if self._ready:
             return
         if not await self._es.indices.exists(index=self.index):
@@ -99,6 +101,10 @@ class WebhookStore:
             except BadRequestError as error:
                 if error.message != "resource_already_exists_exception":
                     raise
+        else:
+            await self._es.indices.put_mapping(
+                index=self.index, properties=WEBHOOK_MAPPINGS["properties"]
+            )
         self._ready = True
 
     async def create(self, request: WebhookCreate) -> tuple[Webhook, str]:
@@ -117,6 +123,7 @@ class WebhookStore:
                 project_id=request.project_id,
                 domain_id=request.domain_id,
                 tags=request.tags,
+                duplicate_window_seconds=request.duplicate_window_seconds,
                 created_at=now,
                 updated_at=now,
                 access_key_sha256=hash_access_key(access_key),
@@ -161,12 +168,15 @@ class WebhookStore:
             after = hits[-1]["sort"]
 
     async def update(self, request: WebhookUpdate, domain_id: str | None) -> Webhook:
-        """Replace name, parser options and/or tags; options and tags are replaced whole."""
+        """Replace name, parser options, tags and/or the duplicate window; options and tags
+        are replaced whole; a window given as null goes back to the default."""
         changes: dict[str, Any] = {}
         if request.name is not None:
             changes["name"] = request.name
         if request.tags is not None:
             changes["tags"] = request.tags
+        if "duplicate_window_seconds" in request.model_fields_set:
+            changes["duplicate_window_seconds"] = request.duplicate_window_seconds
 
         def change(webhook: Webhook) -> Webhook:
             updated = webhook.model_copy(update=changes)

@@ -8,11 +8,12 @@ import os
 
 import faust
 
+from ingest.kafka.faust_runtime import broker_options
 from schemas.settings import Settings
 
 app = faust.App(
     os.environ["RELAY_APP_ID"],
-    **Settings().kafka.faust_broker_options(),
+    **broker_options(Settings().kafka),
     store="memory://",
     datadir=os.environ["RELAY_DATADIR"],
     web_enabled=False,

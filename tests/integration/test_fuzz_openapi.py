@@ -3,7 +3,8 @@
 The description is the app's own (what it serves at /openapi.json); the requests go to
 the service running as `eventpipe api` runs it (uvicorn on a free port, the socket limits,
 the app's lifespan against the real Kafka and Elasticsearch, topics and indices of its
-own). Every operation gets `EXAMPLES` generated requests, valid and invalid, with an
+own), and a real `eventpipe worker` process, which applies the changes to alerts the API
+hands it. Every operation gets `EXAMPLES` generated requests, valid and invalid, with an
 admin API key; hypothesis is derandomized, so a run is reproducible. Checked: no 5xx,
 status codes, content types and bodies as the description says.
 """
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -31,10 +34,11 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from ingest.kafka.topics import ensure_topics
 from query_api.rest.app import create_app
 from query_api.rest.http_limits import limited_protocol
 from schemas.settings import Settings
-from tests.integration.pipeline import delete_topics, pipeline_settings
+from tests.integration.pipeline import ROOT, _remove, pipeline_settings, settings_environment
 
 EXAMPLES = 20
 CHECKS = [
@@ -56,15 +60,9 @@ async def _cleanup(ours: Settings) -> None:
 
     es = AsyncElasticsearch(**ours.elasticsearch.client_options())
     try:
-        daily = await es.indices.get(index=f"{ours.indices.events}-*", allow_no_indices=True)
-        for name in daily:
-            await es.indices.delete(index=name)
-        await es.options(ignore_status=404).indices.delete_index_template(name=ours.indices.events)
-        for index in (ours.indices.alerts, ours.indices.apikeys, ours.indices.webhooks):
-            await es.indices.delete(index=index, ignore_unavailable=True)
+        await _remove(ours, es)  # indices, topics, the worker's changelog
     finally:
         await es.close()
-    await delete_topics(ours, [ours.topics.raw, ours.topics.webhooks])
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +70,12 @@ def running_api(settings: Settings) -> Iterator[RunningApi]:
     """The service in a thread of its own (its own event loop), as a client would reach it."""
     ours = pipeline_settings(settings, f"test-fuzz-{uuid.uuid4().hex[:12]}")
     ours.api.key_rate_per_second = 0  # exercise the routes, not the limiter
+    ours.api.alert_change_timeout_seconds = 30.0  # a loaded machine's worker still answers
+    asyncio.run(ensure_topics(ours))
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "deploy.cli", "worker"], cwd=ROOT,
+        env=settings_environment(ours), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
     app = create_app(ours)
     server = uvicorn.Server(
         uvicorn.Config(
@@ -89,13 +93,36 @@ def running_api(settings: Settings) -> Iterator[RunningApi]:
         port = server.servers[0].sockets[0].getsockname()[1]
         created = asyncio.run_coroutine_threadsafe(app.state.keys.create(None), loop)
         api_key, _ = created.result(30)
-        yield RunningApi(f"http://127.0.0.1:{port}", api_key)
+        base_url = f"http://127.0.0.1:{port}"
+        _wait_for_the_worker(base_url, api_key)
+        yield RunningApi(base_url, api_key)
     finally:
         server.should_exit = True
         thread.join(30)
+        worker.terminate()
+        try:
+            worker.wait(30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
         with contextlib.suppress(Exception):
             loop.run_until_complete(_cleanup(ours))
         loop.close()
+
+
+def _wait_for_the_worker(base_url: str, api_key: str) -> None:
+    """Until the worker applies a change (an alert created), so none waits on its start."""
+    import httpx
+
+    deadline = time.monotonic() + 120
+    body = {"title": "warm-up", "project_id": "project-fuzz", "domain_id": "domain-fuzz"}
+    while True:
+        answer = httpx.post(f"{base_url}/monitoring/v1/alert/create", json=body, timeout=60,
+                            headers={"Authorization": f"Bearer {api_key}"})  # fmt: skip
+        if answer.status_code == 200 or time.monotonic() > deadline:
+            assert answer.status_code == 200, answer.text
+            return
+        time.sleep(1)
 
 
 # The description the running service serves at /openapi.json (building it needs no

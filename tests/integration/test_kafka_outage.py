@@ -1,5 +1,6 @@
 """The Kafka broker SIGKILLed and restarted under webhook load: only 200 or 503, each 503
-within 5 s, and every 200 indexed exactly once.
+within 5 s, and every 200 indexed exactly once; with a sender that retries every 503 as
+Alertmanager does, every notification indexed exactly once (SPEC §4.6).
 
 The broker is one of the test's own (`SeparateKafka`: other ports, another data
 directory); the shared broker is never touched. The intake runs in this process, the
@@ -12,12 +13,14 @@ import asyncio
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import httpx
 from aiokafka.errors import KafkaError
 
+from ingest.kafka.identity import read_cluster_id
 from schemas.settings import Settings
-from tests.integration.kafka_instance import SeparateKafka
+from tests.integration.kafka_instance import SeparateKafka, free_port
 from tests.integration.pipeline import running_pipeline
 from tests.integration.test_pipeline_faults import (
     distinct_event_keys,
@@ -27,6 +30,7 @@ from tests.integration.test_pipeline_faults import (
 
 RATE = 100  # requests per second
 BEFORE, DOWN, AFTER = 5.0, 12.0, 10.0  # seconds of load around the outage
+IN_FLIGHT = 64  # the retrying sender's requests at a time
 
 
 async def worker_joined(settings: Settings) -> bool:
@@ -121,5 +125,127 @@ async def test_broker_killed_and_restarted_under_load(
             assert set(after) == {200}, after  # the intake recovers on its own
             assert accepted <= keys  # nothing accepted is lost
             assert indexed == len(keys)  # and nothing is indexed twice
+    finally:
+        broker.stop()
+
+
+def alertmanager_notification(i: int) -> dict[str, Any]:
+    """An Alertmanager webhook (v4) of one firing alert, fingerprint i (its event_key)."""
+    labels = {"alertname": f"HighLoad{i}", "severity": "warning", "instance": f"host-{i}:9100"}
+    return {
+        "version": "4", "status": "firing", "receiver": "eventpipe",
+        "groupKey": f'{{}}:{{alertname="HighLoad{i}"}}', "truncatedAlerts": 0,
+        "groupLabels": {"alertname": f"HighLoad{i}"}, "commonLabels": labels,
+        "commonAnnotations": {}, "externalURL": "http://alertmanager:9093",
+        "alerts": [{
+            "status": "firing", "labels": labels,
+            "annotations": {"summary": f"load above 4 on host-{i}"},
+            "startsAt": "2026-12-01T10:00:00.000Z", "endsAt": "0001-01-01T00:00:00Z",
+            "generatorURL": "http://prometheus:9090/graph", "fingerprint": f"{i:016x}",
+        }],
+    }  # fmt: skip
+
+
+async def retrying_load(
+    http: httpx.AsyncClient, url: str, stop: asyncio.Event, attempts: dict[int, list[int]]
+) -> None:
+    """Notifications at RATE/s until `stop`, each sent as Alertmanager sends it: the same
+    body again after a 5xx or a broken connection, backing off from 0.5 s to 4 s, until a
+    2xx (a 4xx other than 429 is not retried); at most IN_FLIGHT requests at a time.
+    attempts[i] = every answer's status."""
+    pending: set[asyncio.Task[None]] = set()
+    slots = asyncio.Semaphore(IN_FLIGHT)
+
+    async def notify(i: int) -> None:
+        body, delay = alertmanager_notification(i), 0.5
+        answers = attempts[i] = []
+        while True:
+            async with slots:
+                try:
+                    status = (await http.post(url, json=body)).status_code
+                except httpx.HTTPError:
+                    status = -1
+            answers.append(status)
+            if 200 <= status < 300 or (400 <= status < 500 and status != 429):
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 4.0)
+
+    started = time.monotonic()
+    i = -1
+    while not stop.is_set():
+        i += 1
+        delay = started + i / RATE - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        task = asyncio.create_task(notify(i))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+    await asyncio.gather(*pending)
+
+
+async def deduplicated(port: int) -> float:
+    """The worker's eventpipe_events_deduplicated_total (since its last start)."""
+    async with httpx.AsyncClient() as client:
+        text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+    for line in text.splitlines():
+        if line.startswith("eventpipe_events_deduplicated_total "):
+            return float(line.split()[1])
+    return 0.0
+
+
+async def test_retrying_sender_through_a_broker_restart_makes_no_duplicate(
+    settings: Settings, unique_name: str, tmp_path: Path
+) -> None:
+    broker = SeparateKafka(settings.engines, tmp_path / "kafka")
+    await broker.start()
+    try:
+        ours = settings.model_copy(deep=True)
+        ours.kafka.bootstrap_servers = broker.bootstrap
+        metrics_port = free_port()
+        # Another cluster, another id: its events' ids cannot meet the shared broker's.
+        assert await read_cluster_id(ours.kafka) != await read_cluster_id(settings.kafka)
+        async with running_pipeline(
+            ours, unique_name, tmp_path, worker_metrics_port=metrics_port
+        ) as pipeline:
+            webhook = await pipeline.create_webhook("prometheus")
+            await pipeline.wait_for(
+                lambda: worker_joined(pipeline.settings), 120, "the worker in its group"
+            )
+            url = f"/monitoring/v1/webhook/{webhook['webhook_id']}/{webhook['access_key']}/events"
+            attempts: dict[int, list[int]] = {}
+            stop = asyncio.Event()
+            loading = asyncio.create_task(retrying_load(pipeline.http, url, stop, attempts))
+            await asyncio.sleep(BEFORE)
+            broker.kill()
+            await asyncio.sleep(DOWN)
+            await broker.start()
+            await asyncio.sleep(AFTER)
+            stop.set()
+            await asyncio.wait_for(loading, 120)
+            restarted = (
+                pipeline.worker.proc is not None and pipeline.worker.proc.returncode is not None
+            )
+            if restarted:  # as its supervisor would (README: the worker exits for a restart)
+                await pipeline.worker.start()
+
+            sent = {f"{i:016x}" for i in attempts}
+            answers = Counter(status for tries in attempts.values() for status in tries)
+            retried = sum(1 for tries in attempts.values() if len(tries) > 1)
+            await wait_indexed(pipeline, len(sent), 300)
+            await asyncio.sleep(3)  # a late duplicate would show up here
+            keys = await distinct_event_keys(pipeline)
+            indexed = await pipeline.count_indexed()
+            dropped = await deduplicated(metrics_port)
+            print(
+                f"\nnotifications {len(sent)}, answers by code {dict(answers)}, {retried} "
+                f"sent more than once; indexed {indexed}, distinct {len(keys)}, lost "
+                f"{len(sent - keys)}, duplicates {indexed - len(keys)}; retries dropped by "
+                f"the worker {dropped:.0f}{' (since its restart)' if restarted else ''}"
+            )
+            assert all(tries[-1] == 200 for tries in attempts.values())
+            assert answers[503] > 0 and retried > 0  # the broker's death was felt
+            assert keys == sent  # nothing lost
+            assert indexed == len(sent)  # and nothing twice
     finally:
         broker.stop()

@@ -547,6 +547,55 @@ async def test_skip_then_group(seeded: Seeded) -> None:
                                        {"group": {"keys": [{"key": "severity"}]}}]})  # fmt: skip
 
 
+def event_order(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """SPEC §6: the events' own order, created_at then event_id."""
+    return sorted(docs, key=lambda d: (d["created_at"], d["event_id"]))
+
+
+async def test_a_sort_before_a_group_orders_first_last_and_push(seeded: Seeded) -> None:
+    """Regression: first/last/push/merge_objects see the order of a sort stage before the
+    group (MongoDB's $sort then $group), not created_at order, with or without a window."""
+    by_title = sorted(in_domain(seeded), key=lambda d: (d["title"], d["event_id"]))
+    fields = [{"operator": "first", "key": "event_id", "name": "first"},
+              {"operator": "last", "key": "event_id", "name": "last"},
+              {"operator": "push", "key": "event_id", "name": "all"}]  # fmt: skip
+    result = await check(seeded, {"aggregate": [
+        {"sort": {"key": "title"}}, {"group": {"fields": fields}}]})  # fmt: skip
+    ids = [d["event_id"] for d in by_title]
+    assert result == {"results": [{"first": ids[0], "last": ids[-1], "all": ids}]}
+    # created_at descending, ties by event_id ascending (as every sort)
+    by_id = sorted(in_domain(seeded), key=lambda d: d["event_id"])
+    newest = sorted(by_id, key=lambda d: d["created_at"], reverse=True)
+    only_first = await check(seeded, {"aggregate": [
+        {"sort": {"key": "created_at", "desc": True}},
+        {"group": {"keys": [{"key": "severity"}], "fields": fields[:2]}}]})  # fmt: skip
+    for row in only_first["results"]:
+        mine = [d["event_id"] for d in newest if d.get("severity") == row["severity"]]
+        assert (row["first"], row["last"]) == (mine[0], mine[-1])
+    limited = await check(seeded, {"aggregate": [
+        {"sort": {"key": "title", "desc": True}}, {"limit": 7},
+        {"group": {"fields": fields}}]})  # fmt: skip
+    title_desc = sorted(by_id, key=lambda d: d["title"], reverse=True)  # ties: event_id
+    assert limited["results"][0]["all"] == [d["event_id"] for d in title_desc[:7]]
+
+
+async def test_skip_and_limit_without_a_sort_take_events_in_created_at_order(
+    seeded: Seeded,
+) -> None:
+    """Regression: skip/limit with no sort before them take the events in created_at order,
+    then event_id (SPEC §6), not newest first."""
+    ids = [d["event_id"] for d in event_order(in_domain(seeded))]
+    pushed = await check(seeded, {"aggregate": [{"skip": 2}, {"limit": 5}, {"group": {
+        "fields": [{"operator": "push", "key": "event_id", "name": "ids"}]}}]})  # fmt: skip
+    assert pushed == {"results": [{"ids": ids[2:7]}]}
+    documents = await check(seeded, {"aggregate": [{"limit": 4}]})
+    assert [row["event_id"] for row in documents["results"]] == ids[:4]
+    firsts = await check(seeded, {"aggregate": [{"group": {"fields": [
+        {"operator": "first", "key": "event_id", "name": "f"},
+        {"operator": "last", "key": "event_id", "name": "l"}]}}]})  # fmt: skip
+    assert firsts == {"results": [{"f": ids[0], "l": ids[-1]}]}
+
+
 async def test_project_with_exclude_keys_true(seeded: Seeded) -> None:
     group = {"group": {"keys": [{"key": "severity", "name": "sev"}],
                        "fields": [{"operator": "count", "name": "n"}]}}  # fmt: skip

@@ -553,9 +553,10 @@ async def test_cli_commands(
     try:
         created = await run(
             "create", "--name", "cli", "--plugin", "grafana", "--project", "p", "--domain", "d",
-            "--tag", "env=prod", "--option", "a=1", "--json",
+            "--tag", "env=prod", "--option", "a=1", "--duplicate-window", "30", "--json",
         )  # fmt: skip
         webhook_id, key = created["webhook_id"], created["access_key"]
+        assert created["duplicate_window_seconds"] == 30
         assert created["webhook_url"].endswith(f"/{webhook_id}/{key}/events")
         assert (created["tags"], created["plugin_info"]["options"]) == ({"env": "prod"}, {"a": "1"})
         got = await run("get", webhook_id, "--json")
@@ -565,6 +566,11 @@ async def test_cli_commands(
         assert (await run("list", "--domain", "other", "--json"))["total_count"] == 0
         updated = await run("update", webhook_id, "--name", "renamed", "--clear-tags", "--json")
         assert (updated["name"], updated["tags"]) == ("renamed", {})
+        assert updated["duplicate_window_seconds"] == 30  # not given: unchanged
+        off = await run("update", webhook_id, "--duplicate-window", "0", "--json")
+        assert off["duplicate_window_seconds"] == 0
+        default = await run("update", webhook_id, "--default-duplicate-window", "--json")
+        assert default["duplicate_window_seconds"] is None
         rotated = await run("rotate-key", webhook_id, "--json")
         assert rotated["access_key"] not in (key, "")
         assert await run("delete", webhook_id, "--json") == {}

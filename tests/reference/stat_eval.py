@@ -1,8 +1,8 @@
-"""A small pure-Python reading of SPEC §6 (event stat), to check `query_api.services.events` against.
+"""A small pure-Python reading of SPEC §6 (event stat), to check the stat service against.
 
 Written from the spec over raw event documents, not from `query_api.query.stat`; filters
 come from `list_eval.matches_query`. It evaluates valid queries only. Where the
-spec leaves a choice open it follows the rules in `query_api/stat.py`'s docstring:
+spec leaves a choice open it follows the rules in `query_api/query/stat.py`'s docstring:
 
 - keys, max, min, add_to_set, sum, average see a field's indexed values: keyword
   strings, text up to 8191 characters, dates as `2024-05-01T00:00:00.000Z`, the
@@ -10,16 +10,18 @@ spec leaves a choice open it follows the rules in `query_api/stat.py`'s docstrin
   JSON); a list gives each distinct element; an event is in one group per value,
   in the null group without one;
 - sum/average add the values that read as numbers; first/last/push/merge_objects
-  read the stored field in (created_at, event_id) order;
+  read the stored field in the order the events reach the group (SPEC §6, MongoDB's
+  meaning): a sort stage's order, else the events' own order, created_at then event_id;
 - rows come ordered by their keys, missing last; a group or count over nothing gives
   no row.
 
 Stages run in order, any number, any order (SPEC §6). While the rows are still the
 matching events (only sort/skip/limit so far), a sort orders them as list does
-(`list_eval.sort_docs`: missing last, ties by event_id) and a group or count reads
+(`list_eval.sort_docs`: missing last, ties by event_id), skip and limit take them in
+their current order (created_at then event_id until a sort) and a group or count reads
 them as above. From the first group, count, project or unwind on, rows are JSON
 objects (events as their stored fields, dates in EventInfo form) and the stages
-follow MongoDB over documents, as `query_api/pipeline.py`'s docstring states:
+follow MongoDB over documents, as `query_api/query/stages.py`'s docstring states:
 a group key is the value as it is (a list is one key); sum/average add what reads
 as a number; max/min/sort order numbers < strings < objects < lists < booleans,
 null/missing last in a sort; first/last/push/merge_objects go in row order;
@@ -145,8 +147,13 @@ def _operate(field: GroupField, events: list[dict]) -> Any:
     return merged
 
 
+def event_order(events: list[dict]) -> list[dict]:
+    """The events' own order (SPEC §6): created_at, then event_id."""
+    return sorted(events, key=lambda e: (instant(e["created_at"]), e["event_id"]))
+
+
 def group_events(events: list[dict], group: Group) -> list[dict]:
-    events = sorted(events, key=lambda e: (instant(e["created_at"]), e["event_id"]))
+    """A group over events, each group's events in the order they came."""
     groups: dict[tuple, list[dict]] = {}
     for event in events:
         for combo in itertools.product(*(_key_values(event, key) for key in group.keys)):
@@ -326,7 +333,7 @@ def _put(row: dict, path: str, value: Any) -> dict:
 
 def run_pipeline(events: list[dict], stages: list[Stage]) -> list[dict]:
     """The pipeline over the matching events."""
-    docs: list[dict] | None = sort_docs(events, [])  # newest first until sorted
+    docs: list[dict] | None = event_order(events)
     rows: list[dict] = []
     keys: list[str] = []
     for stage in stages:

@@ -6,8 +6,10 @@ import ssl
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from schemas.settings import Settings
+from ingest.kafka.faust_runtime import broker_options
+from schemas.settings import Settings, describe_invalid
 
 
 @pytest.fixture(autouse=True)
@@ -71,7 +73,7 @@ def test_kafka_defaults_are_plaintext_without_credentials() -> None:
     options = kafka.client_options()
     assert options["security_protocol"] == "PLAINTEXT"
     assert "ssl_context" not in options and "sasl_plain_password" not in options
-    assert kafka.faust_broker_options() == {"broker": "kafka://127.0.0.1:9092"}
+    assert broker_options(kafka) == {"broker": "kafka://127.0.0.1:9092"}
 
 
 def test_kafka_sasl_ssl_from_variables(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -91,7 +93,7 @@ def test_kafka_sasl_ssl_from_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     context = options["ssl_context"]
     assert isinstance(context, ssl.SSLContext)
     assert context.check_hostname and context.verify_mode == ssl.CERT_REQUIRED
-    faust_options = kafka.faust_broker_options()
+    faust_options = broker_options(kafka)
     assert faust_options["broker"] == "kafka://b-1.msk:9096;kafka://b-2.msk:9096"
     credentials = faust_options["broker_credentials"]
     assert credentials.protocol.value == "SASL_SSL"
@@ -109,7 +111,7 @@ def test_kafka_secret_from_file_and_ca(
     kafka = Settings().kafka
     assert kafka.client_options()["sasl_plain_password"] == "from-file"
     assert "ssl_context" not in kafka.client_options()  # SASL without TLS
-    assert kafka.faust_broker_options()["broker_credentials"].protocol.value == "SASL_PLAINTEXT"
+    assert broker_options(kafka)["broker_credentials"].protocol.value == "SASL_PLAINTEXT"
 
     monkeypatch.setenv("EVENTPIPE_KAFKA__SECURITY_PROTOCOL", "SSL")
     monkeypatch.setenv("EVENTPIPE_KAFKA__CA_FILE", str(test_ca))
@@ -118,28 +120,36 @@ def test_kafka_secret_from_file_and_ca(
     context = kafka.client_options()["ssl_context"]
     assert not context.check_hostname and context.verify_mode == ssl.CERT_REQUIRED
     assert any("eventpipe test CA" in str(ca["subject"]) for ca in context.get_ca_certs())
-    assert kafka.faust_broker_options()["broker_credentials"].protocol.value == "SSL"
+    assert broker_options(kafka)["broker_credentials"].protocol.value == "SSL"
 
 
-@pytest.mark.parametrize(
-    ("variables", "message"),
-    [
-        ({"KAFKA__SECURITY_PROTOCOL": "SASL_SSL"}, "needs username and password"),
-        ({"KAFKA__SECURITY_PROTOCOL": "TLS"}, "security_protocol"),
-        ({"KAFKA__SASL_MECHANISM": "GSSAPI"}, "sasl_mechanism"),
-        ({"KAFKA__PASSWORD": "p", "KAFKA__PASSWORD_FILE": "/etc/hostname"}, "both set"),
-        ({"KAFKA__PASSWORD_FILE": "/nonexistent/pw"}, "cannot be read"),
-        ({"KAFKA__KEY_FILE": "/k.pem"}, "without cert_file"),
-        ({"TOPICS__REPLICATION_FACTOR": "1", "TOPICS__MIN_INSYNC_REPLICAS": "2"}, "exceeds"),
-    ],
-)
-def test_bad_connection_settings_fail_at_start(
-    monkeypatch: pytest.MonkeyPatch, variables: dict[str, str], message: str
+BAD_SETTINGS = [
+    ({"KAFKA__SECURITY_PROTOCOL": "SASL_SSL"}, "KAFKA__USERNAME", "needs a username"),
+    ({"KAFKA__SECURITY_PROTOCOL": "SASL_SSL", "KAFKA__USERNAME": "u"}, "KAFKA__PASSWORD",
+     "needs a password"),
+    ({"KAFKA__SECURITY_PROTOCOL": "TLS"}, "KAFKA__SECURITY_PROTOCOL", "Input should be"),
+    ({"KAFKA__SASL_MECHANISM": "GSSAPI"}, "KAFKA__SASL_MECHANISM", "Input should be"),
+    ({"KAFKA__PASSWORD": "p", "KAFKA__PASSWORD_FILE": "/etc/hostname"}, "KAFKA__PASSWORD_FILE",
+     "both set"),
+    ({"KAFKA__PASSWORD_FILE": "/nonexistent/pw"}, "KAFKA__PASSWORD_FILE", "cannot be read"),
+    ({"KAFKA__KEY_FILE": "/k.pem"}, "KAFKA__CERT_FILE", "without cert_file"),
+    ({"TOPICS__REPLICATION_FACTOR": "1", "TOPICS__MIN_INSYNC_REPLICAS": "2"},
+     "TOPICS__MIN_INSYNC_REPLICAS", "exceeds"),
+    ({"API__PORT": "eighty"}, "API__PORT", "valid integer"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("variables", "variable", "message"), BAD_SETTINGS)
+def test_bad_settings_fail_at_start_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variables: dict[str, str], variable: str, message: str
 ) -> None:
     for name, value in variables.items():
         monkeypatch.setenv(f"EVENTPIPE_{name}", value)
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValidationError, match=message) as raised:
         Settings()
+    line = describe_invalid(raised.value)
+    assert line.startswith(f"EVENTPIPE_{variable}: ") and message in line
+    assert "\n" not in line
 
 
 def test_validation_errors_never_show_secrets(monkeypatch: pytest.MonkeyPatch) -> None:

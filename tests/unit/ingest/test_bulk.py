@@ -10,6 +10,7 @@ from ingest.elasticsearch.bulk import (
     create_action,
     daily_index,
     index_action,
+    same_event,
     to_bulk_body,
 )
 from schemas.event import format_timestamp
@@ -56,3 +57,12 @@ def test_classify_bulk_response() -> None:
     assert outcome.done == [0, 1] and outcome.duplicates == 1
     assert outcome.retry == [2, 4]
     assert outcome.dead == [(3, "document_parsing_exception: strict mapping")]
+
+
+def test_a_conflict_is_a_replay_only_when_the_stored_event_is_the_same() -> None:
+    doc = b'{"event_key":"k","title":"t","raw_data":{"n":18446744073709551616},"alert_id":"a1"}'
+    stored = {"event_key": "k", "title": "t", "raw_data": {"n": 2**64}, "alert_id": "a1"}
+    assert same_event(doc, stored)
+    assert same_event(doc, {**stored, "alert_id": "a2"})  # correlation may answer anew
+    assert not same_event(doc, {**stored, "title": "other"})
+    assert not same_event(doc, {**stored, "created_at": "2024-05-01T00:00:00.000Z"})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -13,6 +13,7 @@ from ingest.process.normalize import (
     MAX_RECORD_BYTES,
     InvalidRecord,
     Position,
+    content_of,
     decode_events,
     decode_record,
     dump_json,
@@ -20,6 +21,7 @@ from ingest.process.normalize import (
     event_id_for,
     load_json,
     parse_error_event,
+    record_origin,
     to_events,
     with_alert_id,
 )
@@ -27,6 +29,8 @@ from schemas.event import EventInfo, EventType, ParsedEvent, Severity
 from schemas.parser import ParseError
 
 POSITION = Position("events.raw", 2, 41)
+AT = datetime(2024, 5, 1, 12, 0, 0, 123000, tzinfo=UTC)
+ORIGIN = record_origin("cluster-a", POSITION, AT)
 
 
 def test_intake_record_carries_webhook_and_signature_in_headers() -> None:
@@ -63,28 +67,37 @@ def test_unreadable_records_are_invalid(value: bytes | None, code: str) -> None:
     assert error.value.code == code
 
 
-def test_event_ids_are_deterministic_per_position_and_index() -> None:
-    first = event_id_for(POSITION, 0)
-    assert first == event_id_for(Position("events.raw", 2, 41), 0)
+def test_event_ids_are_deterministic_per_record_and_index() -> None:
+    first = event_id_for(ORIGIN, 0)
+    # A replay reads the same record: the same cluster, position and timestamp.
+    replayed = record_origin("cluster-a", Position("events.raw", 2, 41), AT.astimezone())
+    assert first == event_id_for(replayed, 0)
     assert first.startswith("event-") and len(first) == 6 + 24
-    others = {event_id_for(POSITION, 1), event_id_for(Position("events.raw", 2, 42), 0),
-              event_id_for(Position("events.raw", 3, 41), 0)}  # fmt: skip
-    assert first not in others and len(others) == 3
+    others = {
+        event_id_for(ORIGIN, 1),
+        event_id_for(record_origin("cluster-a", Position("events.raw", 2, 42), AT), 0),
+        event_id_for(record_origin("cluster-a", Position("events.raw", 3, 41), AT), 0),
+        event_id_for(record_origin("cluster-a", Position("other.raw", 2, 41), AT), 0),
+        # a new cluster, or the topic made again: offsets start over, ids do not come back
+        event_id_for(record_origin("cluster-b", POSITION, AT), 0),
+        event_id_for(record_origin("cluster-a", POSITION, AT + timedelta(milliseconds=1)), 0),
+    }
+    assert first not in others and len(others) == 6
 
 
 def test_to_events_stamps_webhook_payload_and_time() -> None:
     created = datetime(2024, 5, 1, tzinfo=UTC)
     parsed = [ParsedEvent(event_key="a", title=" A "), ParsedEvent(event_key="b")]
     stamp = {"webhook_id": "webhook-1", "project_id": "project-1", "domain_id": "domain-1"}
-    events = to_events(parsed, payload={"x": 1}, position=POSITION, created_at=created, **stamp)
-    assert [e.event_id for e in events] == [event_id_for(POSITION, 0), event_id_for(POSITION, 1)]
+    events = to_events(parsed, payload={"x": 1}, origin=ORIGIN, created_at=created, **stamp)
+    assert [e.event_id for e in events] == [event_id_for(ORIGIN, 0), event_id_for(ORIGIN, 1)]
     docs = [json.loads(e.doc) for e in events]
     assert all(d["raw_data"] == {"x": 1} and d["domain_id"] == "domain-1" for d in docs)
     assert docs[0]["title"] == "A" and docs[0]["created_at"] == "2024-05-01T00:00:00.000Z"
     assert events[0].key == "domain-1\x1fproject-1\x1fa"
     assert (events[0].event_type, events[0].severity) == ("ALERT", "NONE")
     assert events[0].created_at == "2024-05-01T00:00:00.000Z"
-    wrapped = to_events(parsed[:1], payload=[1, 2], position=POSITION, created_at=created,
+    wrapped = to_events(parsed[:1], payload=[1, 2], origin=ORIGIN, created_at=created,
                         webhook_id="w", project_id="p", domain_id="d")  # fmt: skip
     assert json.loads(wrapped[0].doc)["raw_data"] == {"data": [1, 2]}
 
@@ -94,18 +107,19 @@ def test_a_document_is_an_event_info_in_its_field_order() -> None:
         event_key="k", title="t", severity="CRITICAL", occurred_at="2024-05-01T01:02:03.4+02:00",
         resource={"resource_id": "r", "name": "n"}, additional_info={"a": [1, {"b": None}]},
     )  # fmt: skip
-    (event,) = to_events([parsed], payload={"p": 1.5}, position=POSITION,
+    (event,) = to_events([parsed], payload={"p": 1.5}, origin=ORIGIN,
                          created_at=datetime(2024, 5, 1, tzinfo=UTC),
                          webhook_id="w", project_id="p", domain_id="d")  # fmt: skip
     doc = json.loads(event.doc)
-    assert list(doc) == list(EventInfo.model_fields)
+    stamped = ["event_id", "alert_id", "created_at"]  # per record, after the content
+    assert list(doc) == [f for f in EventInfo.model_fields if f not in stamped] + stamped
     expected = EventInfo.model_validate({**doc}).model_dump(mode="json")
     assert doc == expected and doc["occurred_at"] == "2024-04-30T23:02:03.400Z"
 
 
 def test_events_travel_many_to_a_record_and_come_back_the_same() -> None:
     parsed = [ParsedEvent(event_key=f"k{i}", title="x" * 300) for i in range(300)]
-    events = to_events(parsed, payload={"big": "y" * 2000}, position=POSITION,
+    events = to_events(parsed, payload={"big": "y" * 2000}, origin=ORIGIN,
                        created_at=datetime(2024, 5, 1, tzinfo=UTC),
                        webhook_id="w", project_id="p", domain_id="d")  # fmt: skip
     values = encode_events(events)
@@ -119,7 +133,7 @@ def test_events_travel_many_to_a_record_and_come_back_the_same() -> None:
 
 def test_the_alert_id_is_set_without_decoding_the_document() -> None:
     raw = {"alert_id": "", "nested": {"alert_id": ""}, "text": '"alert_id":""'}
-    (event,) = to_events([ParsedEvent(event_key="k")], payload=raw, position=POSITION,
+    (event,) = to_events([ParsedEvent(event_key="k")], payload=raw, origin=ORIGIN,
                          created_at=datetime(2024, 5, 1, tzinfo=UTC),
                          webhook_id="w", project_id="p", domain_id="d")  # fmt: skip
     doc = json.loads(with_alert_id(event.doc, 'alert-"1'))
@@ -153,3 +167,46 @@ def test_a_record_of_the_previous_one_event_format_still_reads() -> None:
     }
     with pytest.raises(InvalidRecord):
         decode_events(b'{"event_id": 1}')
+
+
+def stamp(parsed: list[ParsedEvent], payload: object, *, origin: str = ORIGIN,
+          at: datetime = AT, webhook_id: str = "w", window: float = 600) -> list:  # fmt: skip
+    return to_events(parsed, payload=payload, origin=origin, created_at=at,
+                     webhook_id=webhook_id, project_id="p", domain_id="d",
+                     duplicate_window=window)  # fmt: skip
+
+
+def test_the_content_is_the_document_but_event_id_alert_id_and_created_at() -> None:
+    raw = {"event_id": "x", "created_at": "y", "s": ',"event_id":"z"'}
+    (event,) = stamp([ParsedEvent(event_key="k", title="t")], raw)
+    content = json.loads(content_of(event.doc) + b"}")
+    assert content == {k: v for k, v in json.loads(event.doc).items()
+                       if k not in ("event_id", "alert_id", "created_at")}  # fmt: skip
+    assert content["raw_data"] == raw
+
+
+def test_fingerprints_are_equal_for_a_resent_payload_only() -> None:
+    parsed = [ParsedEvent(event_key="k", title="t"), ParsedEvent(event_key="j", title="t")]
+    first = stamp(parsed, {"a": 1})
+    # Sent again: another record (offset, time), the same content.
+    resent = stamp(parsed, {"a": 1}, at=AT + timedelta(minutes=3),
+                   origin=record_origin("cluster-a", Position("events.raw", 0, 7), AT))  # fmt: skip
+    assert [e.fingerprint for e in first] == [e.fingerprint for e in resent]
+    assert [e.event_id for e in first] != [e.event_id for e in resent]
+    assert first[0].fingerprint != first[1].fingerprint and first[0].window == 600
+    different = [
+        stamp([parsed[0]], {"a": 2}),  # the raw payload is part of the event
+        stamp([ParsedEvent(event_key="k", title="t2")], {"a": 1}),
+        stamp([parsed[0]], {"a": 1}, webhook_id="w2"),  # another webhook
+        stamp([ParsedEvent(event_key="k", title="t", severity="CRITICAL")], {"a": 1}),
+    ]
+    assert len({first[0].fingerprint, *(e.fingerprint for (e,) in different)}) == 5
+    (off,) = stamp([parsed[0]], {"a": 1}, window=0)
+    assert (off.fingerprint, off.window) == ("", 0)
+
+
+def test_headers_without_fingerprints_still_read() -> None:
+    (event,) = stamp([ParsedEvent(event_key="k")], {})
+    old = json.dumps(list(event[:5])).encode() + b"\n" + event.doc
+    assert decode_events(old) == [event._replace(fingerprint="", window=0.0)]
+    assert decode_events(encode_events([event])[0]) == [event]

@@ -12,7 +12,7 @@ from aiokafka.errors import (
 from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
 from elasticsearch import ApiError, ConnectionError, ConnectionTimeout
 
-from ingest.retry import Invalid, Stopping, is_retriable, retry
+from ingest.retry import Backoff, Invalid, Stopping, is_retriable, retry
 
 
 def es_error(status: int) -> ApiError:
@@ -77,3 +77,21 @@ async def test_a_stopping_worker_gives_up_on_a_dependency_still_down() -> None:
 
     with pytest.raises(Stopping):
         await retry(attempt, "bulk", lambda: True)
+
+
+async def test_one_backoff_doubles_to_its_cap_and_starts_over_after_a_success() -> None:
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    backoff = Backoff(sleep=sleep)
+    for _ in range(9):
+        await backoff.wait()
+    assert slept == [0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0, 5.0]
+    backoff.reset()
+    await backoff.wait()
+    assert slept[-1] == 0.1
+    tight = Backoff(first=1.0, cap=0.5, sleep=sleep)  # the cap wins over the first delay
+    await tight.wait()
+    assert slept[-1] == 0.5

@@ -1,4 +1,4 @@
-"""Which Elasticsearch refusals are the caller's mistake (`query_api.query.elastic.caller_fault`)."""
+"""Which Elasticsearch refusals are the caller's mistake (`query_api.query.elastic`)."""
 
 from __future__ import annotations
 

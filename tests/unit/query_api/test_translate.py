@@ -130,6 +130,9 @@ OPERATOR_CASES = [
         },
     ),
     ("resource", "match", {"name": "x", "nope": "y"}, MATCH_NONE),
+    # eq / in on a flattened root: any of its values (the console's free text)
+    ("additional_info", "eq", "host-21", {"term": {"additional_info": "host-21"}}),
+    ("additional_info", "in", ["a", "b"], {"terms": {"additional_info": ["a", "b"]}}),
     # regex: unanchored unless anchored, case-insensitive, classes folded by hand
     ("title", "regex", "disk", {"regexp": {"title.keyword": ci(".*disk.*")}}),
     ("title", "regex", "^disk", {"regexp": {"title.keyword": ci("disk.*")}}),

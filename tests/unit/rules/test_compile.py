@@ -15,7 +15,6 @@ from pydantic import ValidationError
 
 from ingest.parsers.registry import get_parser
 from ingest.process.normalize import (
-    Position,
     correlation_key,
     decode_events,
     encode_events,
@@ -180,7 +179,7 @@ def test_rules_run_on_the_documents_the_parse_step_builds() -> None:
                   actions={"change_project": "p2", "change_urgency": "LOW"})]  # fmt: skip
     program = compile_rules([EventRule.model_validate(r) for r in rules])
     parsed = get_parser("standard")({"event_key": "k", "severity": "CRITICAL"}, {})
-    (made,) = to_events(parsed, payload={}, position=Position("t", 0, 1), created_at=NOW,
+    (made,) = to_events(parsed, payload={}, origin="t:0:1", created_at=NOW,
                         webhook_id="webhook-1", project_id="p1", domain_id="d",
                         rules=program.for_project("p1"))  # fmt: skip
     assert made.key == correlation_key("d", "p2", "k")

@@ -1,7 +1,7 @@
 // The console's shell: theme, sign-in, navigation, and which view the URL shows.
 
 import { call, session, ApiError } from "./api.js";
-import { route } from "./ui.js";
+import { navigate, route } from "./ui.js";
 import { renderEvents } from "./events.js";
 import { renderAlerts } from "./alerts.js";
 import { renderStats } from "./stats.js";
@@ -67,10 +67,26 @@ async function fillDomains() {
   } catch { /* the picker still takes typed domains */ }
 }
 
+/**
+ * An admin key's domain lives in the URL (`domain=`), so a shared link shows the same
+ * domain: the URL's wins; a URL without one gets the picked one. True when the URL changed.
+ */
+function syncDomain(view, params) {
+  if ("domain" in params) {
+    session.domain = params.domain;
+    $("domain").value = params.domain;
+    return false;
+  }
+  if (!session.domain) return false;
+  navigate(view, { ...params, domain: session.domain }, { replace: true });
+  return true;
+}
+
 let rendering = 0;
 async function render() {
   if (!session.caller) return;
   const { view, params } = route();
+  if (session.caller.admin && syncDomain(view, params)) return; // the URL was completed
   const draw = VIEWS[view] || renderEvents;
   for (const a of document.querySelectorAll("#nav a")) {
     if (a.dataset.view === view) a.setAttribute("aria-current", "page");
@@ -87,7 +103,8 @@ async function start() {
   $("domain").value = session.domain;
   $("domain").addEventListener("change", () => {
     session.domain = $("domain").value.trim();
-    render();
+    const { view, params } = route();
+    navigate(view, { ...params, domain: session.domain, page: "" });
   });
   $("signin-form").addEventListener("submit", async (event) => {
     event.preventDefault();

@@ -1,5 +1,7 @@
-// Time ranges: quick ranges relative to now ("15m", "24h", "7d") or absolute ISO instants,
-// and the date bucket a histogram uses for a span. Pure.
+// Time ranges: quick ranges relative to now ("15m", "24h", "7d") or absolute instants, and
+// the histogram's buckets for a range, in the view's time zone. Pure.
+
+import { fromWall, parseWall, wallParts } from "./timezone.js";
 
 export const QUICK = [
   ["15m", "Last 15 minutes"], ["1h", "Last hour"], ["24h", "Last 24 hours"],
@@ -27,33 +29,59 @@ export function rangeFilter([from, to], key = "created_at") {
   ];
 }
 
-// [max span in ms, strftime pattern of the stat group key, step in ms, parse suffix]
-const BUCKETS = [
-  [3 * 3_600_000, "%Y-%m-%dT%H:%M", 60_000, ":00Z"],
-  [10 * 86_400_000, "%Y-%m-%dT%H", 3_600_000, ":00:00Z"],
-  [400 * 86_400_000, "%Y-%m-%d", 86_400_000, "T00:00:00Z"],
-  [Infinity, "%Y-%m", 30 * 86_400_000, "-01T00:00:00Z"],
+// The stat formats each bucket as wall time in the zone ("YYYY-MM-DDTHH:MM"), read back
+// with parseWall; the pattern's finest directive is the bucket (SPEC §6).
+export const BUCKETS = [
+  { name: "minute", pattern: "%Y-%m-%dT%H:%M", step: 60_000 },
+  { name: "hour", pattern: "%Y-%m-%dT%H:00", step: 3_600_000 },
+  { name: "day", pattern: "%Y-%m-%dT00:00", step: 86_400_000 },
+  { name: "month", pattern: "%Y-%m-01T00:00", step: 30 * 86_400_000 },
 ];
 
-/** The calendar bucket for a span: `{pattern, step, parse(bucketText) -> Date, name}`. */
-export function bucketFor([from, to]) {
-  const span = to - from;
-  const [, pattern, step, suffix] = BUCKETS.find(([max]) => span <= max);
-  const name = { 60_000: "minute", 3_600_000: "hour", 86_400_000: "day" }[step] || "month";
-  return { pattern, step, name, parse: (text) => new Date(text + suffix) };
+/** The finest bucket giving at most `maxBars` bars over the range (months at the most). */
+export function bucketFor([from, to], maxBars = 200) {
+  const span = Math.max(0, to - from);
+  return BUCKETS.find((b) => Math.ceil(span / b.step) <= maxBars) || BUCKETS.at(-1);
 }
 
-/** The start of the bucket holding `date` (UTC), for laying out empty buckets. */
-export function floorTo(date, bucket) {
-  const d = new Date(date);
-  if (bucket.name === "month") return new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1));
-  return new Date(Math.floor(d.getTime() / bucket.step) * bucket.step);
+/** The start of the bucket holding `date`, in `zone`. */
+export function floorTo(date, bucket, zone) {
+  const p = wallParts(date, zone);
+  if (bucket.name === "minute") return fromWall(p.year, p.month, p.day, p.hour, p.minute, 0, zone);
+  if (bucket.name === "hour") return fromWall(p.year, p.month, p.day, p.hour, 0, 0, zone);
+  if (bucket.name === "day") return fromWall(p.year, p.month, p.day, 0, 0, 0, zone);
+  return fromWall(p.year, p.month, 1, 0, 0, 0, zone);
 }
 
-/** A short label for a bucket start. */
-export function bucketLabel(date, bucket) {
-  const iso = date.toISOString();
-  if (bucket.name === "minute" || bucket.name === "hour") return iso.slice(5, 16).replace("T", " ");
-  if (bucket.name === "day") return iso.slice(0, 10);
-  return iso.slice(0, 7);
+function nextStart(start, bucket, zone) {
+  if (bucket.name === "minute" || bucket.name === "hour") return new Date(start.getTime() + bucket.step);
+  const p = wallParts(start, zone);
+  if (bucket.name === "day") return fromWall(p.year, p.month, p.day + 1, 0, 0, 0, zone);
+  return fromWall(p.year, p.month + 1, 1, 0, 0, 0, zone);
+}
+
+/**
+ * The bucket starts covering the range: `{starts, capped}`; at most `maxBars` of them, the
+ * newest kept when a range is longer than that (`capped` then says how many were left out).
+ */
+export function bucketStarts([from, to], bucket, zone, maxBars = 200) {
+  const starts = [];
+  for (let t = floorTo(from, bucket, zone); t < to; t = nextStart(t, bucket, zone)) starts.push(t);
+  const capped = Math.max(0, starts.length - maxBars);
+  return { starts: capped ? starts.slice(capped) : starts, capped };
+}
+
+/** A bucket key of the stat (wall time in `zone`) as its instant. */
+export function parseBucket(text, zone) {
+  return parseWall(text, zone);
+}
+
+/** A short label for a bucket start in `zone`. */
+export function bucketLabel(date, bucket, zone) {
+  const p = wallParts(date, zone);
+  const two = (n) => String(n).padStart(2, "0");
+  const day = `${p.year}-${two(p.month)}-${two(p.day)}`;
+  if (bucket.name === "minute" || bucket.name === "hour") return `${two(p.month)}-${two(p.day)} ${two(p.hour)}:${two(p.minute)}`;
+  if (bucket.name === "day") return day;
+  return day.slice(0, 7);
 }
