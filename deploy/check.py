@@ -133,7 +133,7 @@ def elasticsearch_connection_finding(
                        "invalidated", permanent=True)  # fmt: skip
     if isinstance(error, AuthorizationException):
         return Finding("elasticsearch", False, f"not allowed at {endpoint}: {_reason(error)}",
-                       "give the credentials the privileges listed in the README "
+                       "give the credentials the privileges listed in docs/settings.md "
                        "(Elasticsearch privileges)", permanent=True)  # fmt: skip
     cause = _tls_cause(error)
     if cause is not None:
@@ -160,7 +160,7 @@ def privileges_finding(answer: dict[str, Any], who: str, endpoint: str) -> Findi
         return None
     return Finding("elasticsearch", False,
                    f"{who} at {endpoint} lacks privileges: {', '.join(missing)}",
-                   "create the API key with the role in the README (Elasticsearch "
+                   "create the API key with the role in docs/settings.md (Elasticsearch "
                    "privileges), or add these privileges to the user's role",
                    permanent=True)  # fmt: skip
 

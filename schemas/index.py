@@ -298,3 +298,28 @@ APIKEY_MAPPINGS: dict[str, Any] = {
         "revoked": {"type": "boolean"},
     },
 }
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """A single index eventpipe creates when missing: its mapping and its settings."""
+
+    mappings: dict[str, Any]
+    settings: dict[str, Any]
+
+
+SMALL_INDEX = {"number_of_shards": 1, "number_of_replicas": 0}
+ALERTS_INDEX = IndexSpec(ALERT_MAPPINGS, SMALL_INDEX)
+NOTES_INDEX = IndexSpec(NOTE_MAPPINGS, SMALL_INDEX)
+ALERT_NUMBERS_INDEX = IndexSpec(ALERT_NUMBER_MAPPINGS, SMALL_INDEX)
+APIKEYS_INDEX = IndexSpec(APIKEY_MAPPINGS, SMALL_INDEX)
+WEBHOOKS_INDEX = IndexSpec(
+    WEBHOOK_MAPPINGS,
+    {
+        **SMALL_INDEX,
+        # Many distinct tag keys must not make creates fail: keys past the limit stay in
+        # _source, unindexed, instead of refusing the document.
+        "mapping.total_fields.limit": 2000,
+        "mapping.total_fields.ignore_dynamic_beyond_limit": True,
+    },
+)

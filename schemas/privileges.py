@@ -2,7 +2,7 @@
 
 Written once: `eventpipe check` asks the cluster whether the configured credentials
 hold exactly these, the secured local engines create their API key with them, and
-the README lists them.
+docs/settings.md lists them.
 """
 
 from __future__ import annotations

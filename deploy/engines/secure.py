@@ -65,6 +65,11 @@ class SecureFiles:
         return self.directory / "elasticsearch-api-key"
 
     @property
+    def api_key_role(self) -> Path:
+        """The role the cached API key was made with (a new role makes a new key)."""
+        return self.directory / "elasticsearch-api-key.role.json"
+
+    @property
     def env_file(self) -> Path:
         return self.directory / "eventpipe.env"
 
@@ -172,13 +177,21 @@ def create_api_key(url: str, ca_file: Path, password: str, name: str, role: dict
 
 
 def ensure_api_key(engines: EngineSettings, url: str, password: str) -> None:
-    """The API key for eventpipe's default indices, made once and kept in the cache."""
+    """The API key for eventpipe's default indices, kept in the cache; made again when the
+    role eventpipe needs changed (a version with more indices), so a cached key never
+    lacks a privilege. The key file is replaced in one step: a reader sees one key or
+    the other, both valid."""
     files = SecureFiles.of(engines)
-    if files.api_key.is_file():
-        return
-    ca = files.certificates.ca_certificate
-    key = create_api_key(url, ca, password, "eventpipe", role_descriptor(IndexSettings()))
-    write_private(files.api_key, key + "\n")
+    role = role_descriptor(IndexSettings())
+    wanted = json.dumps(role, sort_keys=True)
+    if files.api_key.is_file() and files.api_key_role.is_file():
+        if files.api_key_role.read_text().strip() == wanted:
+            return
+    key = create_api_key(url, files.certificates.ca_certificate, password, "eventpipe", role)
+    for path, text in ((files.api_key_role, wanted), (files.api_key, key)):
+        fresh = path.with_name(path.name + ".new")
+        write_private(fresh, text + "\n")
+        os.replace(fresh, path)
 
 
 def write_env_file(engines: EngineSettings) -> Path:

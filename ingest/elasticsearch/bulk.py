@@ -20,17 +20,16 @@ import orjson
 
 
 @dataclass
-class BulkOutcome:
-    """Positions (in the request) of items done, to retry, and dead with their reason."""
+class BulkResult:
+    """What became of bulk items, by position: done (duplicates included), duplicates (a
+    409 to a create: there already), to send again, dead with why; and how many items were
+    sent again on the way (the one answer of a response and of a whole write)."""
 
     done: list[int] = field(default_factory=list)
+    duplicates: list[int] = field(default_factory=list)
     retry: list[int] = field(default_factory=list)
     dead: list[tuple[int, str]] = field(default_factory=list)
-    duplicate_positions: list[int] = field(default_factory=list)  # done, as a 409
-
-    @property
-    def duplicates(self) -> int:
-        return len(self.duplicate_positions)
+    retried: int = 0
 
 
 def daily_index(prefix: str, created_at: str) -> str:
@@ -80,9 +79,9 @@ def same_event(doc: bytes, stored: Mapping[str, Any]) -> bool:
     return bool(ours == theirs)
 
 
-def classify_bulk_response(response: dict[str, Any]) -> BulkOutcome:
+def classify_bulk_response(response: dict[str, Any]) -> BulkResult:
     """Sort each item of a bulk response into done, retry or dead."""
-    outcome = BulkOutcome()
+    outcome = BulkResult()
     for position, item in enumerate(response.get("items", [])):
         result = next(iter(item.values()))
         status = int(result.get("status", 500))
@@ -90,7 +89,7 @@ def classify_bulk_response(response: dict[str, Any]) -> BulkOutcome:
             outcome.done.append(position)
         elif status == 409:
             outcome.done.append(position)
-            outcome.duplicate_positions.append(position)
+            outcome.duplicates.append(position)
         elif status == 429 or status >= 500:
             outcome.retry.append(position)
         else:

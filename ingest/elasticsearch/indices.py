@@ -1,4 +1,5 @@
-"""Creating the events index template and deleting expired daily indices.
+"""Creating the indices (the events template, and every single index from its spec in
+`schemas.index`) and deleting expired daily indices.
 
 Retention runs here rather than in index lifecycle management, which a minimal
 Elasticsearch node lacks: the daily index names carry their day, so expiry is a
@@ -14,9 +15,10 @@ from datetime import UTC, date, datetime, timedelta
 from elasticsearch import AsyncElasticsearch, BadRequestError
 
 from schemas.index import (
-    ALERT_MAPPINGS,
-    ALERT_NUMBER_MAPPINGS,
-    NOTE_MAPPINGS,
+    ALERT_NUMBERS_INDEX,
+    ALERTS_INDEX,
+    NOTES_INDEX,
+    IndexSpec,
     events_index_pattern,
     events_template,
 )
@@ -62,31 +64,29 @@ async def delete_expired(
     return doomed
 
 
-async def ensure_alerts_index(es: AsyncElasticsearch, index: str) -> None:
-    """Create the alerts index once (its mapping brought up to date when it exists)."""
-    await ensure_index(es, index, ALERT_MAPPINGS)
-
-
-async def ensure_index(es: AsyncElasticsearch, index: str, mappings: dict) -> None:
-    """Create a one-shard index with `mappings` once; on an existing one, add the fields
-    it lacks (a mapping only grows: an index of an older version takes the new fields)."""
+async def ensure_index(es: AsyncElasticsearch, index: str, spec: IndexSpec) -> None:
+    """Create `index` from its spec unless it exists; another process creating it at the
+    same moment is fine (the one way every index is created). An index made by an earlier
+    version gets the fields added since (a strict mapping would refuse every document
+    carrying one)."""
     if await es.indices.exists(index=index):
-        await es.indices.put_mapping(index=index, **mappings)
+        await es.indices.put_mapping(index=index, properties=spec.mappings["properties"])
         return
     try:
-        await es.indices.create(
-            index=index,
-            mappings=mappings,
-            settings={"number_of_shards": 1, "number_of_replicas": 0},
-        )
+        await es.indices.create(index=index, mappings=spec.mappings, settings=spec.settings)
     except BadRequestError as error:
-        if error.error != "resource_already_exists_exception":
+        if error.message != "resource_already_exists_exception":
             raise
+
+
+async def ensure_alerts_index(es: AsyncElasticsearch, index: str) -> None:
+    """The alerts index; its documents are rewritten as alerts change."""
+    await ensure_index(es, index, ALERTS_INDEX)
 
 
 async def ensure_alert_indices(es: AsyncElasticsearch, indices: IndexSettings) -> None:
     """The alerts index (its mapping brought up to date), the notes index and the alert
     number counters."""
-    await ensure_index(es, indices.alerts, ALERT_MAPPINGS)
-    await ensure_index(es, indices.notes, NOTE_MAPPINGS)
-    await ensure_index(es, indices.alert_numbers, ALERT_NUMBER_MAPPINGS)
+    await ensure_index(es, indices.alerts, ALERTS_INDEX)
+    await ensure_index(es, indices.notes, NOTES_INDEX)
+    await ensure_index(es, indices.alert_numbers, ALERT_NUMBERS_INDEX)

@@ -12,13 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from elasticsearch import AsyncElasticsearch
 from elasticsearch.serializer import NdjsonSerializer, OrjsonSerializer
 
-from ingest.elasticsearch.bulk import classify_bulk_response, to_bulk_body
+from ingest.elasticsearch.bulk import BulkResult, classify_bulk_response, to_bulk_body
 from ingest.metrics import BULK_SECONDS
 from ingest.retry import Backoff, Invalid, Stopping, retry
 
@@ -65,16 +64,6 @@ async def read_stored(
     return await retry(get, "reading documents back", stopping)
 
 
-@dataclass
-class BulkResult:
-    """What became of a bulk write: counts, and the positions of dead items with why."""
-
-    done: list[int] = field(default_factory=list)  # acknowledged, duplicates included
-    duplicates: list[int] = field(default_factory=list)  # already there (409 to a create)
-    retried: int = 0
-    dead: list[tuple[int, str]] = field(default_factory=list)
-
-
 async def write_bulk(
     es: AsyncElasticsearch,
     items: Sequence[tuple[bytes, bytes]],
@@ -100,7 +89,7 @@ async def write_bulk(
             return result
         outcome = classify_bulk_response(response)
         result.done += [pending[i] for i in outcome.done]
-        result.duplicates += [pending[i] for i in outcome.duplicate_positions]
+        result.duplicates += [pending[i] for i in outcome.duplicates]
         result.dead += [(pending[i], reason) for i, reason in outcome.dead]
         result.retried += len(outcome.retry)
         pending = [pending[i] for i in outcome.retry]

@@ -76,7 +76,12 @@ class BatchConsumer:
             await self._consumer.stop()
 
     def highwater(self, tp: TopicPartition) -> int | None:
-        return self._consumer.highwater(tp) if self._consumer is not None else None
+        """The partition's end as last fetched; None when not known, or when a rebalance
+        took the partition away meanwhile (aiokafka asserts it is assigned)."""
+        consumer = self._consumer
+        if consumer is None or tp not in consumer.assignment():
+            return None
+        return consumer.highwater(tp)
 
     @property
     def consumer(self) -> AIOKafkaConsumer:

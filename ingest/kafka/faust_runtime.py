@@ -258,6 +258,10 @@ def recovery_remaining(app: faust.App) -> tuple[bool, dict[str, int]]:
 
 
 def highwater(app: faust.App, tp: Any) -> int | None:
+    """The partition's end as last fetched; None when a rebalance took the partition away
+    meanwhile (aiokafka asserts it is assigned)."""
+    if tp not in app.consumer.assignment():
+        return None
     value: int | None = app.consumer.highwater(tp)
     return value
 

@@ -2,7 +2,8 @@
 
 - `events.raw`, keyed by webhook_id: the sender's body as the intake got it (webhook id
   and signature in headers), or a CreateEventRequest JSON from a direct producer.
-- `events.normalized`, keyed by domain, project and event key: EventInfo JSON.
+- `events.normalized`, unkeyed, on the partition of its events' correlation keys: many
+  events to a record (`normalize.encode_events`, header `eventpipe-format`).
 - `events.dlq`, keyed like its source: the source record's bytes, with headers saying
   why (code, reason) and where from (topic, partition, offset).
 

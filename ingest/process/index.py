@@ -21,13 +21,14 @@ import orjson
 from elasticsearch import AsyncElasticsearch
 
 from ingest.elasticsearch.bulk import (
+    BulkResult,
     create_action,
     daily_index,
     delete_action,
     index_action,
     same_event,
 )
-from ingest.elasticsearch.writer import BulkResult, read_stored, write_bulk
+from ingest.elasticsearch.writer import read_stored, write_bulk
 from ingest.process.correlate import CorrelatedBatch
 from ingest.process.dead_letters import DeadLetter, KeyedLetter
 from ingest.process.normalize import NormalizedEvent, Position, with_alert_id

@@ -1,7 +1,7 @@
 """AWS SNS at the processor's edge: message signatures and subscription confirmations.
 
 The `aws-sns` parser does no I/O; what needs AWS happens here, before it runs
-(`parse_stage.parse_record` calls `admit_delivery` for `aws-sns` webhooks).
+(`ingest.process.parse.parse_record` calls `admit_delivery` for `aws-sns` webhooks).
 
 Options of an `aws-sns` webhook (`plugin_info.options`; JSON true, or the text
 "true"/"yes"/"on"/"1" that `--option KEY=VALUE` gives, turns one on):

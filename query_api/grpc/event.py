@@ -15,13 +15,14 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import Protocol, TypeVar
 
 import grpc
+from elasticsearch import AsyncElasticsearch
 from google.protobuf import empty_pb2, struct_pb2
 from spaceone.api.monitoring.v1 import event_pb2, event_pb2_grpc
 
-from ingest.intake.admission import accept
+from ingest.intake.admission import Intake, accept
 from ingest.intake.limits import read_body
 from query_api.grpc.convert import (
     NotJson,
@@ -32,11 +33,12 @@ from query_api.grpc.convert import (
     struct_json,
 )
 from query_api.services import events
-from query_api.services.apikeys import authenticate
+from query_api.services.apikeys import ApiKeyStore, authenticate
 from query_api.services.errors import to_api_error
 from schemas.apikey import Caller
 from schemas.errors import ApiError
 from schemas.messages import EventQuery, EventStatQuery, GetEventRequest
+from schemas.settings import Settings
 
 T = TypeVar("T")
 
@@ -74,11 +76,20 @@ def api_key(metadata: Sequence[tuple[str, str | bytes]] | None) -> str:
     return key.strip() if scheme.lower() == "bearer" else ""
 
 
+class ServiceState(Protocol):
+    """What the servicer reads of the serving process: the HTTP app's state, or any object
+    holding the same clients."""
+
+    settings: Settings
+    es: AsyncElasticsearch
+    keys: ApiKeyStore
+    intake: Intake
+
+
 class EventService(event_pb2_grpc.EventServicer):
     """The four methods of the seed's Event service, over the app's shared state."""
 
-    def __init__(self, state: Any) -> None:
-        # The HTTP app's state: settings, es, keys, intake.
+    def __init__(self, state: ServiceState) -> None:
         self._state = state
 
     async def create(
@@ -137,7 +148,7 @@ class EventService(event_pb2_grpc.EventServicer):
         return await self._answer(context, work)
 
     @property
-    def _es(self) -> Any:
+    def _es(self) -> AsyncElasticsearch:
         return self._state.es
 
     @property

@@ -14,16 +14,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass
-from typing import Any
 
 import grpc
+from elasticsearch import AsyncElasticsearch
 from google.protobuf import descriptor_pb2, descriptor_pool
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
 from spaceone.api.monitoring.v1 import event_pb2, event_pb2_grpc, event_rule_pb2_grpc
 
 from query_api.grpc.alerts import add_alert_services
-from query_api.grpc.event import EventService
+from query_api.grpc.event import EventService, ServiceState
 from query_api.grpc.event_rules import EVENT_RULE_SERVICE, EventRuleService
 
 EVENT_SERVICE = event_pb2.DESCRIPTOR.services_by_name["Event"].full_name
@@ -55,7 +55,7 @@ class GrpcServer:
 class ElasticsearchHealth(health.aio.HealthServicer):
     """The standard health service; `Check` asks Elasticsearch there and then."""
 
-    def __init__(self, es: Any, names: tuple[str, ...] = (EVENT_SERVICE,)) -> None:
+    def __init__(self, es: AsyncElasticsearch, names: tuple[str, ...] = (EVENT_SERVICE,)) -> None:
         super().__init__()
         self._es = es
         self._names = names
@@ -78,7 +78,7 @@ class ElasticsearchHealth(health.aio.HealthServicer):
         return await super().Check(request, context)
 
 
-async def start_grpc_server(state: Any, host: str, port: int) -> GrpcServer:
+async def start_grpc_server(state: ServiceState, host: str, port: int) -> GrpcServer:
     """Serve the Event API over gRPC on host:port (0: a free port), sharing the HTTP app's
     state (Elasticsearch client, key store, webhook registry, Kafka producer)."""
     limit = max(state.settings.ingest.max_body_bytes * TRANSPORT_LIMIT_FACTOR, 4 * 1024 * 1024)

@@ -30,6 +30,7 @@ grammar. What each form means:
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ from schemas.event import EventType, Severity, format_timestamp
 from schemas.index import ALERT_MAPPINGS, EVENT_FIELDS, FieldMap
 from schemas.query import QueryError
 
+NUMBERS = frozenset({"long", "integer", "short", "byte", "double", "float", "half_float"})
 FREE_TEXT_SKIPS = frozenset({"raw_data"})  # reached only by key: raw_data.<key>:value
 MAX_CLAUSES = 64  # conjunctive clauses one query may expand to before it is refused
 CODE = "ERROR_INVALID_QUERY"
@@ -90,11 +92,16 @@ EVENTS = Target(
     date_operators=True,
     list_operators=True,
 )
+_ALERT_HAS_SEVERITY = "severity" in ALERT_MAPPINGS["properties"]
 ALERTS = Target(
     name="alerts",
     fields=FieldMap.of(ALERT_MAPPINGS),
-    enums={"state": tuple(s.value for s in AlertState), "urgency": tuple(u.value for u in Urgency)},
-    ordered=frozenset(),
+    enums={
+        "state": tuple(s.value for s in AlertState),
+        "urgency": tuple(u.value for u in Urgency),
+        **({"severity": SEVERITY_ORDER} if _ALERT_HAS_SEVERITY else {}),
+    },
+    ordered=frozenset({"severity"} if _ALERT_HAS_SEVERITY else ()),
     always_present=frozenset(
         {"alert_id", "alert_number", "state", "urgency", "created_at", "updated_at"}
         | {"project_id", "domain_id"}
@@ -347,6 +354,8 @@ class _Parser:
         if token.kind == "WORD" and self.peek().kind == "CMP":
             name = self.take()
             return self.range_(name)
+        if token.kind == "QUOTED" and self.peek().kind in ("COLON", "CMP"):
+            raise KqlError("a field name is written without quotes", position=token.position)
         if token.kind in ("WORD", "QUOTED"):
             values = []
             while self.token.kind in ("WORD", "QUOTED") and self.peek().kind not in (
@@ -547,8 +556,10 @@ class _Compiler:
             return self.enum_values(name, value, lit)
         if kind == "date":
             return self.date_match(name, value, lit)
-        if kind == "long":
+        if kind in NUMBERS:
             return lit("eq", self.number(name, value))
+        if kind == "boolean":
+            return lit("eq", self.boolean(name, value))
         if kind == "text":
             return self.substring(name, value, lit)
         if value.wildcard:
@@ -579,12 +590,26 @@ class _Compiler:
             )  # fmt: skip
         return wanted
 
-    def number(self, name: str, value: Value) -> int:
+    def number(self, name: str, value: Value) -> int | float:
         try:
             return int(value.text)
         except ValueError:
-            raise KqlError(f"{name}: {value.text!r} is not a whole number",
-                           position=value.position, field=name) from None  # fmt: skip
+            pass
+        try:
+            number = float(value.text)
+        except ValueError:
+            number = math.nan
+        if not math.isfinite(number):
+            raise KqlError(f"{name}: {value.text!r} is not a number",
+                           position=value.position or None, field=name)  # fmt: skip
+        return number
+
+    def boolean(self, name: str, value: Value) -> bool:
+        text = value.text.strip().lower()
+        if text not in ("true", "false"):
+            raise KqlError(f"{name}: {value.text!r} is not true or false",
+                           position=value.position or None, field=name)  # fmt: skip
+        return text == "true"
 
     def substring(self, name: str, value: Value, lit: Any) -> Lit:
         """Text fields match anywhere: `*` at either end changes nothing."""
@@ -694,8 +719,10 @@ class _Compiler:
             return lit("in", list(chosen)) if len(chosen) > 1 else lit("eq", chosen[0])
         if kind == "date":
             return self.date_lit(name, op, value, lit)
-        if kind == "long":
+        if kind in NUMBERS:
             return lit(op, self.number(name, value))
+        if kind == "boolean":
+            raise KqlError(f"{name} is true or false: no range", position=position, field=name)
         return lit(op, value.text)
 
     # -- free text
@@ -713,7 +740,7 @@ class _Compiler:
                     walk(spec["properties"], path + ".")
                     continue
                 kind = spec.get("type")
-                if spec.get("index") is False or kind in ("date", "long", None):
+                if spec.get("index") is False or kind not in ("keyword", "text", "flattened"):
                     continue
 
                 def lit(op: str, v: Any, path: str = path) -> Lit:
@@ -770,8 +797,10 @@ class _Compiler:
             node = lit("datetime_gte" if self.target.date_operators else "gte", str(value))
             node = And((node, lit("datetime_lte" if self.target.date_operators else "lte",
                                   str(value))))  # fmt: skip
-        elif kind == "long":
+        elif kind in NUMBERS:
             node = lit("eq", self.number(pill.field, Value(str(value), (str(value),), True, 0)))
+        elif kind == "boolean":
+            node = lit("eq", self.boolean(pill.field, Value(str(value), (str(value),), True, 0)))
         else:
             node = lit("eq", value)
         return Not(node, 0) if pill.negate else node

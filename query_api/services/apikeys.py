@@ -22,11 +22,12 @@ from elasticsearch import AsyncElasticsearch, NotFoundError
 from elasticsearch import ConnectionError as EsConnectionError
 from elasticsearch import ConnectionTimeout as EsConnectionTimeout
 
+from ingest.elasticsearch.indices import ensure_index
 from ingest.intake.ratelimit import RateLimiter
 from ingest.metrics import RATE_LIMITED
 from schemas.apikey import ApiKeyInfo, ApiKeyRecord, Caller, hash_secret
 from schemas.errors import ApiError
-from schemas.index import APIKEY_MAPPINGS
+from schemas.index import APIKEYS_INDEX
 
 KEY_PATTERN = re.compile(r"^ep_([0-9a-f]{12})_([A-Za-z0-9_-]{20,})$")
 CACHE_SECONDS = 5.0
@@ -59,16 +60,7 @@ class ApiKeyStore:
         self._cache: dict[str, tuple[float, ApiKeyRecord | None]] = {}
 
     async def ensure_index(self) -> None:
-        if not await self._es.indices.exists(index=self._index):
-            try:
-                await self._es.indices.create(
-                    index=self._index,
-                    mappings=APIKEY_MAPPINGS,
-                    settings={"number_of_shards": 1, "number_of_replicas": 0},
-                )
-            except Exception as error:  # created meanwhile by another process
-                if "resource_already_exists_exception" not in str(error):
-                    raise
+        await ensure_index(self._es, self._index, APIKEYS_INDEX)
 
     async def create(self, domain_id: str | None) -> tuple[str, ApiKeyInfo]:
         """Store a new key for one domain (None: admin); the plain key is returned only here."""

@@ -21,10 +21,11 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from elasticsearch import ApiError, AsyncElasticsearch, BadRequestError, NotFoundError
+from elasticsearch import ApiError, AsyncElasticsearch, NotFoundError
 from elasticsearch import ConnectionError as EsConnectionError
 from elasticsearch import ConnectionTimeout as EsConnectionTimeout
 
+from ingest.elasticsearch.indices import ensure_index
 from ingest.parsers.registry import available_parsers
 from ingest.webhooks.keys import hash_access_key, new_access_key
 from ingest.webhooks.log import NEW, Version, WebhookLog
@@ -41,7 +42,7 @@ from query_api.query.translate import (
 from query_api.services.apikeys import domain_scope
 from schemas.apikey import Caller
 from schemas.errors import ApiError as RequestError
-from schemas.index import WEBHOOK_MAPPINGS
+from schemas.index import WEBHOOKS_INDEX
 from schemas.query import Query, QueryError
 from schemas.settings import Settings
 from schemas.webhook import (
@@ -58,14 +59,6 @@ from schemas.webhook import (
 log = logging.getLogger("eventpipe.webhooks")
 DEFAULT_INDEX = "eventpipe-webhooks"
 WRITE_ATTEMPTS = 5
-INDEX_SETTINGS = {
-    "number_of_shards": 1,
-    "number_of_replicas": 0,
-    # Many distinct tag keys must not make creates fail: keys past the limit stay in
-    # _source, unindexed, instead of refusing the document.
-    "mapping.total_fields.limit": 2000,
-    "mapping.total_fields.ignore_dynamic_beyond_limit": True,
-}
 
 
 def check_plugin_id(plugin_id: str) -> None:
@@ -93,18 +86,7 @@ class WebhookStore:
         strict: a field it lacks would refuse every copy)."""
         if self._ready:
             return
-        if not await self._es.indices.exists(index=self.index):
-            try:
-                await self._es.indices.create(
-                    index=self.index, mappings=WEBHOOK_MAPPINGS, settings=INDEX_SETTINGS
-                )
-            except BadRequestError as error:
-                if error.message != "resource_already_exists_exception":
-                    raise
-        else:
-            await self._es.indices.put_mapping(
-                index=self.index, properties=WEBHOOK_MAPPINGS["properties"]
-            )
+        await ensure_index(self._es, self.index, WEBHOOKS_INDEX)
         self._ready = True
 
     async def create(self, request: WebhookCreate) -> tuple[Webhook, str]:

@@ -191,6 +191,13 @@ async def test_a_query_that_cannot_run_shows_one_error_never_zero_events(
         assert await box.get_attribute("aria-invalid") == "true"
         assert await box.input_value() == text
     await page.screenshot(path=console.shots / "events-kql-error.png", full_page=True)
+    # A query that compiles but that every search refuses (a pattern over the regex length
+    # limit): one alert however many of the view's nine requests failed alike.
+    await search(page, "resource.name:web-*" + "x" * 1100)
+    alerts = page.locator("#events-view [role=alert]")
+    await expect(alerts).to_have_count(1)
+    assert "longer than 1000" in await alerts.inner_text()
+    assert await page.locator("text=Not shown: see the error above.").count() >= 8
     # The same errors from the route, with the position and the field.
     response = await console.http.post(
         "/console/api/kql", headers=console.auth(), json={"query": "severity:critcal"}
@@ -225,6 +232,48 @@ async def test_the_same_grammar_compiles_for_alerts(console: Console, events: di
     )
     assert refused.status_code == 400
     assert "alerts have: alert_id" in refused.json()["error"]["message"]
+
+
+async def test_wall_times_and_day_buckets_across_daylight_saving(
+    page: Any, console: Console
+) -> None:
+    """The console's zone arithmetic (timezone.js, timerange.js) against Python's zoneinfo,
+    over New York's 2026 DST changes: 23- and 25-hour days are one bucket each."""
+    await page.goto(f"{console.url}/console/")
+    got = await page.evaluate(
+        """async () => {
+            const tz = await import('./js/timezone.js');
+            const tr = await import('./js/timerange.js');
+            const ny = 'America/New_York';
+            const wall = (s) => tz.parseWall(s, ny).toISOString();
+            const day = tr.BUCKETS.find((b) => b.name === 'day');
+            const { starts } = tr.bucketStarts(
+                [new Date('2026-03-07T12:00:00Z'), new Date('2026-03-10T12:00:00Z')], day, ny);
+            const fall = tr.bucketStarts(
+                [new Date('2026-10-31T12:00:00Z'), new Date('2026-11-03T12:00:00Z')], day, ny);
+            return {
+                walls: ['2026-03-08T01:30', '2026-03-08T03:30', '2026-11-01T00:30',
+                        '2026-11-01T01:30', '2026-12-04T23:20'].map(wall),
+                shown: tz.formatInstant('2026-12-05T04:20:00.123Z', ny),
+                spring: starts.map((d) => d.toISOString()),
+                fall: fall.starts.map((d) => d.toISOString()),
+                label: tz.zoneLabel(ny, new Date('2026-07-01T00:00:00Z')),
+            };
+        }"""
+    )
+    new_york = ZoneInfo("America/New_York")
+
+    def utc(text: str) -> str:
+        moment = datetime.fromisoformat(text).replace(tzinfo=new_york).astimezone(UTC)
+        return moment.isoformat().replace("+00:00", ".000Z")
+
+    walls = ["2026-03-08T01:30", "2026-03-08T03:30", "2026-11-01T00:30", "2026-11-01T01:30",
+             "2026-12-04T23:20"]  # fmt: skip
+    assert got["walls"] == [utc(w) for w in walls]
+    assert got["shown"] == "2026-12-04 23:20:00.123"
+    assert got["spring"] == [utc(f"2026-03-{d:02d}T00:00") for d in (7, 8, 9, 10)]
+    assert got["fall"] == [utc(f"2026-{m}T00:00") for m in ("10-31", "11-01", "11-02", "11-03")]
+    assert got["label"] == "America/New_York (UTC\u221204:00)"  # a minus sign
 
 
 async def test_pills_negate_disable_remove_by_keyboard_and_live_in_the_url(
@@ -457,6 +506,9 @@ async def test_detail_side_panel_keeps_the_list_scroll(
     cells = await page.locator("#events-table tbody tr td:nth-child(7)").all_inner_texts()
     assert cells and all(re.fullmatch(r"host-2\d", c) for c in cells)
     await page.screenshot(path=console.shots / "events-detail-filtered.png")
+    await page.locator("#theme").click()
+    assert await page.evaluate("document.documentElement.dataset.theme") == "dark"
+    await page.screenshot(path=console.shots / "events-detail-dark.png")
 
 
 async def test_severity_sorts_by_severity_order_not_alphabetically(

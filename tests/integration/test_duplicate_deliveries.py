@@ -21,9 +21,18 @@ from aiokafka.admin import AIOKafkaAdminClient
 from ingest.kafka.topics import ensure_topics
 from schemas.settings import Settings
 from tests.integration.kafka_instance import SeparateKafka
-from tests.integration.pipeline import Pipeline, produce_standard_events, running_pipeline
+from tests.integration.pipeline import (
+    Pipeline,
+    WorkerProcess,
+    produce_standard_events,
+    running_pipeline,
+)
 from tests.integration.test_kafka_outage import worker_joined
-from tests.integration.test_pipeline_faults import distinct_event_keys, wait_indexed
+from tests.integration.test_pipeline_faults import (
+    distinct_event_keys,
+    group_members_are,
+    wait_indexed,
+)
 
 WINDOW = 20.0  # seconds: long enough for a worker restart, short enough to wait out
 
@@ -174,3 +183,40 @@ async def test_a_new_kafka_cluster_behind_the_same_elasticsearch_indexes_every_e
                 assert keys == {f"k{i}" for i in range(2 * count)}
     finally:
         broker.stop()
+
+
+async def test_retries_are_caught_by_the_worker_a_key_moved_to(
+    settings: Settings, unique_name: str, tmp_path: Path
+) -> None:
+    """Two workers share the partitions; one is SIGKILLed; every payload is sent again: the
+    keys it held moved to the other with their deliveries (the changelog), so no retry
+    makes a second event, and new payloads for the same keys still do."""
+    keys = 40
+    async with running_pipeline(settings, unique_name, tmp_path) as pipeline:
+        second = WorkerProcess(pipeline.worker.settings, tmp_path / "second-worker.log")
+        await second.start()
+        try:
+            await pipeline.wait_for(
+                lambda: group_members_are(pipeline.settings, 2), 120, "two workers in the group"
+            )
+            webhook = await pipeline.create_webhook("standard")
+            url = f"/monitoring/v1/webhook/{webhook['webhook_id']}/{webhook['access_key']}/events"
+
+            async def send(i: int, title: str) -> None:
+                body = {"event_key": f"key-{i}", "title": title, "severity": "ERROR"}
+                response = await pipeline.http.post(url, json=body)
+                assert response.status_code == 200, response.text
+
+            for i in range(keys):
+                await send(i, f"first {i}")
+            await wait_titles(pipeline, {f"first {i}": 1 for i in range(keys)}, 180)
+            await second.kill()  # its partitions, and their deliveries, move over
+            for i in range(keys):
+                await send(i, f"first {i}")  # the sender's retry
+                await send(i, f"second {i}")  # a new payload for the same key
+            await wait_titles(pipeline, {f"second {i}": 1 for i in range(keys)}, 240)
+        finally:
+            await second.stop()
+        await asyncio.sleep(2)  # a late duplicate would show up here
+        found = await titles(pipeline)
+        assert sum(found.values()) == 2 * keys and set(found.values()) == {1}, found

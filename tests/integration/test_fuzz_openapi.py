@@ -138,9 +138,14 @@ schema = schemathesis.openapi.from_dict(create_app(Settings()).openapi())
     suppress_health_check=list(HealthCheck),
 )
 def test_every_operation_answers_as_described(case: Any, running_api: RunningApi) -> None:
-    case.call_and_validate(
+    # Alert.update_state is not provided: its one answer is the 501 it declares (SPEC §9).
+    unimplemented = case.path == "/monitoring/v1/alert/update_state"
+    checks = [check for check in CHECKS if not (unimplemented and check is not_a_server_error)]
+    response = case.call_and_validate(
         base_url=running_api.base_url,
         headers={"Authorization": f"Bearer {running_api.api_key}"},
-        checks=CHECKS,
+        checks=checks,
         timeout=30,
     )
+    if unimplemented:
+        assert response.status_code in (400, 405, 501), response.text

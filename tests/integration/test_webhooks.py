@@ -29,10 +29,12 @@ from query_api.rest.errors import install_error_handlers
 from query_api.rest.routes import webhooks as routes_webhooks
 from query_api.services.apikeys import ApiKeyStore
 from query_api.services.webhooks import WebhookStore
+from schemas.index import WEBHOOK_MAPPINGS
 from schemas.settings import Settings
 from schemas.webhook import (
     WEBHOOK_ID_PATTERN,
     Webhook,
+    WebhookCreate,
     WebhookDisabled,
     WebhookKeyMismatch,
     WebhookNotFound,
@@ -636,3 +638,27 @@ async def test_a_webhook_created_a_moment_ago_is_found_by_every_reader(service: 
     finally:
         for other in others:
             await other.stop()
+
+
+async def test_an_index_made_before_the_duplicate_window_gets_its_field(service: Service) -> None:
+    """The webhooks mapping is strict: an index made by an earlier version is given the
+    fields added since, else no webhook with a duplicate window could be copied into it."""
+    es, index = service.es, f"{service.store.index}-old"
+    old = {**WEBHOOK_MAPPINGS, "properties": dict(WEBHOOK_MAPPINGS["properties"])}
+    del old["properties"]["duplicate_window_seconds"]
+    await es.indices.create(index=index, mappings=old)
+    try:
+        store = WebhookStore(es, service.store.log, index)
+        await store.ensure_index()
+        mapping = await es.indices.get_mapping(index=index)
+        assert mapping[index]["mappings"]["properties"]["duplicate_window_seconds"] == {
+            "type": "double"
+        }
+        webhook, _ = await store.create(
+            WebhookCreate(**new_webhook("windowed", domain_id="d"), duplicate_window_seconds=30)
+        )
+        await es.indices.refresh(index=index)
+        found = await es.get(index=index, id=webhook.webhook_id)
+        assert found["_source"]["duplicate_window_seconds"] == 30
+    finally:
+        await es.indices.delete(index=index, ignore_unavailable=True)

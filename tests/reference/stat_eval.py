@@ -1,8 +1,10 @@
 """A small pure-Python reading of SPEC §6 (event stat), to check the stat service against.
 
-Written from the spec over raw event documents, not from `query_api.query.stat`; filters
-come from `list_eval.matches_query`. It evaluates valid queries only. Where the
-spec leaves a choice open it follows the rules in `query_api/query/stat.py`'s docstring:
+Written from the spec over raw event documents, sharing no code with the service (not
+`query_api.query.stat`, not its row stages: the order of values and what reads as a
+number are read here from SPEC §6 and MongoDB's documented comparison order); filters
+come from `list_eval.matches_query`. It evaluates valid queries only. Where the spec
+leaves a choice open it follows the rules stated in `query_api/query/stat.py`'s docstring:
 
 - keys, max, min, add_to_set, sum, average see a field's indexed values: keyword
   strings, text up to 8191 characters, dates as `2024-05-01T00:00:00.000Z`, the
@@ -103,10 +105,14 @@ def indexed(doc: dict, path: str) -> list[str]:
 
 
 def number(text: str) -> int | float | None:
+    """What "reads as a number" means here (SPEC §6: `"5"`, `"1.5"`): ASCII decimal text,
+    optionally signed, with an optional fraction and exponent, that is finite (JSON has
+    no infinity); whole numbers written without a point or exponent stay integers."""
     if re.fullmatch(r"[+-]?[0-9]+", text):
         return int(text)
     if re.fullmatch(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?", text):
-        return float(text)
+        value = float(text)
+        return value if abs(value) != float("inf") else None
     return None
 
 
@@ -181,19 +187,40 @@ def _get(row: Any, path: str) -> Any:
     return ABSENT
 
 
-def rank(value: Any) -> tuple:
-    """numbers < strings < objects < lists < booleans."""
+# MongoDB's comparison order of the JSON types (its BSON order without the types JSON
+# lacks): numbers, then strings, then objects, then arrays, then booleans; null last, as
+# a sort puts it (the one place this reading departs from BSON, where null comes first).
+TYPE_ORDER = {"number": 0, "string": 1, "object": 2, "array": 3, "boolean": 4, "null": 5}
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
     if isinstance(value, bool):
-        return (4, value)
+        return "boolean"
     if isinstance(value, int | float):
-        return (0, value)
+        return "number"
     if isinstance(value, str):
-        return (1, value)
+        return "string"
     if isinstance(value, dict):
-        return (2, json.dumps(value, sort_keys=True))
-    if isinstance(value, list):
-        return (3, tuple(rank(v) for v in value))
-    return (5, str(value))
+        return "object"
+    if isinstance(value, list | tuple):
+        return "array"
+    raise TypeError(f"not a JSON value: {value!r}")
+
+
+def rank(value: Any) -> tuple:
+    """A sort key following MongoDB's order between types; within a type numbers by value,
+    strings by code point, booleans false first, arrays element by element, objects by
+    their canonical JSON text."""
+    kind = _json_type(value)
+    if kind == "array":
+        inner: Any = tuple(rank(item) for item in value)
+    elif kind == "object":
+        inner = json.dumps(value, sort_keys=True)
+    else:
+        inner = value
+    return (TYPE_ORDER[kind], inner)
 
 
 def sort_rows(rows: list[dict], keys: list[SortKey]) -> list[dict]:

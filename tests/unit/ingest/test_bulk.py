@@ -54,7 +54,7 @@ def test_classify_bulk_response() -> None:
         ],
     }  # fmt: skip
     outcome = classify_bulk_response(response)
-    assert outcome.done == [0, 1] and outcome.duplicates == 1
+    assert outcome.done == [0, 1] and outcome.duplicates == [1]
     assert outcome.retry == [2, 4]
     assert outcome.dead == [(3, "document_parsing_exception: strict mapping")]
 

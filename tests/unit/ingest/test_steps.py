@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from ingest.elasticsearch.writer import BulkResult
+from ingest.elasticsearch.bulk import BulkResult
 from ingest.kafka.produce import Record, partition_for
 from ingest.process.correlate import correlate_batch
 from ingest.process.dead_letters import DeadLetter, dead_letter_record

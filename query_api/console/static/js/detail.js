@@ -38,6 +38,16 @@ function markRow(id) {
   }
 }
 
+/** The open panel's top follows the page header's bottom, so the header stays usable. */
+function placePanel() {
+  const panel = document.querySelector(".detail-panel:not([hidden])");
+  if (!panel) return;
+  const header = document.querySelector("header.top");
+  panel.style.top = `${Math.max(0, header ? header.getBoundingClientRect().bottom : 0)}px`;
+}
+window.addEventListener("scroll", placePanel, { passive: true });
+window.addEventListener("resize", placePanel, { passive: true });
+
 /** Show (or hide, without `params.event`) the panel for the event the params name. */
 export async function showDetail(panel, params, ctx) {
   const { go, columns, filterFor } = ctx;
@@ -56,6 +66,7 @@ export async function showDetail(panel, params, ctx) {
   escapeHandler = (e) => { if (e.key === "Escape" && !e.defaultPrevented) close(); };
   document.addEventListener("keydown", escapeHandler);
   panel.hidden = false;
+  placePanel();
   panel.setAttribute("aria-busy", "true");
   markRow(id);
   let event;
