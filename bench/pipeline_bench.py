@@ -40,6 +40,11 @@ and deleted at the end; parts in the order they run:
               they run; EVENTPIPE_ENGINES__CLUSTER_DIR / __CLUSTER_PORT_OFFSET say which),
               with replication 3, min.insync.replicas 2 and one replica per index: what
               the copies cost beside the single node of part 3, in the same run.
+7. rules      a worker on topics of its own (`--parts ...,rules`), without event rules and
+              with 100 GLOBAL rules in the events' domain (SPEC §10) that never match, so
+              every event tests all 300 conditions; N records sent once it runs and has
+              indexed a warm-up: its CPU per event (utime+stime, whole process) in each,
+              0, 100, 0, 100, and how much the rules add (issue 20's target: at most 20 %).
 
 --profile samples the api and the worker with py-spy (when installed) during the timed
 windows and prints where their time goes; it skews the figures, so leave it off for them.
@@ -80,7 +85,12 @@ from ingest.kafka.topics import ensure_topics
 from ingest.parsers.standard import parse as parse_standard
 from ingest.process.correlate import alert_id_for
 from ingest.process.normalize import Position, record_origin, to_events, with_alert_id
+from ingest.rules.log import EventRuleLog
+from query_api.services import event_rules
+from query_api.services.event_rules import EventRuleStore
 from query_api.services.webhooks import open_store
+from schemas.apikey import Caller
+from schemas.event_rule import EventRuleCreate
 from schemas.index import events_index_for, events_index_pattern
 from schemas.settings import Settings
 from schemas.webhook import PluginInfo, WebhookCreate
@@ -782,6 +792,132 @@ async def part_processor(
     return worker
 
 
+# ---- part 6: rules ---------------------------------------------------------------------------
+
+RULES_TARGET = 0.20  # issue 20: 100 rules add at most 20 % to the worker's CPU per event
+
+
+def bench_rules(count: int) -> list[EventRuleCreate]:
+    """`count` GLOBAL rules that never match the bench's events (title "event i", severity
+    WARNING, no additional_info): each of the three conditions of each rule is tested."""
+    return [
+        EventRuleCreate.model_validate(
+            {
+                "name": f"bench rule {i}",
+                "conditions_policy": "ANY",
+                "conditions": [
+                    {"key": "title", "operator": "contain", "value": f"disk-{i}"},
+                    {"key": "severity", "operator": "eq", "value": "CRITICAL"},
+                    {"key": f"additional_info.team-{i % 10}", "operator": "eq", "value": f"t{i}"},
+                ],
+                "actions": {"change_urgency": "LOW", "add_additional_info": {"rule": str(i)}},
+                "domain_id": "domain-1",
+            }
+        )
+        for i in range(count)
+    ]
+
+
+async def make_rules(settings: Settings, es: AsyncElasticsearch, count: int) -> None:
+    rule_log = EventRuleLog(settings)
+    await rule_log.start()
+    try:
+        store = EventRuleStore(es, rule_log, settings.indices.event_rules)
+        caller = Caller(key_id="bench", domain_id="domain-1")
+        for request in bench_rules(count):
+            await event_rules.create(store, caller, request)
+    finally:
+        await rule_log.stop()
+
+
+WARM_UP_EVENTS = 2_000
+
+
+async def worker_cpu_per_event(
+    settings: Settings, es: AsyncElasticsearch, n: int, workdir: Path, running: list[Child],
+    label: str,
+) -> float:  # fmt: skip
+    """The worker's CPU per event over `n` events sent to it once it runs and has taken a
+    warm-up (so its start-up, and compiling the rules, are not counted; its idle timers
+    are, alike in every run)."""
+    async with open_store(settings, es) as store:
+        webhook, key = await store.create(
+            WebhookCreate(name="bench standard", plugin_info=PluginInfo(plugin_id="standard"),
+                          project_id="project-1", domain_id="domain-1")
+        )  # fmt: skip
+    hook = {"webhook_id": webhook.webhook_id, "access_key": key}
+    worker = Child("worker", ["worker"], settings_environment(settings),
+                   workdir / f"worker-{label.replace(' ', '-')}.log")  # fmt: skip
+    running.append(worker)
+    url = f"http://127.0.0.1:{settings.ingest.worker_metrics_port}/metrics"
+
+    async def indexed_at_least(count: int) -> None:
+        async with metrics_client() as client:
+            deadline = time.monotonic() + 180
+            while time.monotonic() < deadline:
+                if not worker.alive():
+                    raise RuntimeError(f"worker exited; log {worker.log}")
+                with contextlib.suppress(httpx.HTTPError):
+                    if await scrape_indexed(client, url) >= count:
+                        return
+                await asyncio.sleep(METRICS_POLL_SECONDS)
+        raise RuntimeError(f"{label}: fewer than {count} events indexed; log {worker.log}")
+
+    try:
+        await produce_standard_events(settings, hook, 0, WARM_UP_EVENTS)
+        await indexed_at_least(WARM_UP_EVENTS)
+        cpu0, t0 = cpu_seconds(worker.pid), time.perf_counter()
+        await produce_standard_events(settings, hook, WARM_UP_EVENTS, n)
+        await indexed_at_least(WARM_UP_EVENTS + n)
+        cpu, seconds = cpu_seconds(worker.pid) - cpu0, time.perf_counter() - t0
+    finally:
+        await worker.stop()
+    report_line = f"{label}: {n:,} events in {seconds:.1f} s, worker CPU {cpu:.2f} s"
+    print(f"  {report_line}", flush=True)
+    return cpu / n * 1e6
+
+
+async def part_rules(
+    base: Settings,
+    name: str,
+    es: AsyncElasticsearch,
+    n: int,
+    workdir: Path,
+    report: Report,
+    running: list[Child],
+) -> list[Settings]:
+    """The worker's CPU per event without rules and with 100, one pipeline each, measured
+    twice in turn (0, 100, 0, 100) so a change in the machine's load shows."""
+    print(f"[6] rules: {n:,} events each, without rules and with 100 rules, twice", flush=True)
+    made: list[Settings] = []
+    figures: dict[int, list[float]] = {0: [], 100: []}
+    for round_ in range(2):
+        for count in (0, 100):
+            settings = pipeline_settings(base, f"{name}-r{count}-{round_}",
+                                         worker_metrics_port=free_port())  # fmt: skip
+            made.append(settings)
+            await ensure_topics(settings)
+            if count:
+                await make_rules(settings, es, count)
+            figures[count].append(
+                await worker_cpu_per_event(
+                    settings, es, n, workdir, running, f"rules {count} round {round_ + 1}"
+                )
+            )
+    without, with_rules = (statistics.mean(figures[c]) for c in (0, 100))
+    growth = with_rules / without - 1
+    report.add("rules: worker CPU per event, 0 rules",
+               " / ".join(f"{v:.1f}" for v in figures[0]) + " us")  # fmt: skip
+    report.add("rules: worker CPU per event, 100 rules",
+               " / ".join(f"{v:.1f}" for v in figures[100]) + " us")  # fmt: skip
+    report.add(
+        "rules: CPU per event, 0 -> 100 rules (means)",
+        f"{without:.1f} -> {with_rules:.1f} us ({growth * 100:+.0f} %)",
+        f"<= +{RULES_TARGET * 100:.0f} %", growth <= RULES_TARGET,
+    )  # fmt: skip
+    return made
+
+
 # ---- part 3: intake -------------------------------------------------------------------------
 
 
@@ -1228,6 +1364,7 @@ async def run(args: argparse.Namespace) -> int:
         flush=True,
     )
     es = AsyncElasticsearch(**main.elasticsearch.client_options())
+    rule_pipelines: list[Settings] = []
     started = time.perf_counter()
     try:
         async with children() as running:
@@ -1266,9 +1403,14 @@ async def run(args: argparse.Namespace) -> int:
                 )
             if "cluster" in args.parts:
                 await part_cluster(base, name, args.events, workdir, report, ceiling, running)
+            if "rules" in args.parts:
+                rule_pipelines += await part_rules(
+                    base, name, es, args.events, workdir, report, running
+                )
     finally:
         print("cleaning up", flush=True)
-        await cleanup(es, [main, scaled, intake, peer], [ceiling_prefix, f"{name}-wa-events"])
+        await cleanup(es, [main, scaled, intake, peer, *rule_pipelines],
+                      [ceiling_prefix, f"{name}-wa-events"])  # fmt: skip
         await es.close()
     report_peer_ratio(report)
     report.note(f"whole run {time.perf_counter() - started:.0f} s; logs in {workdir}")
@@ -1290,9 +1432,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--parts",
         default="peer,intake,processor,latency",
-        help="which of peer, intake, processor, latency, scale, cluster to run (the ceiling "
-        "always runs; latency needs processor; scale runs the processor again with two "
-        "workers; cluster runs it on the 3-node clusters of `engines up --nodes 3`)",
+        help="which of peer, intake, processor, latency, scale, cluster, rules to run (the "
+        "ceiling always runs; latency needs processor; scale runs the processor again with two "
+        "workers; cluster runs it on the 3-node clusters of `engines up --nodes 3`; rules runs "
+        "it with 0 and with 100 event rules)",
     )
     parser.add_argument(
         "--profile", action="store_true", help="py-spy each timed window (skews the figures)"

@@ -258,6 +258,36 @@ WEBHOOK_MAPPINGS: dict[str, Any] = {
 }
 WEBHOOK_FIELDS = FieldMap.of(WEBHOOK_MAPPINGS)
 
+EVENT_RULE_MAPPINGS: dict[str, Any] = {
+    "dynamic": "strict",
+    "dynamic_templates": WEBHOOK_MAPPINGS["dynamic_templates"],  # tags.* as keywords
+    "properties": {
+        "event_rule_id": KEYWORD,
+        "name": KEYWORD,
+        "order": {"type": "integer"},
+        "conditions": {"properties": {"key": KEYWORD, "value": KEYWORD, "operator": KEYWORD}},
+        "conditions_policy": KEYWORD,
+        "actions": {
+            "properties": {
+                "change_project": KEYWORD,
+                "change_assignee": KEYWORD,
+                "change_urgency": KEYWORD,
+                "add_project_dependency": KEYWORD,
+                "add_responder": {"properties": {"resource_type": KEYWORD, "resource_id": KEYWORD}},
+                "add_additional_info": FLATTENED,
+                "no_notification": {"type": "boolean"},
+            }
+        },
+        "options": {"properties": {"stop_processing": {"type": "boolean"}}},
+        "scope": KEYWORD,
+        "project_id": KEYWORD,
+        "tags": {"type": "object", "dynamic": True},
+        "domain_id": KEYWORD,
+        "created_at": DATE,
+    },
+}
+EVENT_RULE_FIELDS = FieldMap.of(EVENT_RULE_MAPPINGS)
+
 APIKEY_MAPPINGS: dict[str, Any] = {
     "dynamic": "strict",
     "properties": {

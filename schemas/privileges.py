@@ -21,7 +21,7 @@ INDEX_PRIVILEGES = ("manage", "read", "write")
 def index_patterns(indices: IndexSettings) -> list[str]:
     """Every index eventpipe touches: the daily events indices (and their alias), the rest."""
     return [f"{indices.events}*", indices.alerts, indices.notes, indices.alert_numbers,
-            indices.apikeys, indices.webhooks]  # fmt: skip
+            indices.apikeys, indices.webhooks, indices.event_rules]  # fmt: skip
 
 
 def role_descriptor(indices: IndexSettings) -> dict[str, Any]:

@@ -195,6 +195,9 @@ class TopicSettings(BaseModel):
     # Webhooks' source of truth: compacted, one partition, read whole by every intake and
     # worker (ingest/webhooks/log.py).
     webhooks: str = "eventpipe.webhooks"
+    # Event rules' source of truth: compacted, one partition, one record per domain's whole
+    # rule set, read whole by every API process and worker (ingest/rules/log.py).
+    event_rules: str = "eventpipe.event-rules"
     partitions: int = Field(default=4, ge=1)
     replication_factor: int = Field(default=1, ge=1)
     min_insync_replicas: int = Field(default=1, ge=1)
@@ -291,6 +294,7 @@ class IndexSettings(BaseModel):
     alert_numbers: str = "eventpipe-alert-numbers"
     apikeys: str = "eventpipe-apikeys"
     webhooks: str = "eventpipe-webhooks"
+    event_rules: str = "eventpipe-event-rules"
     retention_days: int = Field(default=30, ge=1)
     # Copies of every shard beside its primary, for the indices eventpipe creates: 0 on one
     # node; 1 on a cluster, so a node's death loses no shard (applies to new indices).

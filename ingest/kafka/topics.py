@@ -52,7 +52,8 @@ WEBHOOKS_TOPIC_CONFIGS = {"cleanup.policy": "compact", "delete.retention.ms": st
 
 
 def topic_names(settings: Settings) -> list[str]:
-    """The event topics (the webhooks topic has a layout of its own: `webhooks_layout`)."""
+    """The event topics (the compacted webhooks and event-rules topics have a layout of
+    their own: `webhooks_layout`)."""
     return [settings.topics.raw, settings.topics.normalized, settings.topics.dlq]
 
 
@@ -69,7 +70,9 @@ def wanted_topics(settings: Settings) -> dict[str, tuple[TopicLayout, dict[str, 
     """Every topic eventpipe creates: its layout and its own configs beside min.insync."""
     events = wanted_layout(settings.topics)
     wanted = {name: (events, {}) for name in topic_names(settings)}
-    wanted[settings.topics.webhooks] = (webhooks_layout(settings.topics), WEBHOOKS_TOPIC_CONFIGS)
+    # The compacted topics that are the truth of webhooks and event rules (one partition).
+    for compacted in (settings.topics.webhooks, settings.topics.event_rules):
+        wanted[compacted] = (webhooks_layout(settings.topics), WEBHOOKS_TOPIC_CONFIGS)
     return wanted
 
 

@@ -66,9 +66,11 @@ def open_alert(event: NormalizedEvent) -> AlertDoc:
     """A new alert from the event that opens it: its fields as Cloudforet copies them from
     the event (title, description, severity, resource, ...), triggered by its webhook.
 
-    urgency, assignee, responders and project_dependencies are read from the event when it
-    carries them (event rules set them), else urgency follows the severity."""
+    urgency, assignee, responders and project_dependencies are what the event rules set
+    (`event.rules`, SPEC §10), else urgency follows the severity; no_notification is
+    Cloudforet's escalation_ttl 0, which every alert has here (no escalation policies)."""
     doc = load_json(event.doc)
+    rules = event.rules or {}
     domain_id, project_id, event_key = event.key.split("\x1f", 2)
     now = event.created_at
     resource = doc.get("resource") or None
@@ -77,14 +79,14 @@ def open_alert(event: NormalizedEvent) -> AlertDoc:
         "title": doc.get("title") or "",
         "state": "ERROR" if event.event_type == "ERROR" else "TRIGGERED",
         "status_message": None, "description": doc.get("description"),
-        "assignee": doc.get("assignee"),
-        "urgency": doc.get("urgency") or ("HIGH" if event.severity in HIGH_URGENCY else "LOW"),
+        "assignee": rules.get("assignee"),
+        "urgency": rules.get("urgency") or ("HIGH" if event.severity in HIGH_URGENCY else "LOW"),
         "severity": event.severity, "rule": doc.get("rule"),
         "resource": resource if resource and any(resource.values()) else None,
         "provider": doc.get("provider"), "account": doc.get("account"),
         "is_snoozed": False, "snoozed_end_time": None, "escalation_step": 1,
-        "escalation_ttl": 0, "responders": list(doc.get("responders") or ()),
-        "project_dependencies": list(doc.get("project_dependencies") or ()),
+        "escalation_ttl": 0, "responders": list(rules.get("responders") or ()),
+        "project_dependencies": list(rules.get("project_dependencies") or ()),
         "image_url": doc.get("image_url"), "additional_info": doc.get("additional_info") or {},
         "triggered_by": doc.get("webhook_id"), "webhook_id": doc.get("webhook_id"),
         "escalation_policy_id": None, "project_id": project_id, "domain_id": domain_id,

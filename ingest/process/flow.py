@@ -1,6 +1,6 @@
 """A batch through the worker, step by step: the two stages as chains of the steps.
 
-    events.raw ─▶ 1 parse ─▶ 2 route and encode ─▶ events.normalized
+    events.raw ─▶ 1 parse (1b event rules) ─▶ 2 route and encode ─▶ events.normalized
     events.normalized ─▶ 2 decode ─▶ 3 correlate ─▶ 4 store states ┐
                       (events and      (and apply  └▶ 5 index ──────┴▶ acked
                        alert changes)   the changes; number new alerts)
@@ -40,6 +40,7 @@ from ingest.process.index import IndexOutcome, documents, index_documents
 from ingest.process.normalize import Position
 from ingest.process.parse import ParsedBatch, RawRecord, parse_batch
 from ingest.process.route import DecodedBatch, decode_batch, route_events
+from ingest.process.rules import RuleSource
 from ingest.process.sink import RecordSink
 from ingest.process.states import StateStore, changelog_partitions, encode_state
 from ingest.retry import retry
@@ -53,6 +54,7 @@ class ParseStage:
     """events.raw → events.normalized (and events.dlq)."""
 
     registry: WebhookRegistry
+    rules: RuleSource | None  # 1b: applied to each event's document as parse builds it
     secret: bytes
     out: RecordSink
     normalized: str  # topic
@@ -64,7 +66,8 @@ class ParseStage:
     async def run(self, records: Sequence[tuple[RawRecord, bytes | None]]) -> ParsedBatch:
         """Parse a batch of (raw record, key); return once Kafka acknowledged all of it."""
         parsed = await parse_batch(records, self.registry, self.secret, self.stopping,
-                                   duplicate_window=self.duplicate_window)  # 1  # fmt: skip
+                                   duplicate_window=self.duplicate_window,
+                                   rules=self.rules)  # 1, 1b  # fmt: skip
         partitions = await self.out.partition_count(self.normalized)
         routed = route_events(parsed.events, partitions)  # 2
         await asyncio.gather(

@@ -23,6 +23,7 @@ import orjson
 from pydantic import ValidationError
 
 from ingest.process.dedup import content_fingerprint
+from ingest.process.rules import RuleFunction, apply_rules
 from schemas.event import EventInfo, EventType, ParsedEvent, Severity, format_timestamp
 from schemas.messages import CreateEventRequest
 from schemas.parser import ParseError
@@ -65,7 +66,9 @@ class NormalizedEvent(NamedTuple):
     `key` is the correlation key (domain, project, event key joined by US), which also
     decides the event's partition of `events.normalized`. `fingerprint` is the hash of
     the event's content and `window` its webhook's duplicate window in seconds (SPEC §4.6;
-    "" and 0 when off): a later identical event within it is a sender's retry.
+    "" and 0 when off): a later identical event within it is a sender's retry. `rules` is
+    what event rules set for the alert the event may open (`ingest.process.rules`), None
+    when nothing.
     """
 
     key: str
@@ -76,6 +79,7 @@ class NormalizedEvent(NamedTuple):
     doc: bytes
     fingerprint: str = ""
     window: float = 0.0
+    rules: dict[str, Any] | None = None
 
 
 def decode_record(value: bytes | None, headers: Mapping[str, bytes]) -> Submission:
@@ -232,22 +236,26 @@ def to_events(
     project_id: str,
     domain_id: str,
     duplicate_window: float = 0.0,
+    rules: RuleFunction | None = None,
 ) -> list[NormalizedEvent]:
     """Stamp parser output with ids (from the record's `origin`), the raw payload, the
-    webhook's project and domain, and, when the webhook's `duplicate_window` is on, the
+    webhook's project and domain; run the event rules on each (`ingest.process.rules`: the
+    key follows their project); and, when the webhook's `duplicate_window` is on, take the
     fingerprint of each event's content."""
     raw_data = payload if isinstance(payload, dict) else {"data": payload}
     created = created_text(created_at)
     out = []
     for index, event in enumerate(parsed):
         event_id = event_id_for(origin, index)
-        doc = dump_json(event_document(
+        document = event_document(
             event, event_id=event_id, raw_data=raw_data, webhook_id=webhook_id,
             project_id=project_id, domain_id=domain_id, created_at=created,
-        ))  # fmt: skip
+        )  # fmt: skip
+        outcome = apply_rules(document, rules)
+        doc = dump_json(document)
         out.append(
             NormalizedEvent(
-                key=correlation_key(domain_id, project_id, event.event_key),
+                key=correlation_key(domain_id, document["project_id"], event.event_key),
                 event_id=event_id,
                 event_type=event.event_type,
                 severity=event.severity,
@@ -255,6 +263,7 @@ def to_events(
                 doc=doc,
                 fingerprint=content_fingerprint(content_of(doc)) if duplicate_window > 0 else "",
                 window=duplicate_window,
+                rules=outcome,
             )
         )
     return out
@@ -271,15 +280,16 @@ def encode_events(events: Sequence[NormalizedEvent]) -> list[bytes]:
     """The values of the `events.normalized` records carrying `events` (one partition's).
 
     Each event is two lines, a header `[key, event_id, event_type, severity, created_at,
-    fingerprint, window]` and the document: what correlation needs is read without
-    decoding the document. A
+    fingerprint, window]` (and the rules' outcome, when there is one) and the document: what
+    correlation needs is read without decoding the document. A
     record holds whole events up to MAX_RECORD_BYTES (a larger event gets a record alone).
     """
     values: list[bytes] = []
     lines: list[bytes] = []
     size = 0
     for event in events:
-        head = orjson.dumps([*event[:5], event.fingerprint, event.window])
+        head = orjson.dumps([*event[:5], event.fingerprint, event.window]
+                            + ([] if event.rules is None else [event.rules]))  # fmt: skip
         if lines and size + len(head) + len(event.doc) + 2 > MAX_RECORD_BYTES:
             values.append(b"\n".join(lines))
             lines, size = [], 0
@@ -307,7 +317,8 @@ def decode_events(value: bytes) -> list[NormalizedEvent]:
     for i in range(0, len(lines), 2):
         try:
             head = orjson.loads(lines[i])
-            out.append(NormalizedEvent(*head[:5], lines[i + 1], *head[5:7]))
+            out.append(NormalizedEvent(*head[:5], lines[i + 1], *head[5:7],
+                                       rules=head[7] if len(head) > 7 else None))  # fmt: skip
         except (orjson.JSONDecodeError, TypeError) as error:
             raise InvalidRecord("ERROR_INVALID_EVENT", f"event header {i // 2}: {error}") from None
     return out

@@ -29,6 +29,7 @@ from ingest.process.normalize import (
     signing_input,
     to_events,
 )
+from ingest.process.rules import RuleSource, rules_for
 from ingest.retry import Invalid, retry
 from ingest.webhooks.envelope import verify_envelope
 from ingest.webhooks.registry import WebhookRegistry
@@ -65,6 +66,7 @@ async def parse_record(
     registry: WebhookRegistry,
     secret: bytes,
     *,
+    rules: RuleSource | None = None,
     http_get: HttpGet = get_from_aws,
     certificates: CertificateSource = SIGNING_CERTIFICATES,
     duplicate_window: float = 0.0,
@@ -77,7 +79,7 @@ async def parse_record(
     `aws-sns` deliveries first pass `ingest.webhooks.sns.admit_delivery` (its options
     verify_signature and confirm_subscription): a bad signature is a dead letter, a
     SubscriptionConfirmation makes no events. `http_get` and `certificates` are where
-    that reaches AWS.
+    that reaches AWS. `rules` are the event rules, run on every event (`ingest.process.rules`).
     """
     try:
         submission = decode_record(record.value, record.headers)
@@ -123,6 +125,7 @@ async def parse_record(
         project_id=webhook.project_id,
         domain_id=webhook.domain_id,
         duplicate_window=duplicate_window if window is None else window,
+        rules=rules_for(rules, webhook),
     )
 
 
@@ -154,18 +157,19 @@ async def parse_batch(
     secret: bytes,
     stopping: Callable[[], bool],
     duplicate_window: float = 0.0,
+    rules: RuleSource | None = None,
 ) -> ParsedBatch:
     """Parse every (record, key) pair; a webhook store that cannot be read is waited for.
     `duplicate_window`: the settings' default for webhooks that set none (SPEC §4.6)."""
     out = ParsedBatch()
-    window = {"duplicate_window": duplicate_window}
+    options = {"duplicate_window": duplicate_window, "rules": rules}
     for record, key in records:
         try:
             try:
-                outcome = await parse_record(record, registry, secret, **window)
+                outcome = await parse_record(record, registry, secret, **options)
             except Exception:  # the webhook store: wait for it as for any dependency
                 outcome = await retry(
-                    lambda record=record: parse_record(record, registry, secret, **window),
+                    lambda record=record: parse_record(record, registry, secret, **options),
                     "reading the webhook store", stopping,
                 )  # fmt: skip
         except Invalid as invalid:

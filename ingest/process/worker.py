@@ -55,6 +55,7 @@ from ingest.process.normalize import Position
 from ingest.process.parse import RawRecord
 from ingest.process.states import StateStore
 from ingest.retry import retry
+from ingest.rules.log import EventRuleLog, open_rules
 from ingest.secrets import signing_secret
 from ingest.webhooks.registry import WebhookRegistry, open_registry
 from schemas.settings import Settings
@@ -91,6 +92,8 @@ class Worker:
         self.stopping = False
         self._es: AsyncElasticsearch | None = None
         self._registry: WebhookRegistry | None = None
+        self._rules: EventRuleLog | None = None
+        self._rules_ready = asyncio.Lock()
         self._kafka = LazyProducer(
             settings.kafka, max_batch_size=1024 * 1024, max_request_size=2 * 1024 * 1024
         )
@@ -130,6 +133,17 @@ class Worker:
                 )
         return self._registry
 
+    async def event_rules(self) -> EventRuleLog:
+        """The event rules, from Kafka alone, read whole before the first batch is parsed:
+        no event slips past a rule that was there when the worker started."""
+        async with self._rules_ready:
+            if self._rules is None:
+                self._rules = await retry(
+                    lambda: open_rules(self.settings), "reading the event rules", self.is_stopping
+                )
+        await self._rules.wait_loaded()
+        return self._rules
+
     async def producer(self) -> BatchProducer:
         """All output (parsed events, dead letters, table changelog) goes out a batch at a
         time, acknowledged as a whole before the batch is acked."""
@@ -164,6 +178,7 @@ class Worker:
         topics = self.settings.topics
         return ParseStage(
             registry=await self.webhooks(),
+            rules=await self.event_rules(),
             secret=self._secret,
             out=await self.producer(),
             normalized=topics.normalized,
@@ -189,6 +204,8 @@ class Worker:
     async def close(self) -> None:
         if self._registry is not None:
             await self._registry.close()
+        if self._rules is not None:
+            await self._rules.stop()
         await self._kafka.stop()
         if self._es is not None:
             await self._es.close()

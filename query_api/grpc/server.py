@@ -20,10 +20,11 @@ from elasticsearch import AsyncElasticsearch
 from google.protobuf import descriptor_pb2, descriptor_pool
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
-from spaceone.api.monitoring.v1 import event_pb2, event_pb2_grpc
+from spaceone.api.monitoring.v1 import event_pb2, event_pb2_grpc, event_rule_pb2_grpc
 
 from query_api.grpc.alerts import add_alert_services
 from query_api.grpc.event import EventService, ServiceState
+from query_api.grpc.event_rules import EVENT_RULE_SERVICE, EventRuleService
 
 EVENT_SERVICE = event_pb2.DESCRIPTOR.services_by_name["Event"].full_name
 REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
@@ -83,7 +84,8 @@ async def start_grpc_server(state: ServiceState, host: str, port: int) -> GrpcSe
     limit = max(state.settings.ingest.max_body_bytes * TRANSPORT_LIMIT_FACTOR, 4 * 1024 * 1024)
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", limit)])
     event_pb2_grpc.add_EventServicer_to_server(EventService(state), server)
-    names = [EVENT_SERVICE, *add_alert_services(server, state)]
+    event_rule_pb2_grpc.add_EventRuleServicer_to_server(EventRuleService(state), server)
+    names = [EVENT_SERVICE, EVENT_RULE_SERVICE, *add_alert_services(server, state)]
     checker = ElasticsearchHealth(state.es, tuple(names))
     health_pb2_grpc.add_HealthServicer_to_server(checker, server)
     add_reflection(server, names)

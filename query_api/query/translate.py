@@ -53,7 +53,14 @@ from typing import Any
 from query_api.query.regex import case_variants, fold_literal, folded_char, group, lucene_regex
 from schemas.alert import ALERT_QUERY_FILTERS, NOTE_QUERY_FILTERS
 from schemas.event import format_timestamp
-from schemas.index import ALERT_FIELDS, EVENT_FIELDS, NOTE_FIELDS, WEBHOOK_FIELDS, FieldMap
+from schemas.index import (
+    ALERT_FIELDS,
+    EVENT_FIELDS,
+    EVENT_RULE_FIELDS,
+    NOTE_FIELDS,
+    WEBHOOK_FIELDS,
+    FieldMap,
+)
 from schemas.messages import EXACT_FILTERS
 from schemas.query import Condition, Query, QueryError, SortKey
 
@@ -135,6 +142,11 @@ NOTES = Searchable(
     NOTE_FIELDS, "note_id", ("note_id", "note"), ("note",),
     minimal_fields=("note_id", "note", "alert_id", "created_by"),
     exact_fields=tuple((name, name) for name in NOTE_QUERY_FILTERS), noun="notes",
+)  # fmt: skip
+EVENT_RULES = Searchable(
+    EVENT_RULE_FIELDS, "event_rule_id", ("event_rule_id", "name"),
+    default_sort=(SortKey(key="order"),),
+    minimal_fields=("event_rule_id", "name", "order", "scope", "project_id"), noun="event rules",
 )  # fmt: skip
 
 

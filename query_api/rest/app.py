@@ -27,7 +27,9 @@ from ingest.intake.admission import Intake
 from ingest.intake.producer import RawProducer
 from ingest.intake.ratelimit import RateLimiter
 from ingest.kafka.health import health_of as kafka_health_of
+from ingest.kafka.mirror import CopyMirror
 from ingest.kafka.topics import wanted_topics
+from ingest.rules.log import EventRuleLog
 from ingest.secrets import signing_secret
 from ingest.webhooks.log import WebhookLog
 from ingest.webhooks.mirror import WebhookMirror
@@ -36,9 +38,10 @@ from query_api.console import mount_console
 from query_api.grpc.server import start_grpc_server
 from query_api.rest.errors import error_response, install_error_handlers
 from query_api.rest.http_limits import RequestLimits
-from query_api.rest.routes import alerts, apikeys, events, webhooks
+from query_api.rest.routes import alerts, apikeys, event_rules, events, webhooks
 from query_api.services.alerts import AlertBackend, ChangeProducer
 from query_api.services.apikeys import ApiKeyStore
+from query_api.services.event_rules import EventRuleStore
 from query_api.services.webhooks import WebhookStore
 from schemas.settings import Settings, get_settings
 
@@ -73,15 +76,22 @@ def create_app(settings: Settings | None = None, *, query: bool = True) -> FastA
         # index kept as its searchable copy by the mirror.
         webhook_log = app.state.webhook_log = WebhookLog(settings)
         app.state.registry = WebhookRegistry(webhook_log)
-        mirror = None
+        mirror = rule_log = rule_mirror = None
         if es is not None:
             indices = settings.indices
             app.state.keys = ApiKeyStore(es, indices.apikeys, indices.replicas)
             app.state.webhooks = WebhookStore(es, webhook_log, indices.webhooks, indices.replicas)
             app.state.alerts = AlertBackend(es, settings, ChangeProducer(settings))
             mirror = WebhookMirror(webhook_log, app.state.webhooks)
+            # Event rules live as webhooks do: their topic in memory, the index its copy.
+            rule_log = app.state.event_rule_log = EventRuleLog(settings)
+            app.state.event_rules = EventRuleStore(es, rule_log, indices.event_rules)
+            rule_mirror = CopyMirror(rule_log, app.state.event_rules)  # listens before reading
+            await rule_log.start()
         await webhook_log.start()
         mirroring = mirror and asyncio.create_task(mirror.run(), name="webhook mirror")
+        rule_mirroring = rule_mirror and asyncio.create_task(rule_mirror.run(),
+                                                             name="event rule mirror")  # fmt: skip
         app.state.intake = Intake(
             settings=settings,
             registry=app.state.registry,
@@ -117,10 +127,12 @@ def create_app(settings: Settings | None = None, *, query: bool = True) -> FastA
         try:
             yield
         finally:
-            for task in (retention, mirroring):
+            for task in (retention, mirroring, rule_mirroring):
                 if task:
                     task.cancel()
             await webhook_log.stop()
+            if rule_log is not None:
+                await rule_log.stop()
             if grpc is not None:
                 await grpc.stop()
             await app.state.intake.producer.stop()
@@ -145,6 +157,7 @@ def create_app(settings: Settings | None = None, *, query: bool = True) -> FastA
         app.include_router(alerts.router)
         app.include_router(alerts.note_router)
         app.include_router(apikeys.router)
+        app.include_router(event_rules.router)
         mount_console(app)
 
     @app.get("/healthz", tags=["health"])

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from query_api.services.errors import describe_validation, to_api_error
 from schemas.errors import ApiError, error_body, retry_after_header
+from schemas.event_rule import EventRuleError
 from schemas.query import QueryError
 from schemas.webhook import WebhookError
 
@@ -65,7 +66,7 @@ def install_error_handlers(app: FastAPI) -> None:
             retry = _retry_after(request)
         return error_response(api_error.status, api_error.code, api_error.message, retry)
 
-    for kind in (ApiError, WebhookError, QueryError, RequestValidationError,
+    for kind in (ApiError, WebhookError, EventRuleError, QueryError, RequestValidationError,
                  StarletteHTTPException, EsConnectionError, EsConnectionTimeout, EsApiError,
                  Exception):  # fmt: skip
         app.add_exception_handler(kind, _answer)

@@ -18,6 +18,7 @@ from elasticsearch import ConnectionTimeout as EsConnectionTimeout
 from pydantic import ValidationError
 
 from schemas.errors import ApiError
+from schemas.event_rule import EventRuleError
 from schemas.query import QueryError
 from schemas.webhook import WebhookError
 
@@ -52,7 +53,7 @@ def to_api_error(error: Exception) -> ApiError:
     match error:
         case ApiError():
             return error
-        case WebhookError():
+        case WebhookError() | EventRuleError():
             return ApiError(error.status, error.code, error.message)
         case QueryError():
             return ApiError(400, error.code, error.message)

@@ -258,7 +258,7 @@ async def run_stat(
     searchable: Searchable = EVENTS,
 ) -> dict[str, Any]:
     """`{results, total_count?}` of a StatisticsQuery over the events of one domain (None:
-    all); with `searchable`, over another index's documents (alerts, notes) alike."""
+    all); with `searchable`, over another index's documents (alerts, notes, event rules)."""
     plan = plan_stat(query, searchable)
     filter_plan = build_filter(query.filter, query.filter_or, query.keyword,
                                now=now or datetime.now(UTC), searchable=searchable)  # fmt: skip

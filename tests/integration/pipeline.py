@@ -49,12 +49,12 @@ def pipeline_settings(base: Settings, name: str, **ingest: Any) -> Settings:
     data = revealed(base)
     data["topics"].update(
         raw=f"{name}.raw", normalized=f"{name}.normalized", dlq=f"{name}.dlq",
-        webhooks=f"{name}.webhooks",
+        webhooks=f"{name}.webhooks", event_rules=f"{name}.event-rules",
     )  # fmt: skip
     data["indices"].update(
         events=f"{name}-events", alerts=f"{name}-alerts", notes=f"{name}-notes",
         alert_numbers=f"{name}-alert-numbers", apikeys=f"{name}-apikeys",
-        webhooks=f"{name}-webhooks",
+        webhooks=f"{name}-webhooks", event_rules=f"{name}-event-rules",
     )  # fmt: skip
     data["ingest"].update(worker_group=f"{name}-worker", **ingest)
     data["api"]["grpc_port"] = 0  # no fixed port in tests: a test starts gRPC on a free one
@@ -281,14 +281,14 @@ async def _remove(settings: Settings, es: AsyncElasticsearch) -> None:
     await es.options(ignore_status=404).indices.delete_index_template(name=prefix)
     indices = settings.indices
     for index in (indices.alerts, indices.notes, indices.alert_numbers, indices.apikeys,
-                  indices.webhooks):  # fmt: skip
+                  indices.webhooks, indices.event_rules):  # fmt: skip
         await es.indices.delete(index=index, ignore_unavailable=True)
     admin = AIOKafkaAdminClient(**settings.kafka.client_options())
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         group = settings.ingest.worker_group
-        ours = {*topic_names(settings), settings.topics.webhooks}
+        ours = {*topic_names(settings), settings.topics.webhooks, settings.topics.event_rules}
         doomed = [t for t in existing if t in ours or t.startswith(group)]
         if doomed:
             await admin.delete_topics(doomed)

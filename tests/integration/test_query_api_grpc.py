@@ -550,10 +550,10 @@ async def test_reflection_v1_and_v1alpha_serve_cloudforets_files(svc: Service) -
             reflection_pb2.ServerReflectionRequest(file_containing_symbol="grpc.health.v1.Health"),
         ]
         answers = [answer async for answer in call(iter(requests), timeout=30)]
-        # Listed: the API alone (Event, Alert, Note), as Cloudforet's servers do; the others
-        # are found by name.
+        # Listed: the API alone (Event, EventRule, Alert, Note), as Cloudforet's servers do;
+        # the others are found by name.
         listed = [s.name for s in answers[0].list_services_response.service]
-        assert listed == sorted([SERVICE, *ALERT_SERVICES])
+        assert listed == sorted([SERVICE, "spaceone.api.monitoring.v1.EventRule", *ALERT_SERVICES])
         files = {}
         for answer in answers[1:]:
             assert not answer.HasField("error_response"), answer
@@ -596,7 +596,7 @@ def cloudforet_client(address: str, key: str, calls: list[tuple[str, dict[str, A
             name = proto.service[0].name
             stubs[name] = getattr(importlib.import_module(f"{module}_pb2_grpc"), f"{name}Stub")
             modules[name] = importlib.import_module(f"{module}_pb2")
-        assert set(stubs) == {"Event", "Alert", "Note"}
+        assert set(stubs) == {"Event", "EventRule", "Alert", "Note"}
         stub = stubs["Event"](channel)
         answers = []
         for method, body in calls:

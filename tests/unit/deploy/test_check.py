@@ -127,6 +127,6 @@ def test_the_role_and_the_check_ask_for_the_same_privileges() -> None:
     role, asked = role_descriptor(indices), has_privileges_request(indices)
     assert role["cluster"] == asked["cluster"] == ["monitor", "manage_index_templates"]
     names = ["eventpipe-events*", "eventpipe-alerts", "eventpipe-notes", "eventpipe-alert-numbers",
-             "eventpipe-apikeys", "eventpipe-webhooks"]  # fmt: skip
+             "eventpipe-apikeys", "eventpipe-webhooks", "eventpipe-event-rules"]  # fmt: skip
     assert role["indices"][0]["names"] == asked["index"][0]["names"] == names
     assert role["indices"][0]["privileges"] == asked["index"][0]["privileges"]

@@ -60,7 +60,7 @@ async def test_a_batch_step_by_step_makes_the_golden_events_alerts_and_dead_lett
     expected = json.loads((GOLDEN / "expected.json").read_text())
     secret, registry, records = raw_records()
     out = Records()
-    parse = ParseStage(registry, secret, out, "normalized", "dlq", lambda: False)
+    parse = ParseStage(registry, None, secret, out, "normalized", "dlq", lambda: False)
     parsed = await parse.run(records)
 
     # Dead letters: the original bytes, the code and the source position in the headers.
@@ -116,7 +116,7 @@ async def test_an_undecodable_record_is_a_dead_letter_and_the_rest_goes_on() -> 
 async def test_refused_documents_become_dead_letters_with_the_reason() -> None:
     secret, registry, records = raw_records()
     out = Records()
-    await ParseStage(registry, secret, out, "normalized", "dlq", lambda: False).run(records)
+    await ParseStage(registry, None, secret, out, "normalized", "dlq", lambda: False).run(records)
     partition, (_, value, _) = out.of("normalized")[0]
     decoded = decode_batch([(Position("normalized", partition, 3), value)])
     correlated = correlate_batch(decoded.events, {}, WINDOW)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ingest.webhooks import mirror as mirror_module
+from ingest.kafka import mirror as mirror_module
 from ingest.webhooks.log import NEW, Version, WebhookTable, encode
 from ingest.webhooks.mirror import WebhookMirror
 from tests.unit.webhooks.test_registry import ID, webhook
