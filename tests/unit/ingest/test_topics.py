@@ -34,17 +34,19 @@ def test_layouts_from_a_metadata_answer() -> None:
     assert layouts_of(described, {"a": 2}) == {"a": TopicLayout(2, 3, 2)}
 
 
-def test_every_topic_is_replicated_as_the_settings_ask_the_webhooks_topic_included() -> None:
+def test_every_topic_is_replicated_as_the_settings_ask_the_compacted_ones_included() -> None:
     from ingest.kafka.topics import WEBHOOKS_TOPIC_CONFIGS, wanted_topics
     from schemas.settings import Settings
 
     settings = Settings(topics=TopicSettings(partitions=12, replication_factor=3,
                                              min_insync_replicas=2))  # fmt: skip
     wanted = wanted_topics(settings)
-    assert set(wanted) == {"events.raw", "events.normalized", "events.dlq", "eventpipe.webhooks"}
+    assert set(wanted) == {"events.raw", "events.normalized", "events.dlq", "eventpipe.webhooks",
+                           "eventpipe.event-rules"}  # fmt: skip
     assert wanted["events.raw"] == (TopicLayout(12, 3, 2), {})
     # One partition (one order for every reader), compacted, but replicated like the rest.
     assert wanted["eventpipe.webhooks"] == (TopicLayout(1, 3, 2), WEBHOOKS_TOPIC_CONFIGS)
+    assert wanted["eventpipe.event-rules"] == (TopicLayout(1, 3, 2), WEBHOOKS_TOPIC_CONFIGS)
     assert WEBHOOKS_TOPIC_CONFIGS["cleanup.policy"] == "compact"
 
 
