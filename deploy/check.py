@@ -344,6 +344,16 @@ async def check_elasticsearch(settings: Settings) -> list[Finding]:
                 await es.cluster.health()
                 return [Finding("elasticsearch", True, f"connected to {endpoint} (security off)")]
             answer = await es.security.has_privileges(**has_privileges_request(settings.indices))
+            key = me.get("api_key") or {}
+            who = (
+                f"API key {key.get('name') or key.get('id')}"
+                if key
+                else f"user {me.get('username')}"
+            )
+            # Missing privileges first: without `monitor` the health request itself is refused.
+            lacking = privileges_finding(dict(answer), who, endpoint)
+            if lacking is not None:
+                return [lacking]
             cluster = dict(await es.cluster.health())
     except Exception as error:
         probe = None
@@ -353,11 +363,6 @@ async def check_elasticsearch(settings: Settings) -> list[Finding]:
         return [elasticsearch_connection_finding(error, es_settings, probe)]
     finally:
         await es.close()
-    key = me.get("api_key") or {}
-    who = f"API key {key.get('name') or key.get('id')}" if key else f"user {me.get('username')}"
-    lacking = privileges_finding(dict(answer), who, endpoint)
-    if lacking is not None:
-        return [lacking]
     connected = f"connected to {endpoint} as {who}, privileges held"
     findings = [Finding("elasticsearch", True, connected)]
     hosts = es_settings.hosts
