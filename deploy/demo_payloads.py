@@ -1,7 +1,8 @@
 """Sample webhook payloads, shaped as each monitoring tool sends them, for `eventpipe demo`.
 
-Pure: `payload(plugin_id, n, resolved)` gives the n-th alert of a source, firing or
-resolved, so that a resolved one pairs with its firing twin.
+`payload(plugin_id, n, resolved)` gives the n-th alert of a source, firing or resolved, so
+that a resolved one pairs with its firing twin; its times are `now` (default: the clock's)
+less n seconds, so a fixed `now` makes the same payload every time (`tests/golden`).
 """
 
 from __future__ import annotations
@@ -19,11 +20,15 @@ CHECKS = [
 ]
 
 
-def _now(n: int) -> str:
-    return (datetime.now(UTC) - timedelta(seconds=n)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+def _ago(now: datetime | None, n: int) -> datetime:
+    return (now or datetime.now(UTC)) - timedelta(seconds=n)
 
 
-def alertmanager(n: int, resolved: bool) -> dict[str, Any]:
+def _stamp(now: datetime | None, n: int) -> str:
+    return _ago(now, n).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def alertmanager(n: int, resolved: bool, now: datetime | None = None) -> dict[str, Any]:
     name, summary, severity = CHECKS[n % len(CHECKS)]
     host = HOSTS[n % len(HOSTS)]
     status = "resolved" if resolved else "firing"
@@ -36,14 +41,15 @@ def alertmanager(n: int, resolved: bool) -> dict[str, Any]:
             "labels": {"alertname": name, "severity": severity, "instance": f"{host}:9100",
                        "job": "node"},
             "annotations": {"summary": summary, "description": f"{summary} on {host}"},
-            "startsAt": _now(n), "endsAt": _now(0) if resolved else "0001-01-01T00:00:00Z",
+            "startsAt": _stamp(now, n),
+            "endsAt": _stamp(now, 0) if resolved else "0001-01-01T00:00:00Z",
             "generatorURL": "http://prometheus:9090/graph",
             "fingerprint": f"{n % 40:016x}",
         }],
     }  # fmt: skip
 
 
-def grafana(n: int, resolved: bool) -> dict[str, Any]:
+def grafana(n: int, resolved: bool, now: datetime | None = None) -> dict[str, Any]:
     name, summary, severity = CHECKS[n % len(CHECKS)]
     status = "resolved" if resolved else "firing"
     return {
@@ -51,19 +57,19 @@ def grafana(n: int, resolved: bool) -> dict[str, Any]:
         "groupKey": "{}:{}", "title": f"[{status.upper()}] {name}",
         "alerts": [{
             "status": status, "labels": {"alertname": name, "severity": severity},
-            "annotations": {"summary": summary}, "startsAt": _now(n),
-            "endsAt": _now(0) if resolved else "0001-01-01T00:00:00Z",
+            "annotations": {"summary": summary}, "startsAt": _stamp(now, n),
+            "endsAt": _stamp(now, 0) if resolved else "0001-01-01T00:00:00Z",
             "fingerprint": f"g{n % 40:015x}", "panelURL": "http://grafana:3000/d/abc?viewPanel=2",
         }],
     }  # fmt: skip
 
 
-def aws_sns(n: int, resolved: bool) -> dict[str, Any]:
+def aws_sns(n: int, resolved: bool, now: datetime | None = None) -> dict[str, Any]:
     host = HOSTS[n % len(HOSTS)]
     alarm = {
         "AlarmName": f"{host}-cpu-high", "AWSAccountId": "123456789012",
         "NewStateValue": "OK" if resolved else "ALARM",
-        "NewStateReason": "Threshold crossed", "StateChangeTime": _now(n),
+        "NewStateReason": "Threshold crossed", "StateChangeTime": _stamp(now, n),
         "AlarmArn": f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{host}-cpu-high",
         "Trigger": {"Namespace": "AWS/EC2", "MetricName": "CPUUtilization",
                     "Dimensions": [{"name": "InstanceId", "value": f"i-{n % 5:017x}"}]},
@@ -71,11 +77,11 @@ def aws_sns(n: int, resolved: bool) -> dict[str, Any]:
     return {
         "Type": "Notification", "MessageId": f"msg-{n}", "Subject": "ALARM",
         "TopicArn": "arn:aws:sns:us-east-1:123456789012:alerts",
-        "Message": json.dumps(alarm), "Timestamp": _now(n),
+        "Message": json.dumps(alarm), "Timestamp": _stamp(now, n),
     }  # fmt: skip
 
 
-def azure_monitor(n: int, resolved: bool) -> dict[str, Any]:
+def azure_monitor(n: int, resolved: bool, now: datetime | None = None) -> dict[str, Any]:
     host = HOSTS[n % len(HOSTS)]
     subscription = "/subscriptions/1111-2222"
     target = f"{subscription}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/{host}"
@@ -86,14 +92,14 @@ def azure_monitor(n: int, resolved: bool) -> dict[str, Any]:
             "alertRule": "cpu-high", "severity": f"Sev{n % 5}", "signalType": "Metric",
             "monitorCondition": "Resolved" if resolved else "Fired",
             "monitoringService": "Platform", "alertTargetIDs": [target],
-            "configurationItems": [host], "firedDateTime": _now(n),
+            "configurationItems": [host], "firedDateTime": _stamp(now, n),
             "description": "CPU is high", "essentialsVersion": "1.0",
         }, "alertContext": {}},
     }  # fmt: skip
 
 
-def google_monitoring(n: int, resolved: bool) -> dict[str, Any]:
-    started = int((datetime.now(UTC) - timedelta(seconds=n)).timestamp())
+def google_monitoring(n: int, resolved: bool, now: datetime | None = None) -> dict[str, Any]:
+    started = int(_ago(now, n).timestamp())
     return {
         "version": "1.2",
         "incident": {
@@ -108,7 +114,7 @@ def google_monitoring(n: int, resolved: bool) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def zabbix(n: int, resolved: bool) -> dict[str, Any]:
+def zabbix(n: int, resolved: bool, now: datetime | None = None) -> dict[str, Any]:
     host = HOSTS[n % len(HOSTS)]
     return {
         "event": {"id": str(n % 30), "name": "Zabbix agent is not available",
@@ -130,5 +136,5 @@ SOURCES = {
 }
 
 
-def payload(plugin_id: str, n: int, resolved: bool) -> dict[str, Any]:
-    return SOURCES[plugin_id](n, resolved)
+def payload(plugin_id: str, n: int, resolved: bool, now: datetime | None = None) -> dict[str, Any]:
+    return SOURCES[plugin_id](n, resolved, now)

@@ -22,7 +22,7 @@ from ingest.process.index import documents, outcome_of
 from ingest.process.normalize import BATCH_FORMAT, HEADER_FORMAT, Position
 from ingest.process.route import decode_batch
 from ingest.process.states import StateStore, changelog_partitions, encode_state
-from tests.unit.ingest.test_golden import GOLDEN, raw_records
+from tests.unit.ingest.test_golden import GOLDEN, golden_input
 
 PARTITIONS = 4
 WINDOW = timedelta(seconds=600)
@@ -58,7 +58,7 @@ class Records:
 
 async def test_a_batch_step_by_step_makes_the_golden_events_alerts_and_dead_letters() -> None:
     expected = json.loads((GOLDEN / "expected.json").read_text())
-    secret, registry, records = raw_records()
+    secret, registry, records = golden_input()
     out = Records()
     parse = ParseStage(registry, None, secret, out, "normalized", "dlq", lambda: False)
     parsed = await parse.run(records)
@@ -114,7 +114,7 @@ async def test_an_undecodable_record_is_a_dead_letter_and_the_rest_goes_on() -> 
 
 
 async def test_refused_documents_become_dead_letters_with_the_reason() -> None:
-    secret, registry, records = raw_records()
+    secret, registry, records = golden_input()
     out = Records()
     await ParseStage(registry, None, secret, out, "normalized", "dlq", lambda: False).run(records)
     partition, (_, value, _) = out.of("normalized")[0]
