@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from ingest.elasticsearch.health import elasticsearch_health
 from schemas.privileges import has_privileges_request, missing_privileges
 from schemas.settings import ElasticsearchSettings, KafkaSettings, Settings
+from schemas.topics import topic_specs
 
 TIMEOUT = 10.0
 EX_CONFIG = 78  # sysexits: a configuration error
@@ -292,10 +293,11 @@ async def check_kafka(settings: Settings) -> list[Finding]:
     missing = [name for name in names if name not in found]
     if missing:
         layout = wanted[missing[0]][0]
+        single = " and ".join(s.name for s in topic_specs(settings) if s.single_partition)
         findings.append(Finding("kafka", False, f"topic missing: {', '.join(missing)}",
                                 "`eventpipe worker` creates them at start (it needs the Create "
                                 f"permission); or create them with {settings.topics.partitions} "
-                                f"partitions ({settings.topics.webhooks}: 1, compacted), "
+                                f"partitions ({single}: 1, compacted), "
                                 f"replication factor {layout.replication_factor}, "
                                 f"min.insync.replicas={layout.min_insync_replicas}"))  # fmt: skip
     for name, layout in found.items():

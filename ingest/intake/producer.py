@@ -13,8 +13,8 @@ import logging
 from typing import Any
 
 from ingest.kafka.produce import SEND_ERRORS, LazyProducer, cluster_metadata, kafka_away
-from ingest.process.normalize import HEADER_SIGNATURE, HEADER_WEBHOOK
 from schemas.settings import Settings
+from schemas.topics import HEADER_SIGNATURE, HEADER_WEBHOOK
 
 log = logging.getLogger("eventpipe.intake")
 

@@ -33,9 +33,9 @@ from ingest.kafka.produce import LazyProducer
 from ingest.kafka.topics import ensure_topics
 from ingest.retry import Backoff
 from schemas.settings import Settings
+from schemas.topics import HEADER_BASE
 
 log = logging.getLogger("eventpipe.compacted")
-HEADER_BASE = "eventpipe-base"
 NEW = -1  # the base of a create: no version may exist yet
 OUTCOMES_KEPT = 10_000
 

@@ -1,19 +1,12 @@
-"""Every Kafka topic eventpipe uses, declared once, and their creation.
-
-- `events.raw`, keyed by webhook_id: the sender's body as the intake got it (webhook id
-  and signature in headers), or a CreateEventRequest JSON from a direct producer.
-- `events.normalized`, unkeyed, on the partition of its events' correlation keys: many
-  events to a record (`normalize.encode_events`, header `eventpipe-format`).
-- `events.dlq`, keyed like its source: the source record's bytes, with headers saying
-  why (code, reason) and where from (topic, partition, offset).
-- `eventpipe.webhooks`, keyed by webhook_id: the webhooks' source of truth, compacted,
-  one partition (`ingest.webhooks.log`).
+"""Creating the topics eventpipe makes, as `schemas.topics` declares them, and saying how
+existing ones differ.
 
 Missing topics are created with the configured replication factor and
-`min.insync.replicas` (every topic, the webhooks topic included: one broker's death
-must cost only a leader failover), and the configured partitions (one for the
-webhooks topic). An existing topic is never changed: when its layout differs from the
-settings, eventpipe says so (a warning per difference) and uses it as it is.
+`min.insync.replicas` (every topic, the compacted ones included: one broker's death must
+cost only a leader failover), and the configured partitions (one for a single-partition
+topic). An existing topic is never changed: when its layout differs from the settings,
+eventpipe says so (a warning per difference) and uses it as it is. The correlation table's
+changelog is declared too, but faust creates it.
 """
 
 from __future__ import annotations
@@ -27,6 +20,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, for_code
 
 from schemas.settings import Settings, TopicSettings
+from schemas.topics import TopicSpec, topic_specs
 
 log = logging.getLogger("eventpipe.topics")
 
@@ -47,33 +41,25 @@ class TopicCreationError(Exception):
     """The cluster refused to create a topic; the message says which and why."""
 
 
-# Tombstones outlive a week-long Elasticsearch outage: the webhook mirror replays them.
-WEBHOOKS_TOPIC_CONFIGS = {"cleanup.policy": "compact", "delete.retention.ms": str(7 * 86400_000)}
-
-
 def topic_names(settings: Settings) -> list[str]:
-    """The event topics (the compacted webhooks and event-rules topics have a layout of
-    their own: `webhooks_layout`)."""
-    return [settings.topics.raw, settings.topics.normalized, settings.topics.dlq]
+    """The event topics: those eventpipe makes with the settings' partitions."""
+    return [spec.name for spec in topic_specs(settings)
+            if not spec.single_partition and not spec.made_by_faust]  # fmt: skip
 
 
-def wanted_layout(topics: TopicSettings) -> TopicLayout:
-    return TopicLayout(topics.partitions, topics.replication_factor, topics.min_insync_replicas)
-
-
-def webhooks_layout(topics: TopicSettings) -> TopicLayout:
-    """One partition, so every reader sees every change in one order; replicated as asked."""
-    return TopicLayout(1, topics.replication_factor, topics.min_insync_replicas)
+def wanted_layout(topics: TopicSettings, spec: TopicSpec | None = None) -> TopicLayout:
+    """The layout the settings ask of a topic (of an event topic when no spec is given)."""
+    partitions = 1 if spec is not None and spec.single_partition else topics.partitions
+    return TopicLayout(partitions, topics.replication_factor, topics.min_insync_replicas)
 
 
 def wanted_topics(settings: Settings) -> dict[str, tuple[TopicLayout, dict[str, str]]]:
     """Every topic eventpipe creates: its layout and its own configs beside min.insync."""
-    events = wanted_layout(settings.topics)
-    wanted = {name: (events, {}) for name in topic_names(settings)}
-    # The compacted topics that are the truth of webhooks and event rules (one partition).
-    for compacted in (settings.topics.webhooks, settings.topics.event_rules):
-        wanted[compacted] = (webhooks_layout(settings.topics), WEBHOOKS_TOPIC_CONFIGS)
-    return wanted
+    return {
+        spec.name: (wanted_layout(settings.topics, spec), spec.configs)
+        for spec in topic_specs(settings)
+        if not spec.made_by_faust
+    }
 
 
 def layout_differences(name: str, wanted: TopicLayout, found: TopicLayout) -> list[str]:

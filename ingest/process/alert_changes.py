@@ -33,6 +33,7 @@ import orjson
 from ingest.process.correlate import CorrelatedBatch, correlate_batch, load_state
 from ingest.process.normalize import InvalidRecord, NormalizedEvent
 from schemas.event import format_timestamp
+from schemas.topics import ALERT_CHANGE_FORMAT
 
 CHANGES_KEPT = 32
 STATES = ("TRIGGERED", "ACKNOWLEDGED", "RESOLVED", "ERROR")
@@ -241,7 +242,7 @@ def _apply_one(alert: AlertDoc | None, change: ChangeDoc) -> AlertDoc | None:
 
 # ---- change records on events.normalized ----------------------------------------------------
 
-CHANGE_PREFIX = b"eventpipe-alert-change-v1\n"
+CHANGE_PREFIX = ALERT_CHANGE_FORMAT + b"\n"
 
 
 def encode_change(change: ChangeDoc) -> bytes:

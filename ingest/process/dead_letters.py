@@ -1,5 +1,5 @@
 """Step 6 of the worker: records that will never become events go to `events.dlq`, the
-original bytes as they came and why in the headers (SPEC §4).
+original bytes as they came and why in the headers (SPEC §4; `schemas.topics` declares them).
 
 Any step can end a record here: parse (unreadable, unauthenticated), route (a record of
 `events.normalized` that does not decode) and index (a document Elasticsearch refuses for
@@ -16,6 +16,13 @@ from ingest.metrics import DEAD_LETTERS
 from ingest.process.normalize import Position
 from ingest.process.sink import RecordSink
 from ingest.retry import retry
+from schemas.topics import (
+    HEADER_ERROR_CODE,
+    HEADER_ERROR_REASON,
+    HEADER_SOURCE_OFFSET,
+    HEADER_SOURCE_PARTITION,
+    HEADER_SOURCE_TOPIC,
+)
 
 REASON_BYTES = 4096
 
@@ -36,11 +43,11 @@ KeyedLetter = tuple[bytes | None, DeadLetter]
 
 def dead_letter_headers(letter: DeadLetter) -> list[tuple[str, bytes]]:
     return [
-        ("eventpipe-error-code", letter.code.encode()),
-        ("eventpipe-error-reason", letter.reason.encode()[:REASON_BYTES]),
-        ("eventpipe-source-topic", letter.position.topic.encode()),
-        ("eventpipe-source-partition", str(letter.position.partition).encode()),
-        ("eventpipe-source-offset", str(letter.position.offset).encode()),
+        (HEADER_ERROR_CODE, letter.code.encode()),
+        (HEADER_ERROR_REASON, letter.reason.encode()[:REASON_BYTES]),
+        (HEADER_SOURCE_TOPIC, letter.position.topic.encode()),
+        (HEADER_SOURCE_PARTITION, str(letter.position.partition).encode()),
+        (HEADER_SOURCE_OFFSET, str(letter.position.offset).encode()),
     ]
 
 

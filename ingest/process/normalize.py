@@ -28,8 +28,10 @@ from schemas.event import EventInfo, EventType, ParsedEvent, Severity, format_ti
 from schemas.messages import CreateEventRequest
 from schemas.parser import ParseError
 
-HEADER_WEBHOOK = "eventpipe-webhook-id"
-HEADER_SIGNATURE = "eventpipe-signature"
+# HEADER_FORMAT: query_api.services.alerts imports it from here (schemas.topics declares it).
+from schemas.topics import HEADER_FORMAT as HEADER_FORMAT
+from schemas.topics import HEADER_SIGNATURE, HEADER_WEBHOOK
+
 DIRECT_FIELDS = set(CreateEventRequest.model_fields)
 
 
@@ -271,8 +273,6 @@ def to_events(
 
 # ---- events.normalized: events travel a batch to a record ----------------------------------
 
-BATCH_FORMAT = b"eventpipe-events-v1"
-HEADER_FORMAT = "eventpipe-format"
 MAX_RECORD_BYTES = 512 * 1024  # well under Kafka's default 1 MiB message limit
 
 

@@ -18,14 +18,13 @@ from ingest.kafka.produce import Record, partition_for
 from ingest.process.alert_changes import ChangeDoc, decode_change, is_change
 from ingest.process.dead_letters import DeadLetter, KeyedLetter
 from ingest.process.normalize import (
-    BATCH_FORMAT,
-    HEADER_FORMAT,
     InvalidRecord,
     NormalizedEvent,
     Position,
     decode_events,
     encode_events,
 )
+from schemas.topics import EVENTS_FORMAT, HEADER_FORMAT
 
 
 def by_partition(
@@ -45,7 +44,7 @@ def by_partition(
 
 def route_events(events: Sequence[NormalizedEvent], partitions: int) -> dict[int, list[Record]]:
     """The `events.normalized` records of a batch's events, by partition."""
-    headers = [(HEADER_FORMAT, BATCH_FORMAT)]
+    headers = [(HEADER_FORMAT, EVENTS_FORMAT)]
     return {
         partition: [(None, value, headers) for value in encode_events(group)]
         for partition, group in by_partition(events, partitions).items()

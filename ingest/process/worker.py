@@ -59,6 +59,7 @@ from ingest.rules.log import EventRuleLog, open_rules
 from ingest.secrets import signing_secret
 from ingest.webhooks.registry import WebhookRegistry, open_registry
 from schemas.settings import Settings
+from schemas.topics import CORRELATION_TABLE, topic_specs
 
 log = logging.getLogger("eventpipe.worker")
 
@@ -175,14 +176,14 @@ class Worker:
         return self._cluster_id
 
     async def parse_stage(self) -> ParseStage:
-        topics = self.settings.topics
+        topics = topic_specs(self.settings)
         return ParseStage(
             registry=await self.webhooks(),
             rules=await self.event_rules(),
             secret=self._secret,
             out=await self.producer(),
-            normalized=topics.normalized,
-            dlq=topics.dlq,
+            normalized=topics.normalized.name,
+            dlq=topics.raw.dead_letters or topics.dlq.name,
             stopping=self.is_stopping,
             duplicate_window=self.settings.ingest.duplicate_window_seconds,
         )
@@ -196,7 +197,7 @@ class Worker:
             events_prefix=settings.indices.events,
             alerts_index=settings.indices.alerts,
             numbers_index=settings.indices.alert_numbers,
-            dlq=settings.topics.dlq,
+            dlq=topic_specs(settings).normalized.dead_letters or settings.topics.dlq,
             window=timedelta(seconds=settings.ingest.dedup_window_seconds),
             stopping=self.is_stopping,
         )
@@ -283,7 +284,7 @@ def build_app(settings: Settings) -> faust.App:
     normalized = app.topic(settings.topics.normalized, key_serializer="raw", value_serializer="raw")
     # Keyed and partitioned like events.normalized, so each key's state sits with its events.
     table = app.Table(
-        "alert-state",
+        CORRELATION_TABLE,
         partitions=partitions,
         key_type=bytes,  # raw keys, the same bytes as the topic's; values are JSON
         use_partitioner=True,

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-SIGNATURE_HEADER = "eventpipe-signature"
 VERSION = "v1"
 
 

@@ -19,9 +19,10 @@ from ingest.process.correlate import correlate_batch
 from ingest.process.dead_letters import DeadLetter, dead_letter_record
 from ingest.process.flow import ParseStage
 from ingest.process.index import documents, outcome_of
-from ingest.process.normalize import BATCH_FORMAT, HEADER_FORMAT, Position
+from ingest.process.normalize import Position
 from ingest.process.route import decode_batch
 from ingest.process.states import StateStore, changelog_partitions, encode_state
+from schemas.topics import EVENTS_FORMAT, HEADER_FORMAT
 from tests.unit.ingest.test_golden import GOLDEN, golden_input
 
 PARTITIONS = 4
@@ -71,7 +72,7 @@ async def test_a_batch_step_by_step_makes_the_golden_events_alerts_and_dead_lett
     assert letters == sorted((want["offset"], want["code"]) for want in expected["dead_letters"])
     # Routed: each key on the partition of its correlation key, many events to a record.
     normalized = out.of("normalized")
-    assert all(r[2] == [(HEADER_FORMAT, BATCH_FORMAT)] for _, r in normalized)
+    assert all(r[2] == [(HEADER_FORMAT, EVENTS_FORMAT)] for _, r in normalized)
     assert len(normalized) <= PARTITIONS < len(parsed.events)
 
     table: dict[bytes, bytes] = {}
