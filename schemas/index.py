@@ -313,13 +313,12 @@ ALERTS_INDEX = IndexSpec(ALERT_MAPPINGS, SMALL_INDEX)
 NOTES_INDEX = IndexSpec(NOTE_MAPPINGS, SMALL_INDEX)
 ALERT_NUMBERS_INDEX = IndexSpec(ALERT_NUMBER_MAPPINGS, SMALL_INDEX)
 APIKEYS_INDEX = IndexSpec(APIKEY_MAPPINGS, SMALL_INDEX)
-WEBHOOKS_INDEX = IndexSpec(
-    WEBHOOK_MAPPINGS,
-    {
-        **SMALL_INDEX,
-        # Many distinct tag keys must not make creates fail: keys past the limit stay in
-        # _source, unindexed, instead of refusing the document.
-        "mapping.total_fields.limit": 2000,
-        "mapping.total_fields.ignore_dynamic_beyond_limit": True,
-    },
-)
+# Many distinct tag keys must not make creates fail: keys past the limit stay in _source,
+# unindexed, instead of refusing the document.
+TAGGED_INDEX = {
+    **SMALL_INDEX,
+    "mapping.total_fields.limit": 2000,
+    "mapping.total_fields.ignore_dynamic_beyond_limit": True,
+}
+WEBHOOKS_INDEX = IndexSpec(WEBHOOK_MAPPINGS, TAGGED_INDEX)
+EVENT_RULES_INDEX = IndexSpec(EVENT_RULE_MAPPINGS, TAGGED_INDEX)

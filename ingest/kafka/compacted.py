@@ -28,6 +28,7 @@ from typing import Generic, TypeVar
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord, TopicPartition
+from pydantic import BaseModel, ValidationError
 
 from ingest.kafka.produce import LazyProducer
 from ingest.kafka.topics import ensure_topics
@@ -56,6 +57,31 @@ class Version(Generic[T]):
 
 
 Decode = Callable[[str, bytes | None], T | None]
+M = TypeVar("M", bound=BaseModel)
+
+
+def model_decoder(model: type[M], key_of: Callable[[M], str]) -> Decode[M]:
+    """Decode a record's value as `model`: None for a tombstone, and for a value that does
+    not read as one or holds another key than the record's (written by something else:
+    logged, never applied)."""
+
+    def decode(key: str, value: bytes | None) -> M | None:
+        if value is None:
+            return None
+        try:
+            item = model.model_validate_json(value)
+        except ValidationError as error:
+            log.error("%s record for %s unreadable, read as deleted: %s", model.__name__, key,
+                      error)  # fmt: skip
+            return None
+        return item if key_of(item) == key else None
+
+    return decode
+
+
+def encode_model(item: BaseModel | None) -> bytes | None:
+    """A record's value: the item's JSON, or None (a tombstone)."""
+    return None if item is None else item.model_dump_json().encode()
 
 
 class VersionedTable(Generic[T]):
@@ -169,6 +195,10 @@ class CompactedLog(Generic[T]):
     @property
     def topic(self) -> str:
         return self._topic.topic
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
 
     async def start(self) -> None:
         if self._reader is None:

@@ -12,16 +12,10 @@ once, and kept until the next change.
 
 from __future__ import annotations
 
-import logging
-
-from pydantic import ValidationError
-
-from ingest.kafka.compacted import CompactedLog, VersionedTable
+from ingest.kafka.compacted import CompactedLog, VersionedTable, encode_model, model_decoder
 from ingest.rules.compile import EMPTY, RuleProgram, compile_rules
 from schemas.event_rule import DomainRules, EventRuleError
 from schemas.settings import Settings
-
-log = logging.getLogger("eventpipe.rules")
 
 
 class EventRulesUnavailable(EventRuleError):
@@ -30,19 +24,9 @@ class EventRulesUnavailable(EventRuleError):
     status, code = 503, "ERROR_UNAVAILABLE"
 
 
-def decode(domain_id: str, value: bytes | None) -> DomainRules | None:
-    if value is None:
-        return None
-    try:
-        rules = DomainRules.model_validate_json(value)
-    except ValidationError as error:  # written by something else: never applied
-        log.error("event rules of %s unreadable, treated as none: %s", domain_id, error)
-        return None
-    return rules if rules.domain_id == domain_id else None
-
-
 def encode(rules: DomainRules | None) -> bytes | None:
-    return None if rules is None or not rules.rules else rules.model_dump_json().encode()
+    """A domain's set as a record's value; none or no rules: a tombstone."""
+    return encode_model(rules if rules is not None and rules.rules else None)
 
 
 class EventRuleLog(CompactedLog[DomainRules]):
@@ -50,7 +34,10 @@ class EventRuleLog(CompactedLog[DomainRules]):
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(
-            settings, settings.topics.event_rules, VersionedTable(decode), EventRulesUnavailable
+            settings,
+            settings.topics.event_rules,
+            VersionedTable(model_decoder(DomainRules, lambda rules: rules.domain_id)),
+            EventRulesUnavailable,
         )
         self._programs: dict[str, tuple[int, RuleProgram]] = {}
 

@@ -1,10 +1,8 @@
 """The webhooks' source of truth: a compacted Kafka topic that every intake and worker reads whole.
 
-One record per change, key = webhook_id, value = the Webhook's JSON (its access key
-only as a SHA-256), a tombstone (no value) for a deleted webhook, and a header
-`eventpipe-base` = the offset of the version the change was made on (`-1`: a create).
-One partition, so every reader sees every change in the same order; compaction keeps
-the newest record of each webhook, so the topic stays as small as the set itself.
+One record per change (key webhook_id, value the Webhook's JSON with its access key only as
+a SHA-256, a tombstone for a deletion: `schemas.topics`), read and written as every
+compacted topic is (`ingest.kafka.compacted`).
 
 Why a topic and not Elasticsearch (the searchable copy `webhook/list` reads, kept by
 `ingest.webhooks.mirror`): authenticating a sender then needs only Kafka, which the
@@ -21,17 +19,14 @@ whose change lost re-reads and tries again, `WebhookStore`).
 
 from __future__ import annotations
 
-import logging
-
-from pydantic import ValidationError
-
 from ingest.kafka.compacted import (
     HEADER_BASE,
     NEW,
     CompactedLog,
     Version,
     VersionedTable,
-    ensure_compacted_topic,
+    encode_model,
+    model_decoder,
     record_base,
 )
 from schemas.settings import Settings
@@ -39,10 +34,8 @@ from schemas.webhook import WEBHOOK_ID_PATTERN, Webhook, WebhookError
 
 __all__ = [
     "HEADER_BASE", "NEW", "Version", "WebhookLog", "WebhookTable", "WebhooksUnavailable",
-    "encode", "ensure_webhooks_topic", "record_base",
+    "encode", "record_base",
 ]  # fmt: skip
-
-log = logging.getLogger("eventpipe.webhooks")
 
 
 class WebhooksUnavailable(WebhookError):
@@ -51,32 +44,14 @@ class WebhooksUnavailable(WebhookError):
     status, code = 503, "ERROR_UNAVAILABLE"
 
 
-def _decode(webhook_id: str, value: bytes | None) -> Webhook | None:
-    if value is None:
-        return None
-    try:
-        webhook = Webhook.model_validate_json(value)
-    except ValidationError as error:  # written by something else: never served
-        log.error("webhook record for %s unreadable, treated as deleted: %s", webhook_id, error)
-        return None
-    return webhook if webhook.webhook_id == webhook_id else None
-
-
 class WebhookTable(VersionedTable[Webhook]):
     """The webhooks as of the records applied so far; pure, fed by `WebhookLog`."""
 
     def __init__(self) -> None:
-        super().__init__(_decode)
+        super().__init__(model_decoder(Webhook, lambda webhook: webhook.webhook_id))
 
 
-def encode(webhook: Webhook | None) -> bytes | None:
-    return None if webhook is None else webhook.model_dump_json().encode()
-
-
-async def ensure_webhooks_topic(settings: Settings) -> None:
-    """Create the compacted, single-partition topic unless it exists, replicated as the
-    settings ask (`ingest.kafka.topics` declares it with the others)."""
-    await ensure_compacted_topic(settings, settings.topics.webhooks)
+encode = encode_model
 
 
 class WebhookLog(CompactedLog[Webhook]):

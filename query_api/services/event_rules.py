@@ -24,8 +24,10 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from elasticsearch import ApiError, AsyncElasticsearch, BadRequestError, NotFoundError
+from elasticsearch import ApiError, AsyncElasticsearch, NotFoundError
 
+from ingest.elasticsearch.copies import versioned, write_copies
+from ingest.elasticsearch.indices import ensure_index
 from ingest.kafka.compacted import NEW, Version
 from ingest.rules.log import EventRuleLog, encode
 from query_api.query.elastic import caller_fault, refusal, resolve_filter
@@ -56,7 +58,7 @@ from schemas.event_rule import (
     GetEventRuleRequest,
     new_event_rule_id,
 )
-from schemas.index import EVENT_RULE_MAPPINGS
+from schemas.index import EVENT_RULES_INDEX
 from schemas.query import Query, QueryError, SortKey
 
 log = logging.getLogger("eventpipe.rules")
@@ -64,21 +66,21 @@ WRITE_ATTEMPTS = 10
 MAX_RECORD_BYTES = 900_000  # a domain's set is one record: under Kafka's 1 MB default
 MINIMAL_FIELDS = ("event_rule_id", "name", "order", "scope", "project_id")
 DEFAULT_SORT = [SortKey(key="order")]
-INDEX_SETTINGS = {
-    "number_of_shards": 1,
-    "number_of_replicas": 0,
-    "mapping.total_fields.limit": 2000,
-    "mapping.total_fields.ignore_dynamic_beyond_limit": True,
-}
 
 
 class EventRuleStore:
-    """The rules topic (in memory) and the rules index: what the service functions use."""
+    """The rules topic (in memory) and the rules index: what the service functions use.
 
-    def __init__(self, es: AsyncElasticsearch, rules: EventRuleLog, index: str) -> None:
+    `replicas`: copies of each shard of the index it creates; None: the rules log's
+    settings' (`indices.replicas`)."""
+
+    def __init__(
+        self, es: AsyncElasticsearch, rules: EventRuleLog, index: str, replicas: int | None = None
+    ) -> None:
         self.es = es
         self.log = rules
         self.index = index
+        self.replicas = rules.settings.indices.replicas if replicas is None else replicas
         self._ready = False
         # Changes of one domain made through this process go one at a time (another
         # process's still race, and lose and retry, on the topic's version check).
@@ -87,17 +89,10 @@ class EventRuleStore:
     async def ensure_index(self) -> None:
         if self._ready:
             return
-        if not await self.es.indices.exists(index=self.index):
-            try:
-                await self.es.indices.create(
-                    index=self.index, mappings=EVENT_RULE_MAPPINGS, settings=INDEX_SETTINGS
-                )
-            except BadRequestError as error:
-                if error.message != "resource_already_exists_exception":
-                    raise
+        await ensure_index(self.es, self.index, EVENT_RULES_INDEX, self.replicas)
         # A new index's shard may not be searchable at once on a busy node (whoever made it):
-        # wait for it.
-        # (A new index's unassigned primary reads "yellow": wait for the active shard itself.)
+        # wait for it. (A new index's unassigned primary reads "yellow", and a replica may
+        # have no second node to go to: wait for the active primary itself.)
         await self.es.cluster.health(index=self.index, wait_for_active_shards="1", timeout="30s")
         self._ready = True
 
@@ -107,25 +102,17 @@ class EventRuleStore:
         await self.ensure_index()
         operations: list[dict[str, Any]] = []
         for domain_id, version in versions.items():
-            meta = {"_index": self.index, "version": version.offset + 1,
-                    "version_type": "external"}  # fmt: skip
             kept = {rule.event_rule_id: rule for rule in (version.value or DomainRules(
                 domain_id=domain_id)).rules}  # fmt: skip
             for rule_id in await self._indexed_ids(domain_id):
                 if rule_id not in kept:
-                    operations.append({"delete": {**meta, "_id": rule_id}})
+                    operations.append({"delete": versioned(self.index, rule_id, version.offset)})
             for rule_id, rule in kept.items():
-                operations += [{"index": {**meta, "_id": rule_id}}, rule.model_dump(mode="json")]
-        if not operations:
-            return
-        answer = await self.es.bulk(operations=operations, refresh=True)
-        if answer["errors"]:
-            failed = [
-                item for entry in answer["items"] for item in entry.values()
-                if item.get("status") not in (200, 201, 404, 409)  # 409: a newer one is there
-            ]  # fmt: skip
-            if failed:
-                raise RuntimeError(f"{len(failed)} event rule copies refused: {failed[0]}")
+                meta = versioned(self.index, rule_id, version.offset)
+                operations += [{"index": meta}, rule.model_dump(mode="json")]
+        failed = await write_copies(self.es, operations)
+        if failed:
+            raise RuntimeError(f"{len(failed)} event rule copies refused: {failed[0]}")
 
     async def _indexed_ids(self, domain_id: str) -> list[str]:
         try:

@@ -25,6 +25,7 @@ from elasticsearch import ApiError, AsyncElasticsearch, NotFoundError
 from elasticsearch import ConnectionError as EsConnectionError
 from elasticsearch import ConnectionTimeout as EsConnectionTimeout
 
+from ingest.elasticsearch.copies import versioned, write_copies
 from ingest.elasticsearch.indices import ensure_index
 from ingest.parsers.registry import available_parsers
 from ingest.webhooks.keys import hash_access_key, new_access_key
@@ -256,22 +257,14 @@ class WebhookStore:
         await self.ensure_index()
         operations: list[dict[str, Any]] = []
         for webhook_id, version in versions.items():
-            meta = {"_index": self.index, "_id": webhook_id, "version": version.offset + 1,
-                    "version_type": "external"}  # fmt: skip
+            meta = versioned(self.index, webhook_id, version.offset)
             if version.webhook is None:
                 operations.append({"delete": meta})
             else:
                 operations += [{"index": meta}, version.webhook.model_dump(mode="json")]
-        if not operations:
-            return
-        answer = await self._es.bulk(operations=operations, refresh=True)
-        if answer["errors"]:
-            failed = [
-                item for entry in answer["items"] for item in entry.values()
-                if item.get("status") not in (200, 201, 404, 409)  # 409: a newer one is there
-            ]  # fmt: skip
-            if failed:
-                raise WebhookCopyFailed(f"{len(failed)} webhook copies refused: {failed[0]}")
+        failed = await write_copies(self._es, operations)
+        if failed:
+            raise WebhookCopyFailed(f"{len(failed)} webhook copies refused: {failed[0]}")
 
 
 class WebhookCopyFailed(Exception):
