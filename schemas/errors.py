@@ -24,6 +24,19 @@ class ApiError(Exception):
         return retry_after_header(self.retry_after)
 
 
+class ResourceError(Exception):
+    """A request about one kind of resource that cannot be served. Each kind has one
+    subclass (`WebhookError`, `EventRuleError`), each refusal a subclass of that setting
+    `status` and `code`: what the API answers, with the message."""
+
+    status = 400
+    code = "ERROR_INVALID_ARGUMENT"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 def retry_after_header(seconds: float | None) -> dict[str, str] | None:
     """`{"Retry-After": "N"}` (N ≥ 1, whole seconds, rounded up), or None."""
     if seconds is None:

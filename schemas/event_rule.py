@@ -29,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 
+from schemas.errors import ResourceError
 from schemas.event import Timestamp
 from schemas.query import Query, StatisticsQuery
 
@@ -68,15 +69,8 @@ def condition_path(key: str) -> tuple[str, ...] | None:
     return None
 
 
-class EventRuleError(Exception):
+class EventRuleError(ResourceError):
     """A rule request that cannot be served; `status` and `code` are what the API answers."""
-
-    status = 400
-    code = "ERROR_INVALID_ARGUMENT"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class EventRuleInvalid(EventRuleError):

@@ -95,6 +95,13 @@ def changelog_name(settings: Settings) -> str:
     return f"{settings.ingest.worker_group}-{CORRELATION_TABLE}-changelog"
 
 
+def source_of_truth(name: str, key: str, value: str) -> TopicSpec:
+    """A compacted, single-partition topic holding a set's truth, read whole by every
+    process (`ingest.kafka.compacted`): webhooks, event rules."""
+    return TopicSpec(name, key, value, headers=(HEADER_BASE,), compacted=True,
+                     unreadable="logged, read as deleted", single_partition=True)  # fmt: skip
+
+
 def topic_specs(settings: Settings) -> TopicSpecs:
     """Every topic eventpipe uses, named as `settings` say."""
     topics = settings.topics
@@ -124,23 +131,15 @@ def topic_specs(settings: Settings) -> TopicSpecs:
             headers=DEAD_LETTER_HEADERS,
             unreadable="eventpipe never reads it",
         ),
-        webhooks=TopicSpec(
+        webhooks=source_of_truth(
             topics.webhooks,
             key="webhook_id",
             value="Webhook JSON (its access key only as a SHA-256); a tombstone: deleted",
-            headers=(HEADER_BASE,),
-            compacted=True,
-            unreadable="logged, read as deleted",
-            single_partition=True,
         ),
-        event_rules=TopicSpec(
+        event_rules=source_of_truth(
             topics.event_rules,
             key="domain_id",
             value="DomainRules JSON (the domain's whole rule set); a tombstone: none",
-            headers=(HEADER_BASE,),
-            compacted=True,
-            unreadable="logged, read as deleted",
-            single_partition=True,
         ),
         changelog=TopicSpec(
             changelog_name(settings),

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from schemas.errors import ResourceError
 from schemas.event import Timestamp
 from schemas.query import Query
 from schemas.settings import Settings
@@ -28,15 +29,8 @@ TagValue = str | int | float | bool
 DuplicateWindow = Annotated[float | None, Field(ge=0, le=86_400)]
 
 
-class WebhookError(Exception):
+class WebhookError(ResourceError):
     """A webhook request that cannot be served; `status` and `code` are what the API answers."""
-
-    status = 400
-    code = "ERROR_INVALID_ARGUMENT"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class WebhookInvalid(WebhookError):
