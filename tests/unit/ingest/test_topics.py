@@ -14,7 +14,13 @@ from ingest.kafka.topics import (
     wanted_topics,
 )
 from schemas.settings import IngestSettings, Settings, TopicSettings
-from schemas.topics import COMPACTED_CONFIGS, DEAD_LETTER_HEADERS, topic_specs, topics_table
+from schemas.topics import (
+    COMPACTED_CONFIGS,
+    CORRELATION_TABLE,
+    DEAD_LETTER_HEADERS,
+    topic_specs,
+    topics_table,
+)
 
 
 def test_cluster_settings_make_the_wanted_layout() -> None:
@@ -107,3 +113,12 @@ def test_too_few_replicas_says_a_broker_death_stops_the_topic() -> None:
     notes = layout_differences("eventpipe.webhooks", TopicLayout(1, 3, 2), TopicLayout(1, 1, 2))
     assert len(notes) == 1 and "replication factor 1" in notes[0]
     assert "death" in notes[0]
+
+
+def test_the_declared_changelog_is_the_one_faust_names() -> None:
+    import faust
+
+    settings = Settings(ingest=IngestSettings(worker_group="workers-a"))
+    app = faust.App(settings.ingest.worker_group, store="memory://")
+    table = app.Table(CORRELATION_TABLE, partitions=settings.topics.partitions)
+    assert topic_specs(settings).changelog.name == table.changelog_topic_name
