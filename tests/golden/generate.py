@@ -5,17 +5,17 @@ rewrite (commit 60f3f44), and pin its output: `tests/unit/ingest/test_golden.py`
 same records to today's processor, record by record and as one batch, and must get the same
 events, alerts and dead letters. Today's generator runs today's steps (parse, the
 `events.normalized` record format, correlation) record by record and must write exactly
-the committed files (`tests/unit/ingest/test_golden_generate.py` runs it in memory), so a
-change of behaviour shows as a change of these files, never silently.
+the committed files (`test_golden.py` runs it in memory too), so a change of behaviour
+shows as a change of these files, never silently.
 
 Alerts are pinned by their correlation fields (`PINNED_ALERT_FIELDS`, what the first
 processor's alerts held); alerts carry AlertInfo's fields too, which other tests check.
 
 One difference is known (`KNOWN_DIFFERENCES`): an integer beyond 64 bits in a payload
 (`{"big": 2**70}`) reaches raw_data and additional_info as a float (1.1805916207174113e+21)
-where the first processor kept it exact: orjson, since the version installed, reads such
-integers as floats instead of refusing them (so `normalize.load_json` no longer falls back
-to the standard library for them). The committed files keep the exact value.
+where the first processor kept it exact: orjson (3.13 here) reads such integers as floats
+instead of refusing them, so `normalize.load_json` no longer falls back to the standard
+library for them. The committed files keep the exact value.
 
 Run: `.venv/bin/python -m tests.golden.generate` (rewrites the files: check the diff).
 """
@@ -32,8 +32,6 @@ from typing import Any, NamedTuple
 from deploy.demo_payloads import SOURCES, payload
 from ingest.process.correlate import correlate_batch
 from ingest.process.normalize import (
-    HEADER_SIGNATURE,
-    HEADER_WEBHOOK,
     Position,
     decode_events,
     encode_events,
@@ -47,6 +45,7 @@ from ingest.webhooks.envelope import sign_envelope
 from ingest.webhooks.keys import hash_access_key
 from ingest.webhooks.registry import WebhookRegistry
 from schemas.event import EventInfo
+from schemas.topics import HEADER_SIGNATURE, HEADER_WEBHOOK
 from schemas.webhook import PluginInfo, Webhook, WebhookState
 
 HERE = Path(__file__).parent
