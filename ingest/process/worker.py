@@ -90,6 +90,7 @@ class Worker:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.topics = topic_specs(settings)
         self.stopping = False
         self._es: AsyncElasticsearch | None = None
         self._registry: WebhookRegistry | None = None
@@ -176,7 +177,7 @@ class Worker:
         return self._cluster_id
 
     async def parse_stage(self) -> ParseStage:
-        topics = topic_specs(self.settings)
+        topics = self.topics
         return ParseStage(
             registry=await self.webhooks(),
             rules=await self.event_rules(),
@@ -197,7 +198,7 @@ class Worker:
             events_prefix=settings.indices.events,
             alerts_index=settings.indices.alerts,
             numbers_index=settings.indices.alert_numbers,
-            dlq=topic_specs(settings).normalized.dead_letters or settings.topics.dlq,
+            dlq=self.topics.normalized.dead_letters or self.topics.dlq.name,
             window=timedelta(seconds=settings.ingest.dedup_window_seconds),
             stopping=self.is_stopping,
         )
