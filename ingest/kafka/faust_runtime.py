@@ -52,7 +52,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from bisect import bisect_left
-from collections.abc import Iterable, MutableMapping, Set
+from collections.abc import Iterable, Mapping, MutableMapping, Set
 from typing import Any
 
 import faust
@@ -143,9 +143,23 @@ class DenseOffsetConsumer(Consumer):
         ]
         if fresh:
             for tp, offset in (await self.earliest_offsets(*fresh)).items():
-                if offset is not None and self._committed_offset.get(tp) is None:
+                # A leader in failover may answer -1 (unknown): leave such a partition to
+                # the reset policy rather than seek to a negative offset.
+                if offset is not None and offset >= 0 and self._committed_offset.get(tp) is None:
                     self._committed_offset[tp] = offset
                     await self.seek(tp, offset)
+
+    # An offset below 0 reaches a seek when a broker answered "unknown" (-1) during a
+    # leader failover: faust's recovery subtracts one from the earliest offset it was given
+    # and seeks there, and aiokafka raises ValueError, which stops the worker. Read such a
+    # partition from its start instead (0; aiokafka resets an offset the log no longer
+    # holds to the earliest one), which is what faust does for its own -1.
+
+    async def seek_wait(self, partitions: Mapping[TP, int]) -> None:
+        await super().seek_wait({tp: _from_start(tp, offset) for tp, offset in partitions.items()})
+
+    async def seek(self, partition: TP, offset: int) -> None:
+        await super().seek(partition, _from_start(partition, offset))
 
     # A pause outranks back-pressure (the table recovery that never ended: see
     # docs/faust-recovery-stall.md). faust 0.15.3 lets a pressure drop registered before a
@@ -187,6 +201,13 @@ class DenseOffsetConsumer(Consumer):
                 healed.append(tp)
         self._suspects = {tp: floor for tp, floor in current.items() if tp not in healed}
         return healed
+
+
+def _from_start(tp: TP, offset: int) -> int:
+    if offset < 0:
+        log.warning("%s: asked to seek to offset %d; reading from the start instead", tp, offset)
+        return 0
+    return offset
 
 
 class RecoveryWatch:

@@ -53,7 +53,7 @@ def test_dense_offset_consumer_overrides_exactly_those_methods() -> None:
     }  # fmt: skip
     expected = {
         "__post_init__", "_add_gap", "_new_offset", "on_partitions_revoked", "perform_seek",
-        "on_buffer_drop", "pause_partitions",
+        "on_buffer_drop", "pause_partitions", "seek", "seek_wait",
     }  # fmt: skip
     assert overridden == expected
 

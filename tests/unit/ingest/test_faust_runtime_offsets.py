@@ -121,3 +121,29 @@ def test_a_pressure_drop_resumes_a_partition_that_is_not_paused(
     consumer.on_buffer_full(TOPIC_TP)
     consumer.on_buffer_drop(TOPIC_TP)
     assert TOPIC_TP in consumer._get_active_partitions()
+
+
+class RecordingThread:
+    """Stands in for faust's consumer thread (no broker): records the seeks it is asked for."""
+
+    def __init__(self) -> None:
+        self.seeks: list[tuple[TP, int]] = []
+
+    def seek(self, tp: TP, offset: int) -> None:
+        self.seeks.append((tp, offset))
+
+    async def seek_wait(self, partitions: dict[TP, int]) -> None:
+        self.seeks.extend(partitions.items())
+
+
+async def test_a_negative_offset_from_a_failover_is_read_from_the_start(
+    consumer: DenseOffsetConsumer,
+) -> None:
+    # faust's recovery seeks to (earliest - 1); a leader in failover answered -1 for the
+    # earliest, and aiokafka's seek(-2) raised "Offset must be a positive integer".
+    thread = RecordingThread()
+    consumer._thread = thread  # type: ignore[assignment]
+    other = TP("t.raw", 1)
+    await consumer.seek_wait({TOPIC_TP: -2, other: 7})
+    await consumer.seek(TOPIC_TP, -1)
+    assert thread.seeks == [(TOPIC_TP, 0), (other, 7), (TOPIC_TP, 0)]
