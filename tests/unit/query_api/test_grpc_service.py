@@ -9,8 +9,8 @@ from typing import Any
 import grpc
 import pytest
 
+from query_api.grpc.common import answer as answer_within
 from query_api.grpc.convert import NotJson
-from query_api.grpc.event import EventService
 from query_api.rest.errors import ApiError
 from schemas.query import QueryError
 
@@ -20,7 +20,7 @@ class Aborted(Exception):
 
 
 class Context:
-    """The part of grpc.aio.ServicerContext `EventService` uses."""
+    """The part of grpc.aio.ServicerContext the servicers use."""
 
     def __init__(self, remaining: float | None = None) -> None:
         self.remaining = remaining
@@ -42,7 +42,7 @@ class Context:
 async def answer(work: Callable[[], Awaitable[Any]], remaining: float | None = None) -> Context:
     context = Context(remaining)
     with pytest.raises(Aborted):
-        await EventService(state=None)._answer(context, work)  # type: ignore[arg-type]
+        await answer_within(context, work)  # type: ignore[arg-type]
     return context
 
 
@@ -58,9 +58,8 @@ async def test_work_within_the_deadline_answers() -> None:
         await asyncio.sleep(0.01)
         return "ok"
 
-    service = EventService(state=None)
-    assert await service._answer(Context(5.0), work) == "ok"  # type: ignore[arg-type]
-    assert await service._answer(Context(None), work) == "ok"  # type: ignore[arg-type]
+    assert await answer_within(Context(5.0), work) == "ok"  # type: ignore[arg-type]
+    assert await answer_within(Context(None), work) == "ok"  # type: ignore[arg-type]
 
 
 async def test_work_past_the_deadline_is_cancelled() -> None:
