@@ -22,7 +22,7 @@ def request_model(operation: Operation) -> type[BaseModel]:
     """The request model `operation` validates: the annotation of its third parameter."""
     annotation = list(inspect.signature(operation).parameters.values())[2].annotation
     if isinstance(annotation, str):  # postponed annotations: a name in the operation's module
-        annotation = operation.__globals__[annotation]  # type: ignore[attr-defined]
+        annotation = operation.__globals__.get(annotation, annotation)  # type: ignore[attr-defined]
     if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
         raise TypeError(f"{operation.__qualname__}: its request is not a model ({annotation!r})")
     return annotation
