@@ -8,29 +8,17 @@ travels as number 3 (Cloudforet 2's value for it), which proto3's open enums car
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
-import grpc
-from google.protobuf import empty_pb2, json_format, struct_pb2
+from google.protobuf import json_format
 from pydantic import BaseModel
 from spaceone.api.monitoring.v1 import event_rule_pb2, event_rule_pb2_grpc
 
+from query_api.grpc.common import Servicer, empty, to_list, unary
 from query_api.grpc.convert import request_json, stat_struct
-from query_api.grpc.event import EventService
 from query_api.services import event_rules
 from query_api.services.event_rules import EventRuleStore
-from schemas.event_rule import (
-    EventRuleChangeOrder,
-    EventRuleCreate,
-    EventRuleQuery,
-    EventRuleRequest,
-    EventRuleStatQuery,
-    EventRuleUpdate,
-    GetEventRuleRequest,
-)
 
-T = TypeVar("T")
 EVENT_RULE_SERVICE = event_rule_pb2.DESCRIPTOR.services_by_name["EventRule"].full_name
 ALWAYS_NUMBER = 3
 
@@ -63,73 +51,17 @@ def rule_info(rule: Any) -> event_rule_pb2.EventRuleInfo:
     return json_format.ParseDict(data, event_rule_pb2.EventRuleInfo(), ignore_unknown_fields=True)
 
 
-class EventRuleService(event_rule_pb2_grpc.EventRuleServicer):
+class EventRuleService(Servicer, event_rule_pb2_grpc.EventRuleServicer):
     """The seven methods of Cloudforet's EventRule service, over the app's shared state."""
 
-    def __init__(self, state: Any) -> None:
-        self._state = state
-        self._face = EventService(state)  # authentication and error mapping, shared
+    def backend(self) -> EventRuleStore:
+        return self._state.event_rules
 
-    @property
-    def _store(self) -> EventRuleStore:
-        return self._state.event_rules  # type: ignore[no-any-return]
-
-    async def _run(
-        self,
-        context: grpc.aio.ServicerContext,
-        message: Any,
-        model: type[BaseModel],
-        work: Callable[[Any, Any], Awaitable[T]],
-    ) -> T:
-        async def answer() -> T:
-            caller = await self._face._caller(context)
-            return await work(caller, model.model_validate(rule_request(message)))
-
-        return await self._face._answer(context, answer)
-
-    async def create(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        async def work(caller: Any, body: Any) -> Any:
-            return rule_info(await event_rules.create(self._store, caller, body))
-
-        return await self._run(context, request, EventRuleCreate, work)
-
-    async def update(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        async def work(caller: Any, body: Any) -> Any:
-            return rule_info(await event_rules.update(self._store, caller, body))
-
-        return await self._run(context, request, EventRuleUpdate, work)
-
-    async def change_order(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        async def work(caller: Any, body: Any) -> Any:
-            return rule_info(await event_rules.change_order(self._store, caller, body))
-
-        return await self._run(context, request, EventRuleChangeOrder, work)
-
-    async def delete(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        async def work(caller: Any, body: Any) -> Any:
-            await event_rules.delete(self._store, caller, body)
-            return empty_pb2.Empty()
-
-        return await self._run(context, request, EventRuleRequest, work)
-
-    async def get(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        async def work(caller: Any, body: Any) -> Any:
-            return rule_info(await event_rules.get(self._store, caller, body))
-
-        return await self._run(context, request, GetEventRuleRequest, work)
-
-    async def list(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        async def work(caller: Any, body: Any) -> Any:
-            answer = await event_rules.list_rules(self._store, caller, body)
-            return event_rule_pb2.EventRulesInfo(
-                results=[rule_info(rule) for rule in answer["results"]],
-                total_count=answer["total_count"],
-            )
-
-        return await self._run(context, request, EventRuleQuery, work)
-
-    async def stat(self, request: Any, context: grpc.aio.ServicerContext) -> struct_pb2.Struct:
-        async def work(caller: Any, body: Any) -> struct_pb2.Struct:
-            return stat_struct(await event_rules.stat(self._store, caller, body))
-
-        return await self._run(context, request, EventRuleStatQuery, work)
+    create = unary(event_rules.create, rule_info, request=rule_request)
+    update = unary(event_rules.update, rule_info, request=rule_request)
+    change_order = unary(event_rules.change_order, rule_info, request=rule_request)
+    delete = unary(event_rules.delete, empty, request=rule_request)
+    get = unary(event_rules.get, rule_info, request=rule_request)
+    list = unary(event_rules.list_rules, to_list(event_rule_pb2.EventRulesInfo, rule_info),
+                 request=rule_request)  # fmt: skip
+    stat = unary(event_rules.stat, stat_struct, request=rule_request)

@@ -23,7 +23,8 @@ from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_g
 from spaceone.api.monitoring.v1 import event_pb2, event_pb2_grpc, event_rule_pb2_grpc
 
 from query_api.grpc.alerts import add_alert_services
-from query_api.grpc.event import EventService, ServiceState
+from query_api.grpc.common import ServiceState
+from query_api.grpc.event import EventService
 from query_api.grpc.event_rules import EVENT_RULE_SERVICE, EventRuleService
 
 EVENT_SERVICE = event_pb2.DESCRIPTOR.services_by_name["Event"].full_name

@@ -138,8 +138,8 @@ def refused(error: ChangeRefused) -> ApiError:
 
 
 async def get(b: AlertBackend, caller: Caller, request: GetAlertRequest) -> dict[str, Any]:
-    """One alert by id (AlertInfo, or only the requested fields); 404 when not visible.
-    A real-time read: the alert as the worker last wrote it, refreshed or not."""
+    """One alert by id (AlertInfo, or only the requested fields); another domain's alert is
+    404, as one that does not exist. A real-time read: the alert as the worker last wrote it."""
     domain = domain_scope(caller, request.domain_id)
     alert = public(await stored(b, request.alert_id, domain))
     includes = source_includes(request.only)
@@ -165,7 +165,8 @@ def only(doc: dict[str, Any], fields: Iterable[str]) -> dict[str, Any]:
 
 
 async def list_(b: AlertBackend, caller: Caller, request: AlertQuery) -> dict[str, Any]:
-    """AlertsInfo: `{results, total_count}` of the alerts matching the query, newest first."""
+    """Alerts matching a Query and AlertQuery's filters: `{results, total_count}`, newest
+    first."""
     domain = domain_scope(caller, request.domain_id)
     results, total = await list_events(
         b.es, b.index, request.query, request.exact_filters(), domain, searchable=ALERTS
@@ -174,7 +175,8 @@ async def list_(b: AlertBackend, caller: Caller, request: AlertQuery) -> dict[st
 
 
 async def stat(b: AlertBackend, caller: Caller, request: AlertStatQuery) -> dict[str, Any]:
-    """`{results, total_count?}` of a StatisticsQuery over alert fields (SPEC §6)."""
+    """A StatisticsQuery over alert fields (e.g. alerts counted by state): `{results,
+    total_count?}` (SPEC §6)."""
     domain = domain_scope(caller, request.domain_id)
     answer = await run_stat(b.es, b.index, request.query, domain, searchable=ALERTS)
     answer["results"] = [public(r) if isinstance(r, dict) else r for r in answer["results"]]
@@ -260,7 +262,7 @@ def _params(request: Any, *drop: str) -> dict[str, Any]:
 
 
 async def create(b: AlertBackend, caller: Caller, request: CreateAlertRequest) -> dict[str, Any]:
-    """A new alert (TRIGGERED) by a person: triggered_by is the caller's key id."""
+    """A new TRIGGERED alert by a person (triggered_by: the caller's key id)."""
     domain = domain_scope(caller, request.domain_id)
     if domain is None:
         raise ApiError(400, "ERROR_REQUIRED_PARAMETER", "domain_id: an admin key must name one")
@@ -290,10 +292,16 @@ async def create(b: AlertBackend, caller: Caller, request: CreateAlertRequest) -
     return public(done)
 
 
-async def update(b: AlertBackend, caller: Caller, request: UpdateAlertRequest) -> dict[str, Any]:
-    """title, state, status_message, description, assignee, urgency, project_id, reset_*."""
+async def _requested(b: AlertBackend, caller: Caller, request: Any, method: str) -> dict[str, Any]:
+    """The change `method` with the request's fields (but the alert's id) as its params."""
     params = _params(request, "alert_id")
-    return await _changed(b, caller, request.alert_id, request.domain_id, "update", params)
+    return await _changed(b, caller, request.alert_id, request.domain_id, method, params)
+
+
+async def update(b: AlertBackend, caller: Caller, request: UpdateAlertRequest) -> dict[str, Any]:
+    """Change state (TRIGGERED, ACKNOWLEDGED, RESOLVED), title, description, assignee,
+    urgency, status_message, project_id; reset_* empty a field."""
+    return await _requested(b, caller, request, "update")
 
 
 async def snooze(b: AlertBackend, caller: Caller, request: SnoozeAlertRequest) -> dict[str, Any]:
@@ -309,32 +317,25 @@ async def snooze(b: AlertBackend, caller: Caller, request: SnoozeAlertRequest) -
 async def add_responder(
     b: AlertBackend, caller: Caller, request: AlertResponderRequest
 ) -> dict[str, Any]:
-    params = _params(request, "alert_id")
-    return await _changed(b, caller, request.alert_id, request.domain_id, "add_responder", params)
+    return await _requested(b, caller, request, "add_responder")
 
 
 async def remove_responder(
     b: AlertBackend, caller: Caller, request: AlertResponderRequest
 ) -> dict[str, Any]:
-    params = _params(request, "alert_id")
-    return await _changed(b, caller, request.alert_id, request.domain_id, "remove_responder",
-                          params)  # fmt: skip
+    return await _requested(b, caller, request, "remove_responder")
 
 
 async def add_project_dependency(
     b: AlertBackend, caller: Caller, request: AlertProjectDependencyRequest
 ) -> dict[str, Any]:
-    params = _params(request, "alert_id")
-    return await _changed(b, caller, request.alert_id, request.domain_id,
-                          "add_project_dependency", params)  # fmt: skip
+    return await _requested(b, caller, request, "add_project_dependency")
 
 
 async def remove_project_dependency(
     b: AlertBackend, caller: Caller, request: AlertProjectDependencyRequest
 ) -> dict[str, Any]:
-    params = _params(request, "alert_id")
-    return await _changed(b, caller, request.alert_id, request.domain_id,
-                          "remove_project_dependency", params)  # fmt: skip
+    return await _requested(b, caller, request, "remove_project_dependency")
 
 
 async def _delete_alerts(b: AlertBackend, caller: Caller, alerts: Iterable[dict]) -> None:
@@ -345,7 +346,8 @@ async def _delete_alerts(b: AlertBackend, caller: Caller, alerts: Iterable[dict]
 
 
 async def delete(b: AlertBackend, caller: Caller, request: AlertRequest) -> dict[str, Any]:
-    """Remove the alert and its notes; its events keep their alert_id (they are history)."""
+    """Remove the alert and its notes (its events keep their alert_id: they are history):
+    `{}`."""
     domain = domain_scope(caller, request.domain_id)
     await _delete_alerts(b, caller, [await stored(b, request.alert_id, domain)])
     return {}
@@ -396,5 +398,6 @@ async def _move_events(b: AlertBackend, domain: str, alert_ids: list[str], to: s
 async def update_state(
     b: AlertBackend, caller: Caller | None, request: UpdateAlertStateRequest
 ) -> dict[str, Any]:
-    """Not provided: see UPDATE_STATE_MESSAGE."""
+    """Not provided (501 ERROR_NOT_IMPLEMENTED): the no-auth callback of notification links
+    (UPDATE_STATE_MESSAGE says why)."""
     raise ApiError(501, "ERROR_NOT_IMPLEMENTED", UPDATE_STATE_MESSAGE)

@@ -3,7 +3,7 @@
 Bad input is 4xx with the code SPEC §5 names; an unreachable Elasticsearch is 503
 so callers retry; anything unexpected is logged here and answered 500 without
 details. The REST face adds the framework's own errors (`query_api.rest.errors`); the
-gRPC face turns the answer into a status (`query_api.grpc.event`).
+gRPC face turns the answer into a status (`query_api.grpc.common`).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import aclosing
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -72,32 +72,36 @@ from schemas.messages import EventQuery, EventStatQuery, GetEventRequest
 from schemas.query import Query, QueryError, Stage, StatisticsQuery
 
 
-async def get_one(
-    es: AsyncElasticsearch, index: str, caller: Caller, request: GetEventRequest
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class EventIndex:
+    """What the event operations work over: Elasticsearch and the events index (or alias)."""
+
+    es: AsyncElasticsearch
+    index: str
+
+
+async def get_one(ix: EventIndex, caller: Caller, request: GetEventRequest) -> dict[str, Any]:
     """One event by id (EventInfo, or only the requested fields); 404 when not visible."""
     domain = domain_scope(caller, request.domain_id)
-    event = await get_event(es, index, request.event_id, domain, request.only)
+    event = await get_event(ix.es, ix.index, request.event_id, domain, request.only)
     if event is None:
         raise RequestError(404, "ERROR_NOT_FOUND", f"event {request.event_id!r} not found")
     return event
 
 
-async def list_page(
-    es: AsyncElasticsearch, index: str, caller: Caller, request: EventQuery
-) -> dict[str, Any]:
+async def list_page(ix: EventIndex, caller: Caller, request: EventQuery) -> dict[str, Any]:
     """EventsInfo: `{results, total_count}` of the events matching the query."""
     domain = domain_scope(caller, request.domain_id)
-    results, total = await list_events(es, index, request.query, request.exact_filters(), domain)
+    results, total = await list_events(
+        ix.es, ix.index, request.query, request.exact_filters(), domain
+    )
     return {"results": results, "total_count": total}
 
 
-async def stat(
-    es: AsyncElasticsearch, index: str, caller: Caller, request: EventStatQuery
-) -> dict[str, Any]:
+async def stat(ix: EventIndex, caller: Caller, request: EventStatQuery) -> dict[str, Any]:
     """`{results, total_count?}` of a StatisticsQuery (SPEC §6)."""
     domain = domain_scope(caller, request.domain_id)
-    return await run_stat(es, index, request.query, domain)
+    return await run_stat(ix.es, ix.index, request.query, domain)
 
 
 # ---- get and list ------------------------------------------------------------------------

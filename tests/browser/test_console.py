@@ -70,28 +70,6 @@ async def test_a_wrong_key_gets_a_clear_message(page: Any, console: Console) -> 
     await page.screenshot(path=console.shots / "signin-wrong-key.png")
 
 
-async def test_query_bar_translates_terms_to_the_query_language(
-    page: Any, console: Console
-) -> None:
-    await page.goto(f"{console.url}/console/")
-    parsed = await page.evaluate(
-        """async () => (await import('./js/querybar.js')).parseQuery('disk full '
-            + 'severity:CRITICAL -provider:zabbix event_count:>5 rule:"High CPU" '
-            + 'title:*db* tag:*')"""
-    )
-    assert parsed == {
-        "filter": [
-            {"k": "severity", "v": "CRITICAL", "o": "eq"},
-            {"k": "provider", "v": "zabbix", "o": "not"},
-            {"k": "event_count", "v": "5", "o": "gt"},
-            {"k": "rule", "v": "High CPU", "o": "eq"},
-            {"k": "title", "v": "db", "o": "contain"},
-            {"k": "tag", "v": True, "o": "exists"},
-        ],
-        "keyword": "disk full",
-    }
-
-
 async def test_events_view_facets_detail_and_zoom(page: Any, console: Console, sent: dict) -> None:
     await sign_in(page, console, console.admin_key)
     await page.wait_for_selector("#nav:not([hidden])")

@@ -141,7 +141,11 @@ async def test_per_minute_over_7_days_is_capped_to_what_the_chart_draws(
     assert "would be" not in (await page.locator("#stat-result").inner_text())
 
 
-async def series_colours(page: Any) -> dict[str, str]:
+async def series_colours(page: Any, console: Console, top: int) -> dict[str, str]:
+    """The legend's colour of each series of a bar chart of severity by provider (top `top`)."""
+    await open_view(page, console, "stats", range="7d", g1="severity", g2="provider",
+                    top=str(top), run="1", chart="bar")  # fmt: skip
+    await page.wait_for_selector("#stat-plot rect[data-series]")
     return dict(
         await page.eval_on_selector_all(
             "#stat-result .legend li",
@@ -154,35 +158,11 @@ async def test_a_value_keeps_its_colour_and_no_two_series_share_one(
     page: Any, console: Console, views: Views
 ) -> None:
     """Colours repeated across series (the 11th took the first's)."""
-    await open_view(
-        page,
-        console,
-        "stats",
-        range="7d",
-        g1="severity",
-        g2="provider",
-        top="15",
-        run="1",
-        chart="bar",
-    )
-    await page.wait_for_selector("#stat-plot rect[data-series]")
-    wide = await series_colours(page)
+    wide = await series_colours(page, console, top=15)
     assert len(wide) == len(PROVIDERS)
     assert len(set(wide.values())) == len(wide), wide
     await shot(page, console, "stats-colours-15")
-    await open_view(
-        page,
-        console,
-        "stats",
-        range="7d",
-        g1="severity",
-        g2="provider",
-        top="5",
-        run="1",
-        chart="bar",
-    )
-    await page.wait_for_selector("#stat-plot rect[data-series]")
-    narrow = await series_colours(page)
+    narrow = await series_colours(page, console, top=5)
     assert len(narrow) == 6 and narrow["(other)"] == "var(--other)"
     for name, colour in narrow.items():
         if name != "(other)":
@@ -205,16 +185,9 @@ async def test_numeric_operators_over_a_numeric_field(
 ) -> None:
     """An average over a numeric field failed with "more than 10000 distinct values"; min/max
     compare numbers as numbers (as text "9.5" > "10")."""
-    await open_view(
-        page,
-        console,
-        "stats",
-        range="7d",
-        op=op,
-        field="additional_info.value",
-        run="1",
-        chart="table",
-    )
+    field = "additional_info.value"
+    table = {"range": "7d", "op": op, "field": field, "run": "1", "chart": "table"}
+    await open_view(page, console, "stats", **table)
     total = page.get_by_test_id("stat-total")
     await expect(total).to_be_visible()
     assert not await page.get_by_role("alert").count()
@@ -232,17 +205,7 @@ async def test_numeric_operators_over_a_numeric_field(
     if op == "average":
         await shot(page, console, "stats-average")
         # by severity too, as the table the API answers
-        await open_view(
-            page,
-            console,
-            "stats",
-            range="7d",
-            op=op,
-            g1="severity",
-            field="additional_info.value",
-            run="1",
-            chart="table",
-        )
+        await open_view(page, console, "stats", g1="severity", **table)
         rows = await page.locator("#stat-table tbody tr").all_inner_texts()
         body = (await sent_bodies(page))[0]
         answer = await stat(console, body["query"])

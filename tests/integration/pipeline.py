@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,11 @@ import httpx
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from elasticsearch import AsyncElasticsearch
+from fastapi import FastAPI
 from pydantic import SecretStr
 
 from ingest.kafka.topics import ensure_topics, topic_names
+from query_api.grpc.server import GrpcServer, start_grpc_server
 from query_api.rest.app import create_app
 from schemas.settings import Settings
 
@@ -197,14 +200,7 @@ class Pipeline:
         return {"Authorization": f"Bearer {self.admin_key}"}
 
     async def create_webhook(self, plugin_id: str, domain: str = "domain-1") -> dict[str, Any]:
-        response = await self.http.post(
-            "/monitoring/v1/webhook/create",
-            headers=self.auth(),
-            json={"name": f"{plugin_id} hook", "plugin_info": {"plugin_id": plugin_id},
-                  "project_id": "project-1", "domain_id": domain},
-        )  # fmt: skip
-        assert response.status_code == 200, response.text
-        return response.json()
+        return await create_webhook(self.http, self.admin_key, domain, plugin_id=plugin_id)
 
     async def list_events(self, body: dict[str, Any] | None = None) -> dict[str, Any]:
         for _ in range(20):
@@ -267,6 +263,69 @@ async def running_pipeline(
                 if start_worker:
                     await worker.start()
                 yield pipeline
+    finally:
+        await worker.stop()
+        await _remove(settings, es)
+        await es.close()
+
+
+async def create_webhook(
+    http: httpx.AsyncClient,
+    admin_key: str,
+    domain: str,
+    *,
+    plugin_id: str = "standard",
+    project_id: str = "project-1",
+) -> dict[str, Any]:
+    """A new webhook of `domain` (made with an admin key): its id, access key and URL."""
+    response = await http.post(
+        "/monitoring/v1/webhook/create",
+        headers={"Authorization": f"Bearer {admin_key}"},
+        json={"name": f"{plugin_id} hook", "plugin_info": {"plugin_id": plugin_id},
+              "project_id": project_id, "domain_id": domain},
+    )  # fmt: skip
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+@dataclass
+class Served:
+    """A pipeline served as `eventpipe api` serves it: the app (its lifespan entered), an
+    HTTP client on it, gRPC on a free port, Elasticsearch, and the worker (not started)."""
+
+    settings: Settings
+    app: FastAPI
+    http: httpx.AsyncClient
+    grpc: GrpcServer
+    es: AsyncElasticsearch
+    worker: WorkerProcess
+
+
+@asynccontextmanager
+async def served_pipeline(
+    settings: Settings,
+    worker_log: Path,
+    prepare: Callable[[AsyncElasticsearch], Awaitable[None]] | None = None,
+) -> AsyncIterator[Served]:
+    """Topics made, `prepare(es)` (e.g. seeding an index) before the app starts, then the API
+    in-process with gRPC beside it; every topic and index of `settings` deleted at the end."""
+    es = AsyncElasticsearch(**settings.elasticsearch.client_options())
+    worker = WorkerProcess(settings, worker_log)
+    try:
+        await ensure_topics(settings)
+        if prepare is not None:
+            await prepare(es)
+        app = create_app(settings)
+        async with app.router.lifespan_context(app):
+            server = await start_grpc_server(app.state, "127.0.0.1", 0)
+            transport = httpx.ASGITransport(app=app)
+            try:
+                async with httpx.AsyncClient(
+                    transport=transport, base_url="http://eventpipe"
+                ) as http:
+                    yield Served(settings, app, http, server, es, worker)
+            finally:
+                await server.stop(0)
     finally:
         await worker.stop()
         await _remove(settings, es)

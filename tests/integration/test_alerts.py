@@ -7,7 +7,6 @@ finds the services as Cloudforet's own client does, by reflection).
 from __future__ import annotations
 
 import asyncio
-import importlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -17,20 +16,22 @@ from typing import Any
 import grpc
 import httpx
 import pytest
-from elasticsearch import AsyncElasticsearch
-from google.protobuf import descriptor_pb2, json_format, struct_pb2
+from google.protobuf import json_format, struct_pb2
 from google.protobuf.message import Message
-from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from spaceone.api.monitoring.v1 import alert_pb2, alert_pb2_grpc, note_pb2
 
-from ingest.kafka.topics import ensure_topics
-from query_api.grpc.server import GrpcServer, start_grpc_server
-from query_api.rest.app import create_app
+from query_api.grpc.server import GrpcServer
 from schemas.settings import Settings
-from tests.integration.pipeline import WorkerProcess, _remove, pipeline_settings
+from tests.integration.cloudforet import reflected_services
+from tests.integration.pipeline import (
+    WorkerProcess,
+    create_webhook,
+    pipeline_settings,
+    served_pipeline,
+)
 
 A, B = "domain-a", "domain-b"
 ALERT, NOTE, EVENT = "/monitoring/v1/alert", "/monitoring/v1/note", "/monitoring/v1/event"
@@ -100,41 +101,22 @@ class Service:
 async def svc(
     settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Service]:
-    name = f"test-alerts-{uuid.uuid4().hex[:12]}"
-    ours = pipeline_settings(settings, name)
-    es = AsyncElasticsearch(**ours.elasticsearch.client_options())
-    worker = WorkerProcess(ours, tmp_path_factory.mktemp("alerts") / "worker.log")
-    try:
-        await ensure_topics(ours)
-        app = create_app(ours)
-        async with app.router.lifespan_context(app):
-            server = await start_grpc_server(app.state, "127.0.0.1", 0)
-            transport = httpx.ASGITransport(app=app)
-            try:
-                async with (
-                    httpx.AsyncClient(transport=transport, base_url="http://eventpipe") as http,
-                    grpc.aio.insecure_channel(server.address) as channel,
-                ):
-                    keys, key_ids = {}, {}
-                    for who, domain in ((A, A), (B, B), ("admin", None)):
-                        keys[who], info = await app.state.keys.create(domain)
-                        key_ids[who] = info.key_id
-                    service = Service(ours, http, server, alert_pb2_grpc.AlertStub(channel),
-                                      keys, key_ids, {}, worker)  # fmt: skip
-                    for domain in (A, B):
-                        service.hooks[domain] = await service.ok(
-                            "/monitoring/v1/webhook/create", "admin",
-                            {"name": "standard hook", "plugin_info": {"plugin_id": "standard"},
-                             "project_id": "project-1", "domain_id": domain},
-                        )  # fmt: skip
-                    await worker.start()
-                    yield service
-            finally:
-                await server.stop(0)
-    finally:
-        await worker.stop()
-        await _remove(ours, es)
-        await es.close()
+    ours = pipeline_settings(settings, f"test-alerts-{uuid.uuid4().hex[:12]}")
+    log = tmp_path_factory.mktemp("alerts") / "worker.log"
+    async with (
+        served_pipeline(ours, log) as served,
+        grpc.aio.insecure_channel(served.grpc.address) as channel,
+    ):
+        keys, key_ids = {}, {}
+        for who, domain in ((A, A), (B, B), ("admin", None)):
+            keys[who], info = await served.app.state.keys.create(domain)
+            key_ids[who] = info.key_id
+        service = Service(ours, served.http, served.grpc, alert_pb2_grpc.AlertStub(channel),
+                          keys, key_ids, {}, served.worker)  # fmt: skip
+        for domain in (A, B):
+            service.hooks[domain] = await create_webhook(served.http, keys["admin"], domain)
+        await served.worker.start()
+        yield service
 
 
 def unique_key(prefix: str) -> str:
@@ -327,34 +309,13 @@ def cloudforet_client(address: str, key: str, calls: list[tuple[str, str, dict[s
     service reflection lists, its file fetched, `<package>.<file>_pb2_grpc` imported from its
     own compiled copy, `<Service>Stub` taken; requests built from that file's messages."""
     with grpc.insecure_channel(address) as channel:
-        reflection = reflection_pb2_grpc.ServerReflectionStub(channel)
-
-        def ask(request: reflection_pb2.ServerReflectionRequest) -> Any:
-            (answer,) = reflection.ServerReflectionInfo(iter([request]), timeout=30)
-            return answer
-
-        listed = ask(reflection_pb2.ServerReflectionRequest(list_services=""))
-        stubs, inputs = {}, {}
-        for service in listed.list_services_response.service:
-            found = ask(reflection_pb2.ServerReflectionRequest(file_containing_symbol=service.name))
-            raw = found.file_descriptor_response.file_descriptor_proto[0]
-            proto = descriptor_pb2.FileDescriptorProto.FromString(raw)
-            folder = proto.package.replace(".", "/") + "/"
-            module = f"{proto.package}.{proto.name.removeprefix(folder).removesuffix('.proto')}"
-            (described,) = proto.service
-            stubs[described.name] = getattr(
-                importlib.import_module(f"{module}_pb2_grpc"), f"{described.name}Stub"
-            )(channel)
-            messages = importlib.import_module(f"{module}_pb2")
-            for method in described.method:
-                name = method.input_type.rsplit(".", 1)[1]
-                inputs[(described.name, method.name)] = getattr(messages, name)
-        assert {"Event", "Alert", "Note"} <= set(stubs)
+        services = reflected_services(channel)
+        assert {"Event", "Alert", "Note"} <= set(services)
         answers = []
         for service_name, method, body in calls:
-            request = json_format.ParseDict(body, inputs[(service_name, method)]())
-            answer = getattr(stubs[service_name], method)(request, metadata=[("token", key)],
-                                                          timeout=60)  # fmt: skip
+            service = services[service_name]
+            request = json_format.ParseDict(body, service.request(method)())
+            answer = getattr(service.stub, method)(request, metadata=[("token", key)], timeout=60)
             answers.append(as_json(answer))
         return answers
 

@@ -5,7 +5,6 @@ rules topic as the truth (what the worker reads)."""
 from __future__ import annotations
 
 import asyncio
-import importlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -15,13 +14,13 @@ from typing import Any
 import grpc
 import httpx
 import pytest
-from google.protobuf import descriptor_pb2, json_format
-from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from google.protobuf import json_format
 
 from ingest.rules.log import EventRuleLog
-from query_api.grpc.server import GrpcServer, start_grpc_server
+from query_api.grpc.server import GrpcServer
 from schemas.settings import Settings
-from tests.integration.pipeline import Pipeline, running_pipeline
+from tests.integration.cloudforet import reflected_services
+from tests.integration.pipeline import Served, pipeline_settings, served_pipeline
 
 A, B = "domain-rules-a", "domain-rules-b"
 RULE = "/monitoring/v1/event-rule"
@@ -29,9 +28,12 @@ RULE = "/monitoring/v1/event-rule"
 
 @dataclass
 class Api:
-    pipeline: Pipeline
-    grpc: GrpcServer
+    pipeline: Served
     keys: dict[str, str]
+
+    @property
+    def grpc(self) -> GrpcServer:
+        return self.pipeline.grpc
 
     async def call(self, method: str, body: dict[str, Any], who: str = A) -> httpx.Response:
         return await self.pipeline.http.post(
@@ -46,15 +48,12 @@ class Api:
 
 @pytest.fixture
 async def api(settings: Settings, unique_name: str, tmp_path: Path) -> AsyncIterator[Api]:
-    async with running_pipeline(settings, unique_name, tmp_path, start_worker=False) as pipeline:
-        app_state = pipeline.http._transport.app.state  # type: ignore[attr-defined]
-        server = await start_grpc_server(app_state, "127.0.0.1", 0)
-        try:
-            keys = {A: (await app_state.keys.create(A))[0], B: (await app_state.keys.create(B))[0],
-                    "admin": pipeline.admin_key}  # fmt: skip
-            yield Api(pipeline, server, keys)
-        finally:
-            await server.stop(0)
+    ours = pipeline_settings(settings, unique_name)
+    async with served_pipeline(ours, tmp_path / "worker.log") as served:
+        store = served.app.state.keys
+        keys = {who: (await store.create(domain))[0] for who, domain in
+                ((A, A), (B, B), ("admin", None))}  # fmt: skip
+        yield Api(served, keys)
 
 
 def condition(key: str, value: str, operator: str = "eq") -> dict[str, str]:
@@ -188,22 +187,9 @@ def cloudforet_client(address: str, token: str) -> dict[str, Any]:
     import `<package>.<file>_pb2(_grpc)` from Cloudforet's compiled stubs for each, call with
     metadata `token`."""
     with grpc.insecure_channel(address) as channel:
-        reflection = reflection_pb2_grpc.ServerReflectionStub(channel)
-
-        def ask(request: reflection_pb2.ServerReflectionRequest) -> Any:
-            (answer,) = reflection.ServerReflectionInfo(iter([request]), timeout=30)
-            return answer
-
-        listed = ask(reflection_pb2.ServerReflectionRequest(list_services=""))
-        names = [service.name for service in listed.list_services_response.service]
-        found = ask(reflection_pb2.ServerReflectionRequest(
-            file_containing_symbol="spaceone.api.monitoring.v1.EventRule"))  # fmt: skip
-        proto = descriptor_pb2.FileDescriptorProto.FromString(
-            found.file_descriptor_response.file_descriptor_proto[0]
-        )
-        module = proto.name.removesuffix(".proto").replace("/", ".")
-        messages = importlib.import_module(f"{module}_pb2")
-        stub = importlib.import_module(f"{module}_pb2_grpc").EventRuleStub(channel)
+        services = reflected_services(channel)
+        names = [service.full_name for service in services.values()]
+        messages, stub = services["EventRule"].messages, services["EventRule"].stub
         meta = [("token", token)]
         create = json_format.ParseDict({
             "name": "disk to storage", "conditions_policy": "ANY",

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import importlib
 import json
 import socket
 import time
@@ -39,7 +38,7 @@ from google.protobuf import (
 )
 from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
@@ -48,12 +47,12 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from spaceone.api.monitoring.v1 import event_pb2, event_pb2_grpc
 
-from ingest.kafka.topics import ensure_topics
 from query_api.grpc.server import GrpcServer, start_grpc_server
 from query_api.rest.app import create_app
 from schemas.index import events_index_for, events_template
 from schemas.settings import Settings
-from tests.integration.pipeline import WorkerProcess, _remove, pipeline_settings
+from tests.integration.cloudforet import reflected_services
+from tests.integration.pipeline import _remove, create_webhook, pipeline_settings, served_pipeline
 from tests.integration.test_query_api_http import (
     EVENTS,
     IDS,
@@ -129,12 +128,10 @@ def as_json(message: Message) -> dict[str, Any]:
 async def svc(
     settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Service]:
-    name = f"test-grpc-{uuid.uuid4().hex[:12]}"
-    ours = pipeline_settings(settings, name, max_body_bytes=MAX_BODY_BYTES)
-    es = AsyncElasticsearch(**ours.elasticsearch.client_options())
-    worker = WorkerProcess(ours, tmp_path_factory.mktemp("grpc") / "worker.log")
-    try:
-        await ensure_topics(ours)
+    ours = pipeline_settings(settings, f"test-grpc-{uuid.uuid4().hex[:12]}",
+                             max_body_bytes=MAX_BODY_BYTES)  # fmt: skip
+
+    async def seed(es: AsyncElasticsearch) -> None:
         prefix = ours.indices.events
         await es.indices.put_index_template(name=prefix, **events_template(prefix))
         actions = (
@@ -146,40 +143,26 @@ async def svc(
             for e in EVENTS
         )
         await async_bulk(es, actions, refresh="wait_for")
-        app = create_app(ours)
-        async with app.router.lifespan_context(app):
-            server = await start_grpc_server(app.state, "127.0.0.1", 0)
-            transport = httpx.ASGITransport(app=app)
-            try:
-                async with (
-                    httpx.AsyncClient(transport=transport, base_url="http://eventpipe") as http,
-                    grpc.aio.insecure_channel(server.address) as channel,
-                ):
-                    store = app.state.keys
-                    keys = {
-                        A: (await store.create(A))[0],
-                        B: (await store.create(B))[0],
-                        "admin": (await store.create(None))[0],
-                    }
-                    service = Service(ours, http, server, channel,
-                                      event_pb2_grpc.EventStub(channel), keys, {})  # fmt: skip
-                    for plugin in ("standard", "grafana"):
-                        response = await http.post(
-                            "/monitoring/v1/webhook/create",
-                            headers={"Authorization": f"Bearer {keys['admin']}"},
-                            json={"name": f"{plugin} hook", "plugin_info": {"plugin_id": plugin},
-                                  "project_id": "project-grpc", "domain_id": A},
-                        )  # fmt: skip
-                        assert response.status_code == 200, response.text
-                        service.webhooks[plugin] = response.json()
-                    await worker.start()
-                    yield service
-            finally:
-                await server.stop(0)
-    finally:
-        await worker.stop()
-        await _remove(ours, es)
-        await es.close()
+
+    log = tmp_path_factory.mktemp("grpc") / "worker.log"
+    async with (
+        served_pipeline(ours, log, prepare=seed) as served,
+        grpc.aio.insecure_channel(served.grpc.address) as channel,
+    ):
+        store = served.app.state.keys
+        keys = {
+            A: (await store.create(A))[0],
+            B: (await store.create(B))[0],
+            "admin": (await store.create(None))[0],
+        }
+        service = Service(ours, served.http, served.grpc, channel,
+                          event_pb2_grpc.EventStub(channel), keys, {})  # fmt: skip
+        for plugin in ("standard", "grafana"):
+            service.webhooks[plugin] = await create_webhook(
+                served.http, keys["admin"], A, plugin_id=plugin, project_id="project-grpc"
+            )
+        await served.worker.start()
+        yield service
 
 
 async def wait_for_events(svc: Service, event_key: str, count: int) -> list[dict[str, Any]]:
@@ -578,31 +561,14 @@ def cloudforet_client(address: str, key: str, calls: list[tuple[str, dict[str, A
     `<Service>Stub`; then call methods with the `<package>.<file>_pb2` request messages.
     Any listed service whose module cannot be imported fails the whole connection."""
     with grpc.insecure_channel(address) as channel:
-        reflection = reflection_pb2_grpc.ServerReflectionStub(channel)
-
-        def ask(request: reflection_pb2.ServerReflectionRequest) -> Any:
-            (answer,) = reflection.ServerReflectionInfo(iter([request]), timeout=30)
-            return answer
-
-        listed = ask(reflection_pb2.ServerReflectionRequest(list_services=""))
-        stubs, modules = {}, {}
-        for service in listed.list_services_response.service:
-            found = ask(reflection_pb2.ServerReflectionRequest(file_containing_symbol=service.name))
-            raw = found.file_descriptor_response.file_descriptor_proto[0]
-            proto = descriptor_pb2.FileDescriptorProto.FromString(raw)
-            folder = proto.package.replace(".", "/") + "/"
-            assert proto.name.startswith(folder) and proto.name.endswith(".proto"), proto.name
-            module = f"{proto.package}.{proto.name.removeprefix(folder).removesuffix('.proto')}"
-            name = proto.service[0].name
-            stubs[name] = getattr(importlib.import_module(f"{module}_pb2_grpc"), f"{name}Stub")
-            modules[name] = importlib.import_module(f"{module}_pb2")
-        assert set(stubs) == {"Event", "EventRule", "Alert", "Note"}
-        stub = stubs["Event"](channel)
+        services = reflected_services(channel)
+        assert set(services) == {"Event", "EventRule", "Alert", "Note"}
+        event = services["Event"]
         answers = []
         for method, body in calls:
             request_type = REQUESTS[method].DESCRIPTOR.name
-            request = json_format.ParseDict(body, getattr(modules["Event"], request_type)())
-            answer = getattr(stub, method)(request, metadata=[("token", key)], timeout=60)
+            request = json_format.ParseDict(body, getattr(event.messages, request_type)())
+            answer = getattr(event.stub, method)(request, metadata=[("token", key)], timeout=60)
             answers.append(as_json(answer))
         return answers
 

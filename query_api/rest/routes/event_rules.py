@@ -1,6 +1,7 @@
 """`POST /monitoring/v1/event-rule/create | update | change_order | delete | get | list |
 stat`: the HTTP face of `query_api.services.event_rules`, with the JSON of Cloudforet's
-`event_rule.proto` messages. Confined to the caller's domain as events are: a rule of
+`event_rule.proto` messages; each route is the service operation
+(`query_api.rest.operations`). Confined to the caller's domain as events are: a rule of
 another domain answers 404, as one that does not exist.
 """
 
@@ -10,20 +11,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
-from query_api.rest.deps import CallerDep
+from query_api.rest.operations import post
 from query_api.services import event_rules
 from query_api.services.event_rules import EventRuleStore
-from schemas.event_rule import (
-    EventRule,
-    EventRuleChangeOrder,
-    EventRuleCreate,
-    EventRuleQuery,
-    EventRuleRequest,
-    EventRulesInfo,
-    EventRuleStatQuery,
-    EventRuleUpdate,
-    GetEventRuleRequest,
-)
+from schemas.event_rule import EventRule, EventRulesInfo
 from schemas.messages import ErrorResponse
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -39,46 +30,13 @@ def get_store(request: Request) -> EventRuleStore:
 StoreDep = Annotated[EventRuleStore, Depends(get_store)]
 
 
-@router.post("/create")
-async def create(request: EventRuleCreate, caller: CallerDep, store: StoreDep) -> EventRule:
-    """A new rule, last in its scope: PROJECT with a project_id, else GLOBAL."""
-    return await event_rules.create(store, caller, request)
-
-
-@router.post("/update")
-async def update(request: EventRuleUpdate, caller: CallerDep, store: StoreDep) -> EventRule:
-    """Replace the fields given, each whole."""
-    return await event_rules.update(store, caller, request)
-
-
-@router.post("/change_order")
-async def change_order(
-    request: EventRuleChangeOrder, caller: CallerDep, store: StoreDep
-) -> EventRule:
-    """Move a rule within its scope; the others are renumbered."""
-    return await event_rules.change_order(store, caller, request)
-
-
-@router.post("/delete")
-async def delete(request: EventRuleRequest, caller: CallerDep, store: StoreDep) -> dict[str, Any]:
-    await event_rules.delete(store, caller, request)
-    return {}
-
-
-@router.post("/get", response_model=None)
-async def get(
-    request: GetEventRuleRequest, caller: CallerDep, store: StoreDep
-) -> EventRule | dict[str, Any]:
-    return await event_rules.get(store, caller, request)  # type: ignore[no-any-return]
-
-
-@router.post("/list")
-async def list_(request: EventRuleQuery, caller: CallerDep, store: StoreDep) -> EventRulesInfo:
-    """Rules matching a Query and the exact filters: `{results, total_count}`, in order."""
-    return EventRulesInfo.model_validate(await event_rules.list_rules(store, caller, request))
-
-
-@router.post("/stat")
-async def stat(request: EventRuleStatQuery, caller: CallerDep, store: StoreDep) -> dict[str, Any]:
-    """`{results, total_count?}` of a StatisticsQuery over the rules (SPEC §6)."""
-    return await event_rules.stat(store, caller, request)  # type: ignore[no-any-return]
+post(router, "/create", event_rules.create, StoreDep, returns=EventRule)
+post(router, "/update", event_rules.update, StoreDep, returns=EventRule)
+post(router, "/change_order", event_rules.change_order, StoreDep, returns=EventRule)
+post(router, "/delete", event_rules.delete, StoreDep, answer=lambda _: {})
+# A rule, or the fields `only` kept of it: answered as it is.
+post(router, "/get", event_rules.get, StoreDep, returns=EventRule | dict[str, Any],
+     response_model=None)  # fmt: skip
+post(router, "/list", event_rules.list_rules, StoreDep, name="list_", returns=EventRulesInfo,
+     answer=EventRulesInfo.model_validate)  # fmt: skip
+post(router, "/stat", event_rules.stat, StoreDep)

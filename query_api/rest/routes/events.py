@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
-from query_api.rest.deps import CallerDep, EsDep, SettingsDep
+from query_api.rest.deps import EsDep, SettingsDep
+from query_api.rest.operations import post
 from query_api.services import events
-from schemas.messages import ErrorResponse, EventQuery, EventStatQuery, GetEventRequest
+from query_api.services.events import EventIndex
+from schemas.messages import ErrorResponse
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse} for status in (400, 401, 403, 404, 429, 503)
@@ -16,25 +18,13 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 router = APIRouter(prefix="/monitoring/v1/event", tags=["event"], responses=ERRORS)
 
 
-@router.post("/get")
-async def get(
-    request: GetEventRequest, caller: CallerDep, es: EsDep, settings: SettingsDep
-) -> dict[str, Any]:
-    """One event by id; `only` limits the fields returned."""
-    return await events.get_one(es, settings.indices.events, caller, request)
+async def get_index(es: EsDep, settings: SettingsDep) -> EventIndex:
+    return EventIndex(es, settings.indices.events)
 
 
-@router.post("/list")
-async def list_(
-    request: EventQuery, caller: CallerDep, es: EsDep, settings: SettingsDep
-) -> dict[str, Any]:
-    """Events matching a Query and the exact-match filters: `{results, total_count}`."""
-    return await events.list_page(es, settings.indices.events, caller, request)
+IndexDep = Annotated[EventIndex, Depends(get_index)]
 
 
-@router.post("/stat")
-async def stat(
-    request: EventStatQuery, caller: CallerDep, es: EsDep, settings: SettingsDep
-) -> dict[str, Any]:
-    """Aggregations over the matching events (StatisticsQuery, SPEC §6)."""
-    return await events.stat(es, settings.indices.events, caller, request)
+post(router, "/get", events.get_one, IndexDep, name="get")
+post(router, "/list", events.list_page, IndexDep, name="list_")
+post(router, "/stat", events.stat, IndexDep)

@@ -13,6 +13,7 @@ from spaceone.api.core.v1 import query_pb2
 from spaceone.api.monitoring.v1 import event_pb2
 
 from ingest.parsers.grafana import parse as parse_grafana
+from query_api.grpc.common import api_key, grpc_status
 from query_api.grpc.convert import (
     NotJson,
     event_info,
@@ -22,7 +23,6 @@ from query_api.grpc.convert import (
     struct_json,
     whole_numbers,
 )
-from query_api.grpc.event import api_key, grpc_status
 from query_api.rest.errors import ApiError
 from schemas.messages import EventQuery, EventStatQuery, GetEventRequest
 

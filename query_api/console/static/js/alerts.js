@@ -5,6 +5,7 @@
 
 import { call, toCurl, withDomain } from "./api.js";
 import { compileQuery } from "./querybar.js";
+import { listBySeverity } from "./severity.js";
 import { QUICK, rangeFilter, resolveRange } from "./timerange.js";
 import { duration, errorBox, formatTime, h, jsonPanel, navigate, severityBadge, stateBadge, toast } from "./ui.js";
 
@@ -16,7 +17,6 @@ const NOTE_CREATE = "/monitoring/v1/note/create";
 const EVENT_STAT = "/monitoring/v1/event/stat";
 const EVENT_LIST = "/monitoring/v1/event/list";
 const ALERT_STAT = "/monitoring/v1/alert/stat";
-const SEVERITIES = ["CRITICAL", "ERROR", "WARNING", "INFO", "NOT_AVAILABLE", "NONE"];
 const PAGE_SIZE = 50;
 export const STATES = ["TRIGGERED", "ACKNOWLEDGED", "RESOLVED", "ERROR"];
 // [key to sort by, header]; a null key is not sortable (counted from the events).
@@ -91,41 +91,18 @@ async function eventCounts(alertIds) {
   return new Map(answer.results.map((r) => [r.alert_id, r.n]));
 }
 
-/**
- * A page of alerts sorted by severity ORDER (CRITICAL first when descending), not
- * alphabetically as keywords sort: each severity's count (alert stat), then each severity's
- * slice of the page, newest first within a severity. As the Events view sorts events.
- */
-export async function listBySeverity(body) {
-  const { sort, page, ...query } = body.query;
-  const filter = [...(query.filter || []), ...(body.state ? [{ k: "state", v: body.state, o: "eq" }] : [])];
-  const counted = await call(ALERT_STAT, { ...(body.domain_id ? { domain_id: body.domain_id } : {}),
-    query: { ...query, filter, aggregate: [{ group: { keys: [{ key: "severity", name: "severity" }],
-      fields: [{ operator: "count", name: "count" }] } }] } }, "alerts:severity-counts");
-  const count = new Map(counted.results.map((row) => [row.severity ?? null, row.count]));
-  const order = sort[0].desc ? SEVERITIES : [...SEVERITIES].reverse();
-  const known = [...order, ...[...count.keys()].filter((s) => s !== null && !SEVERITIES.includes(s)).sort(), null];
-  const total = [...count.values()].reduce((a, b) => a + b, 0);
-  let skip = page.start - 1;
-  const results = [];
-  for (const severity of known) {
-    const n = count.get(severity) || 0;
-    if (results.length >= page.limit) break;
-    if (skip >= n) { skip -= n; continue; }
-    const take = Math.min(n - skip, page.limit - results.length);
-    const slice = await call(LIST, { ...body, query: { ...query,
-      filter: [...(query.filter || []), { k: "severity", v: severity, o: "eq" }],
-      sort: [{ key: "created_at", desc: true }], page: { start: skip + 1, limit: take } } }, "alerts");
-    results.push(...slice.results);
-    skip = 0;
-  }
-  return { results, total_count: total };
+/** A page of alerts sorted by severity order (`listBySeverity`), counted by alert stat. */
+function alertsBySeverity(body) {
+  const state = body.state ? [{ k: "state", v: body.state, o: "eq" }] : [];
+  const statBody = (query) => ({ ...(body.domain_id ? { domain_id: body.domain_id } : {}),
+    query: { ...query, filter: [...(query.filter || []), ...state] } });
+  return listBySeverity(body, { list: LIST, stat: ALERT_STAT, label: "alerts", statBody });
 }
 
 async function listAlerts(slot, body, { sortKey, sortDir, page, selected }, go, isCurrent) {
   let answer, counts;
   try {
-    answer = await (sortKey === "severity" ? listBySeverity(body) : call(LIST, body, "alerts"));
+    answer = await (sortKey === "severity" ? alertsBySeverity(body) : call(LIST, body, "alerts"));
     counts = await eventCounts(answer.results.map((a) => a.alert_id)).catch(() => new Map());
   } catch (error) {
     slot.replaceChildren(errorBox(error));

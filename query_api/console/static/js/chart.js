@@ -1,6 +1,8 @@
 // Small SVG charts (bars, stacked bars, lines) with an optional drag-to-zoom brush.
 // No charting library: the console draws a few hundred rectangles at most.
 
+import { SEVERITIES } from "./severity.js";
+
 const SVG = "http://www.w3.org/2000/svg";
 // 16 colours told apart in both themes (Kibana's and Tableau's palettes); a value keeps its
 // colour from one chart to the next: its slot is a hash of its name, a clash in one chart
@@ -8,7 +10,6 @@ const SVG = "http://www.w3.org/2000/svg";
 export const PALETTE = ["#3e8ed0", "#e7664c", "#54b399", "#d6a21b", "#9170b8", "#ca8eae",
   "#6092c0", "#d36086", "#b9a888", "#aa6556", "#2f9e8f", "#8c564b", "#7f7fff", "#c7a600",
   "#e377c2", "#17becf"];
-const SEVERITIES = ["CRITICAL", "ERROR", "WARNING", "INFO", "NOT_AVAILABLE", "NONE"];
 export const OTHER = "(other)";
 
 function el(name, attrs = {}, text) {

@@ -9,6 +9,7 @@ import { drawChart, legend } from "./chart.js";
 import { showDetail } from "./detail.js";
 import { addPill, decodePills, encodePills, pillBar } from "./pills.js";
 import { KQL_HELP, compileQuery } from "./querybar.js";
+import { SEVERITIES, listBySeverity } from "./severity.js";
 import { QUICK, bucketFor, bucketLabel, bucketStarts, parseBucket, rangeFilter, resolveRange } from "./timerange.js";
 import { BROWSER_ZONE, formatInstant, parseWall, toInput, zoneLabel, zoneOf } from "./timezone.js";
 import { errorBox, h, jsonPanel, navigate, severityBadge, toast } from "./ui.js";
@@ -16,7 +17,6 @@ import { errorBox, h, jsonPanel, navigate, severityBadge, toast } from "./ui.js"
 const LIST = "/monitoring/v1/event/list";
 const STAT = "/monitoring/v1/event/stat";
 const PAGE_SIZE = 50;
-export const SEVERITIES = ["CRITICAL", "ERROR", "WARNING", "INFO", "NOT_AVAILABLE", "NONE"];
 export const FACETS = [
   ["severity", "Severity"], ["event_type", "Event type"], ["provider", "Provider"],
   ["project_id", "Project"], ["webhook_id", "Webhook"], ["rule", "Rule"],
@@ -232,7 +232,8 @@ async function drawResults(slot, body, ctx, alive, report) {
   const { params, columns, go, zone } = ctx;
   let answer;
   try {
-    answer = await (body.query.sort[0]?.key === "severity" ? listBySeverity(body) : call(LIST, body, "list"));
+    answer = await (body.query.sort[0]?.key === "severity"
+      ? listBySeverity(body, { list: LIST, stat: STAT, label: "list" }) : call(LIST, body, "list"));
   } catch (error) {
     if (alive()) report(slot, error);
     return;
@@ -263,37 +264,6 @@ async function drawResults(slot, body, ctx, alive, report) {
       h("button", { type: "button", disabled: page >= pages, onclick: () => go({ page: String(page + 1) }) }, "Next")),
   );
   slot.setAttribute("aria-busy", "false");
-}
-
-/**
- * A page sorted by severity ORDER (CRITICAL first when descending), not alphabetically
- * as Elasticsearch sorts keywords (WARNING above ERROR): the count of each severity, then
- * each severity's slice of the page, newest first within a severity. Exact for every
- * stored event, with no script and no extra indexed field.
- */
-export async function listBySeverity(body) {
-  const { sort, page, ...query } = body.query;
-  const counted = await call(STAT, { ...body, query: { ...query, aggregate: [{ group: {
-    keys: [{ key: "severity", name: "severity" }], fields: [{ operator: "count", name: "count" }] } }] } },
-  "list:severity-counts");
-  const count = new Map(counted.results.map((row) => [row.severity ?? null, row.count]));
-  const order = sort[0].desc ? SEVERITIES : [...SEVERITIES].reverse();
-  const known = [...order, ...[...count.keys()].filter((s) => s !== null && !SEVERITIES.includes(s)).sort(), null];
-  const total = [...count.values()].reduce((a, b) => a + b, 0);
-  let skip = page.start - 1;
-  const results = [];
-  for (const severity of known) {
-    const n = count.get(severity) || 0;
-    if (results.length >= page.limit) break;
-    if (skip >= n) { skip -= n; continue; }
-    const take = Math.min(n - skip, page.limit - results.length);
-    const slice = await call(LIST, { ...body, query: { ...query,
-      filter: [...(query.filter || []), { k: "severity", v: severity, o: "eq" }],
-      sort: [{ key: "created_at", desc: true }], page: { start: skip + 1, limit: take } } }, "list");
-    results.push(...slice.results);
-    skip = 0;
-  }
-  return { results, total_count: total };
 }
 
 export function cellValue(event, col, zone) {
