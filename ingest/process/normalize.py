@@ -27,9 +27,6 @@ from ingest.process.rules import RuleFunction, apply_rules
 from schemas.event import EventInfo, EventType, ParsedEvent, Severity, format_timestamp
 from schemas.messages import CreateEventRequest
 from schemas.parser import ParseError
-
-# HEADER_FORMAT: query_api.services.alerts imports it from here (schemas.topics declares it).
-from schemas.topics import HEADER_FORMAT as HEADER_FORMAT
 from schemas.topics import HEADER_SIGNATURE, HEADER_WEBHOOK
 
 DIRECT_FIELDS = set(CreateEventRequest.model_fields)

@@ -31,7 +31,7 @@ from ingest.process.alert_changes import (
     apply_change,
     encode_change,
 )
-from ingest.process.normalize import HEADER_FORMAT, correlation_key
+from ingest.process.normalize import correlation_key
 from query_api.query.translate import ALERTS, scoped, source_includes
 from query_api.services import notes
 from query_api.services.apikeys import domain_scope
@@ -55,8 +55,8 @@ from schemas.apikey import Caller
 from schemas.errors import ApiError
 from schemas.event import format_timestamp
 from schemas.settings import Settings
+from schemas.topics import ALERT_CHANGE_FORMAT, HEADER_FORMAT
 
-CHANGE_FORMAT = b"eventpipe-alert-change-v1"  # the header; the value carries its prefix too
 POLL_FIRST_SECONDS = 0.005
 POLL_MAX_SECONDS = 0.1
 UPDATE_STATE_MESSAGE = (
@@ -85,7 +85,7 @@ class ChangeProducer:
                 partitions = await producer.partitions_for(topic)
                 await producer.send_and_wait(
                     topic, value=value, key=key, partition=partition_for(key, len(partitions)),
-                    headers=[(HEADER_FORMAT, CHANGE_FORMAT)],
+                    headers=[(HEADER_FORMAT, ALERT_CHANGE_FORMAT)],
                 )  # fmt: skip
         except SEND_ERRORS as error:
             raise ApiError(503, "ERROR_UNAVAILABLE", f"Kafka did not take the change: {error!r}",
