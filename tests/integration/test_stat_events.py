@@ -29,7 +29,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from query_api.query import stages as pipeline
+from query_api.query.stat import rows as pipeline
 from query_api.rest.app import create_app
 from query_api.services import events as stat_search
 from query_api.services.apikeys import ApiKeyStore

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from query_api.query.stages import Rows, read_number, run_stages
 from query_api.query.stat import (
     MAX_SET_VALUES,
     GroupTable,
+    Rows,
     StatPlan,
     Window,
     composite_aggregations,
@@ -22,6 +22,8 @@ from query_api.query.stat import (
     pattern_granularity,
     plan_group,
     plan_stat,
+    read_number,
+    run_stages,
     sort_hits,
 )
 from schemas.query import Group, Page, QueryError, SortKey, Stage, StatisticsQuery

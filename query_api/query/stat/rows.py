@@ -34,10 +34,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from schemas.query import Group, GroupKey, ProjectStage, QueryError, SortKey, Stage
+from query_api.query.stat.limits import MAX_ROWS, too_large
+from schemas.query import Group, GroupKey, Page, ProjectStage, SortKey, Stage
 
-TOO_LARGE = "ERROR_STAT_TOO_LARGE"
-MAX_ROWS = 200_000
 NAMED_FORMATS = {"year": "%Y", "month": "%Y-%m", "day": "%Y-%m-%d"}
 _INTEGER = re.compile(r"[+-]?\d+")
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
@@ -50,11 +49,6 @@ class Rows:
 
     rows: list[dict[str, Any]]
     group_keys: tuple[str, ...] = ()
-
-
-def too_large(what: str, cap: int) -> QueryError:
-    return QueryError(TOO_LARGE, f"this stat reads more than {cap:,} {what}; narrow the filter "
-                                 "or group by fewer keys")  # fmt: skip
 
 
 def run_stages(current: Rows, stages: Iterable[Stage]) -> Rows:
@@ -280,3 +274,11 @@ def _replace(row: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
             return row
     row[path] = value
     return row
+
+
+def page_result(rows: list[Any], page: Page) -> dict[str, Any]:
+    """`{results, total_count?}`: total_count (rows before paging) only when page.limit > 0."""
+    if not page.limit:
+        return {"results": rows}
+    start = page.start - 1
+    return {"results": rows[start : start + page.limit], "total_count": len(rows)}
