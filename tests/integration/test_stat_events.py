@@ -253,6 +253,26 @@ async def test_sum_and_average_by_hand(seeded: Seeded) -> None:
     assert [r["env"] for r in result["results"]] == ["dev", "prod", "staging", None]
 
 
+async def test_max_and_min_compare_numbers_as_numbers(seeded: Seeded) -> None:
+    """Regression: max/min over an event field compared the indexed text, so the min of
+    additional_info.n (numbers, numeric text and "n/a") was "-2" where -5 was there. Values
+    that read as numbers compare by value and come before text (MongoDB's order of types),
+    on the composite path and on the scan path alike."""
+    fields = [{"operator": "max", "key": "additional_info.score", "name": "hi"},
+              {"operator": "min", "key": "additional_info.score", "name": "lo"},
+              {"operator": "max", "key": "additional_info.n", "name": "n_hi"},
+              {"operator": "min", "key": "additional_info.n", "name": "n_lo"}]  # fmt: skip
+    infos = [d.get("additional_info", {}) for d in in_domain(seeded)]
+    scores = [info["score"] for info in infos if "score" in info]
+    numbers = [float(info["n"]) for info in infos if str(info.get("n", "x")).lstrip("-").isdigit()]
+    scanned = [{"operator": "push", "key": "event_id", "name": "ids"}]  # push reads every event
+    for extra in ([], scanned):
+        result = await check(seeded, {"aggregate": [{"group": {"fields": fields + extra}}]})
+        row = result["results"][0]
+        assert (float(row["hi"]), float(row["lo"])) == (max(scores), min(scores)), row
+        assert (row["n_hi"], float(row["n_lo"])) == ("n/a", min(numbers)), row
+
+
 # A severity is never a number, nor is a date: their sum is 0 and their average null.
 NEVER_NUMBERS = {("sum", "severity"), ("average", "created_at")}
 OPERATOR_FIELDS = [

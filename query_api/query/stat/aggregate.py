@@ -2,7 +2,8 @@
 
 One composite page per request, a bucket per combination of key values (a group without
 keys: one `filters` bucket of every event). Fields are sub-aggregations: count the bucket's
-doc_count, max/min/add_to_set/sum/average a terms list of the field's distinct values,
+doc_count, add_to_set/sum/average a terms list of the field's distinct values, max/min the
+first text and the list of values that read as numbers (those compare by value),
 first/last a top hit in created_at order. A terms list that had to be cut raises
 SetOverflow, and the stage is answered by a scan of the events instead.
 """
@@ -14,8 +15,8 @@ from typing import Any
 from query_api.query.stat.groups import SortValue
 from query_api.query.stat.limits import COMPOSITE_PAGE_SIZE, INVALID, MAX_SET_VALUES, TOO_LARGE
 from query_api.query.stat.plan import FieldPlan, GroupPlan
-from query_api.query.stat.rows import MISSING, read_number
-from query_api.query.stat.values import format_millis, stored_value
+from query_api.query.stat.rows import MISSING, NUMBER_REGEX, read_number
+from query_api.query.stat.values import format_millis, stored_value, value_order
 from schemas.query import QueryError
 
 
@@ -23,8 +24,8 @@ def composite_aggregations(
     plan: GroupPlan, *, after: dict[str, Any] | None = None, size: int = COMPOSITE_PAGE_SIZE
 ) -> dict[str, Any]:
     """The `aggs` of one page of a group stage (no keys: one bucket of every event)."""
-    sub = {f"f{i}": agg for i, item in enumerate(plan.fields)
-           if (agg := _field_agg(item, plan.id_field))}  # fmt: skip
+    sub = {name: agg for i, item in enumerate(plan.fields)
+           for name, agg in _field_aggs(item, f"f{i}", plan.id_field).items()}  # fmt: skip
     if not plan.keys:
         groups: dict[str, Any] = {"filters": {"filters": {"all": {"match_all": {}}}}}
     else:
@@ -37,6 +38,20 @@ def composite_aggregations(
     return {"groups": groups}
 
 
+def _field_aggs(item: FieldPlan, name: str, id_field: str = "event_id") -> dict[str, Any]:
+    """The sub-aggregations of one field, by name: `name`, and for max/min over text also
+    `name`n, the values that read as numbers (which order by value, not as text)."""
+    op = item.operator
+    if op in ("max", "min") and item.kind != "date":
+        order = "desc" if op == "max" else "asc"
+        text = {"field": item.field, "size": 1, "order": {"_key": order}, "exclude": NUMBER_REGEX}
+        numbers = {"field": item.field, "size": MAX_SET_VALUES, "order": {"_key": "asc"},
+                   "include": NUMBER_REGEX}  # fmt: skip
+        return {name: {"terms": text}, f"{name}n": {"terms": numbers}}
+    agg = _field_agg(item, id_field)
+    return {} if agg is None else {name: agg}
+
+
 def _field_agg(item: FieldPlan, id_field: str = "event_id") -> dict[str, Any] | None:
     op = item.operator
     if op == "count" or (op in ("sum", "average") and item.kind == "date"):
@@ -47,9 +62,6 @@ def _field_agg(item: FieldPlan, id_field: str = "event_id") -> dict[str, Any] | 
                              "sort": [{"created_at": order}, {id_field: order}]}}  # fmt: skip
     if op in ("max", "min") and item.kind == "date":
         return {op: {"field": item.field}}
-    if op in ("max", "min"):
-        order = "desc" if op == "max" else "asc"
-        return {"terms": {"field": item.field, "size": 1, "order": {"_key": order}}}
     if op in ("add_to_set", "sum", "average"):
         return {"terms": {"field": item.field, "size": MAX_SET_VALUES, "order": {"_key": "asc"}}}
     raise QueryError(INVALID, f"{op} cannot be aggregated")  # push/merge_objects scan
@@ -99,9 +111,12 @@ def _bucket_state(item: FieldPlan, index: int, bucket: dict[str, Any]) -> Any:
         return (total, count)
     if op in ("max", "min") and item.kind == "date":
         return None if agg.get("value") is None else format_millis(agg["value"])
-    if op in ("max", "min"):
-        terms = _terms_buckets(item, agg, exact=False)
-        return _term_value(item, terms[0]) if terms else None
+    if op in ("max", "min"):  # the first text, and every value that may read as a number
+        numbers = bucket.get(f"f{index}n")
+        terms = _terms_buckets(item, agg, exact=False)[:1] if agg else []
+        terms += _terms_buckets(item, numbers, exact=True) if numbers else []
+        values = [_term_value(item, term) for term in terms]
+        return (max if op == "max" else min)(values, key=value_order) if values else None
     if op == "add_to_set":
         return {_term_value(item, term) for term in _terms_buckets(item, agg, exact=True)}
     hit = agg["hits"]["hits"][0]  # first/last: a bucket has at least one event

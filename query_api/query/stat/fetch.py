@@ -15,7 +15,7 @@ from query_api.query.stat.documents import doc_sort_fields
 from query_api.query.stat.groups import EventOrder
 from query_api.query.stat.plan import FieldPlan, GroupPlan, StatPlan
 from query_api.query.stat.rows import MISSING, read_number
-from query_api.query.stat.values import format_millis, stored_value
+from query_api.query.stat.values import format_millis, stored_value, value_order
 from schemas.index import FieldKind
 
 
@@ -76,7 +76,7 @@ def _hit_state(
             return (sum(present), len(present))
         if op == "add_to_set":
             return values
-        return (max if op == "max" else min)(values) if values else None
+        return (max if op == "max" else min)(values, key=value_order) if values else None
     value = stored_value(hit.get("_source", {}), item.path, item.kind)
     if op in ("first", "last"):
         return (order, None if value is MISSING else value)

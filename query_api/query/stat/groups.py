@@ -11,6 +11,7 @@ from typing import Any
 
 from query_api.query.stat.plan import GroupPlan
 from query_api.query.stat.rows import sort_rows
+from query_api.query.stat.values import value_order
 from schemas.query import SortKey
 
 SortValue = tuple[int, str]  # (created_at epoch millis, the document's id)
@@ -57,7 +58,7 @@ def _merge(op: str, a: Any, b: Any) -> Any:
         if a is None or b is None:
             return b if a is None else a
         pick = max if op in ("max", "last") else min
-        return pick(a, b, key=(lambda s: s[0]) if op in ("first", "last") else None)
+        return pick(a, b, key=(lambda s: s[0]) if op in ("first", "last") else value_order)
     if op == "add_to_set":
         return a | b
     return a + b  # push, merge_objects

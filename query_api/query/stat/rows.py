@@ -38,8 +38,11 @@ from query_api.query.stat.limits import MAX_ROWS, too_large
 from schemas.query import Group, GroupKey, Page, ProjectStage, SortKey, Stage
 
 NAMED_FORMATS = {"year": "%Y", "month": "%Y-%m", "day": "%Y-%m-%d"}
-_INTEGER = re.compile(r"[+-]?\d+")
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+# The same text as a Lucene regular expression (always anchored), for a terms aggregation's
+# include/exclude: which indexed values may read as numbers (`read_number` decides).
+NUMBER_REGEX = r"(\+|-)?([0-9]+\.?[0-9]*|\.[0-9]+)([eE](\+|-)?[0-9]+)?"
 MISSING: Any = object()
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from query_api.query.stat.rows import MISSING, lookup
+from query_api.query.stat.rows import MISSING, lookup, read_number
 from schemas.event import format_timestamp
 from schemas.index import FieldKind, FieldMap
 
@@ -44,3 +44,10 @@ def format_stored_date(value: Any) -> Any:
         return format_millis(value)
     instant = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     return format_timestamp(instant if instant.tzinfo else instant.replace(tzinfo=UTC))
+
+
+def value_order(value: str) -> tuple[int, int | float, str]:
+    """Where an indexed value stands for max and min over events: values that read as
+    numbers first, by value (MongoDB orders numbers before strings), then text by code point."""
+    number = read_number(value)
+    return (1, 0, value) if number is None else (0, number, value)

@@ -26,6 +26,7 @@ from query_api.query.stat import (
     run_stages,
     sort_hits,
 )
+from query_api.query.stat.rows import NUMBER_REGEX
 from schemas.query import Group, Page, QueryError, SortKey, Stage, StatisticsQuery
 
 MAY_1 = 1714521600000  # 2024-05-01T00:00:00Z in epoch millis
@@ -121,9 +122,11 @@ def test_pattern_granularity(pattern: str, granularity: str) -> None:
         ({"operator": "max", "key": "created_at", "name": "x"},
          {"max": {"field": "created_at"}}),
         ({"operator": "min", "key": "title", "name": "x"},
-         {"terms": {"field": "title.keyword", "size": 1, "order": {"_key": "asc"}}}),
+         {"terms": {"field": "title.keyword", "size": 1, "order": {"_key": "asc"},
+                    "exclude": NUMBER_REGEX}}),
         ({"operator": "max", "key": "provider", "name": "x"},
-         {"terms": {"field": "provider", "size": 1, "order": {"_key": "desc"}}}),
+         {"terms": {"field": "provider", "size": 1, "order": {"_key": "desc"},
+                    "exclude": NUMBER_REGEX}}),
         ({"operator": "first", "key": "resource", "name": "x"},
          {"top_hits": {"size": 1, "_source": {"includes": ["resource"]},
                        "sort": [{"created_at": "asc"}, {"event_id": "asc"}]}}),
@@ -311,6 +314,46 @@ def test_strftime_buckets_merge_exactly() -> None:
          "min": "2024-05-01T00:00:00.000Z", "first": "c", "last": "c", "set": ["gcp"]},
     ]  # fmt: skip
     assert isinstance(table.rows()[1]["sum"], int)
+
+
+def test_max_and_min_over_events_compare_numbers_as_numbers() -> None:
+    """Regression: max/min over an event field compared its indexed text, so over the
+    numbers 5, 30 and -5 max was "5" and min "-5" only by chance of the text. Values that
+    read as numbers now compare by value and come before text (MongoDB's order of types)."""
+    fields = [{"operator": "max", "key": "additional_info.n", "name": "hi"},
+              {"operator": "min", "key": "additional_info.n", "name": "lo"}]  # fmt: skip
+    plan = plan_group(group([{"key": "severity"}], fields))
+    aggs = composite_aggregations(plan)["groups"]["aggs"]
+    numbers_agg = {"field": "additional_info.n", "size": MAX_SET_VALUES,
+                   "order": {"_key": "asc"}, "include": NUMBER_REGEX}  # fmt: skip
+    assert aggs["f0n"] == {"terms": numbers_agg}
+
+    def terms(*keys: str) -> dict[str, Any]:
+        return {"sum_other_doc_count": 0, "buckets": [{"key": k, "doc_count": 1} for k in keys]}
+
+    numbers = terms("-10", "-5", "1e999", "30", "5")  # text order, as Elasticsearch lists them
+    page = {"groups": {"buckets": [
+        {"key": {"k0": "INFO"}, "doc_count": 5, "f0": terms(), "f0n": numbers,
+         "f1": terms(), "f1n": numbers},
+        {"key": {"k0": "ERROR"}, "doc_count": 3, "f0": terms("n/a"), "f0n": terms("7", "12"),
+         "f1": terms("n/a"), "f1n": terms("7", "12")},
+    ]}}  # fmt: skip
+    table = GroupTable(plan)
+    for key, states in groups_from_aggregations(plan, page)[0]:
+        table.add(key, states)
+    # "1e999" matches the pattern but is no finite number: it is text, after every number.
+    assert table.rows() == [{"severity": "ERROR", "hi": "n/a", "lo": "7"},
+                            {"severity": "INFO", "hi": "1e999", "lo": "-10"}]  # fmt: skip
+    hits = [{"fields": {"severity": ["INFO"], "additional_info.n": v}}
+            for v in (["30"], ["5", "-5"], ["n/a"], ["100"])]  # fmt: skip
+    scanned = GroupTable(plan)
+    for key, states in groups_from_hits(plan, hits):
+        scanned.add(key, states)
+    assert scanned.rows() == [{"severity": "INFO", "hi": "n/a", "lo": "-5"}]
+    only_numbers = GroupTable(plan)
+    for key, states in groups_from_hits(plan, hits[:2] + hits[3:]):
+        only_numbers.add(key, states)
+    assert only_numbers.rows() == [{"severity": "INFO", "hi": "100", "lo": "-5"}]
 
 
 def test_a_set_too_big_for_one_request_is_refused() -> None:
