@@ -279,15 +279,18 @@ def group_events(events: list[dict], group: Group) -> list[dict]:
     for event in events:
         for combo in combinations([key_values(event, key) for key in group.keys]):
             members.setdefault(combo, []).append(event)
-    rows = []
-    for combo, grouped in members.items():
-        row: dict[str, Any] = {}
-        for key, value in zip(group.keys, combo, strict=True):
-            row[key.name] = value
-        for field in group.fields:
-            row[field.name] = event_field(field, grouped)
-        rows.append(row)
+    rows = [one_row(group, list(combo), grouped, event_field) for combo, grouped in members.items()]
     return sort_by_text_keys(rows, [key.name for key in group.keys])
+
+
+def one_row(group: Group, values: list[Any], members: list[dict], compute: Any) -> dict:
+    """The row of one group: its key values, then each field computed over its members."""
+    row: dict[str, Any] = {}
+    for key, value in zip(group.keys, values, strict=True):
+        row[key.name] = value
+    for field in group.fields:
+        row[field.name] = compute(field, members)
+    return row
 
 
 def event_as_row(event: dict) -> dict:
@@ -304,20 +307,22 @@ def event_as_row(event: dict) -> dict:
 def at(row: Any, path: str) -> Any:
     """R3: the value at a dotted path in a row, or MISSING."""
     if isinstance(row, list):
-        found = [at(item, path) for item in row]
-        found = [value for value in found if value is not MISSING]
-        return found if found else MISSING
+        values = []
+        for item in row:
+            value = at(item, path)
+            if value is not MISSING:
+                values.append(value)
+        return values or MISSING
     if not isinstance(row, dict):
         return MISSING
     if path in row:
         return row[path]
-    parts = path.split(".")
-    for cut in range(1, len(parts)):
-        head = ".".join(parts[:cut])
-        if head in row:
-            found = at(row[head], ".".join(parts[cut:]))
-            if found is not MISSING:
-                return found
+    # A key that is a leading part of the path, shortest first, and the rest within it.
+    heads = sorted((k for k in row if isinstance(k, str) and path.startswith(k + ".")), key=len)
+    for head in heads:
+        value = at(row[head], path[len(head) + 1 :])
+        if value is not MISSING:
+            return value
     return MISSING
 
 
@@ -433,29 +438,19 @@ def group_rows(rows: list[dict], group: Group) -> list[dict]:
         if identity not in members:
             members[identity] = (values, [])
         members[identity][1].append(row)
-    out = []
-    for values, grouped in members.values():
-        result: dict[str, Any] = {}
-        for key, value in zip(group.keys, values, strict=True):
-            result[key.name] = value
-        for field in group.fields:
-            result[field.name] = row_field(field, grouped)
-        out.append(result)
+    out = [one_row(group, values, grouped, row_field) for values, grouped in members.values()]
     return sort_rows(out, [SortKey(key=key.name) for key in group.keys])
 
 
 def replaced(row: dict, path: str, value: Any) -> dict:
     """A copy of `row` with the value at `path` replaced (R3's reading of the path)."""
     copy = dict(row)
-    if path in copy or "." not in path:
-        copy[path] = value
-        return copy
-    parts = path.split(".")
-    for cut in range(1, len(parts)):
-        head, rest = ".".join(parts[:cut]), ".".join(parts[cut:])
-        if isinstance(copy.get(head), dict) and at(copy[head], rest) is not MISSING:
-            copy[head] = replaced(copy[head], rest, value)
-            return copy
+    if path not in copy:
+        heads = [k for k in copy if path.startswith(k + ".") and isinstance(copy[k], dict)]
+        for head in sorted(heads, key=len):
+            if at(copy[head], path[len(head) + 1 :]) is not MISSING:
+                copy[head] = replaced(copy[head], path[len(head) + 1 :], value)
+                return copy
     copy[path] = value
     return copy
 
@@ -475,18 +470,13 @@ def unwind(rows: list[dict], path: str) -> list[dict]:
 def project(rows: list[dict], stage: Any, keys: list[str]) -> list[dict]:
     out = []
     for row in rows:
-        new: dict[str, Any] = {}
-        if not stage.exclude_keys:
-            for name in keys:
-                if name in row:
-                    new[name] = row[name]
+        kept = [] if stage.exclude_keys else [(name, row.get(name, MISSING)) for name in keys]
         for field in stage.fields:
-            value = at(row, field.key)
+            found = at(row, field.key)
             if field.operator == "size":
-                value = len(value) if isinstance(value, list) else MISSING
-            if value is not MISSING:
-                new[field.name] = value
-        out.append(new)
+                found = len(found) if isinstance(found, list) else MISSING
+            kept.append((field.name, found))
+        out.append({name: value for name, value in kept if value is not MISSING})
     return out
 
 
