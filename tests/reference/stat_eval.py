@@ -49,7 +49,9 @@ Where SPEC §6 is silent about what a field of an event *is*, these readings are
   average read numbers as E2. max, min, add_to_set and sort order values by MongoDB's
   order of types, numbers < strings < objects < arrays < booleans, arrays element by
   element and objects by their canonical JSON; max/min ignore null.
-- R2. A sort over rows is stable; a missing or null value goes last in both directions.
+- R2. A sort over rows is stable; a missing or null value goes last in both directions. A
+  list sorts by its smallest element ascending, its largest descending (MongoDB's `$sort`,
+  and list's sort of a field with several values, §5); an empty list is no value.
 - R3. A dotted path reaches into objects, a literal dotted name (a projected
   `resource.name`) first; through a list it gives the values of its elements. unwind
   drops a missing, null or empty list and keeps a scalar as it is.
@@ -364,19 +366,31 @@ def same_key(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
+def sort_value(value: Any, desc: bool) -> Any:
+    """R2: what a row is sorted by: a list by its smallest element ascending and its
+    largest descending (MongoDB's sort, and list's over events, §5); an empty list or null
+    is no value."""
+    if isinstance(value, list):
+        if not value:
+            return MISSING
+        ranked = sorted(value, key=mongo_order)
+        return ranked[-1] if desc else ranked[0]
+    return value
+
+
 def sort_rows(rows: list[dict], keys: list[SortKey]) -> list[dict]:
     """R2: stable, by each key in turn; missing or null last in both directions."""
     for key in reversed(keys):
         present = []
         absent = []
         for row in rows:
-            value = at(row, key.key)
+            value = sort_value(at(row, key.key), key.desc)
             if value is MISSING or value is None:
                 absent.append(row)
             else:
-                present.append(row)
-        present.sort(key=lambda row: mongo_order(at(row, key.key)), reverse=key.desc)
-        rows = present + absent
+                present.append((mongo_order(value), row))
+        present.sort(key=lambda pair: pair[0], reverse=key.desc)
+        rows = [row for _, row in present] + absent
     return rows
 
 

@@ -15,7 +15,8 @@ Here the stages follow MongoDB's aggregation pipeline over documents:
   No rows in, no rows out.
 - `count` gives `{name: n}`, or no row at all for no rows.
 - `sort`: stable, missing or null last whichever the direction; values order as
-  numbers < strings < objects < lists < booleans.
+  numbers < strings < objects < lists < booleans; a list sorts by its smallest element
+  ascending, its largest descending, an empty one as missing.
 - `project`: the current group keys plus each field (`size`: the length of a
   list), unless `exclude_keys`; a missing value is left out.
 - `unwind`: one row per element of the list at `path`; a missing, null or empty
@@ -216,9 +217,13 @@ def _operate(op: str, path: str, rows: list[dict[str, Any]]) -> Any:
 
 
 def sort_rows(rows: list[dict[str, Any]], keys: list[SortKey]) -> list[dict[str, Any]]:
-    """Stable sort by several keys; a missing or null value goes last whichever the direction."""
+    """Stable sort by several keys; a missing or null value goes last whichever the direction.
+
+    A list sorts by its smallest element ascending and its largest descending (MongoDB's
+    `$sort`, and what Elasticsearch does with a field of several values); an empty list
+    is no value."""
     for key in reversed(keys):
-        values = [lookup(row, key.key) for row in rows]
+        values = [_sort_value(lookup(row, key.key), key.desc) for row in rows]
         present = [
             (v, row) for v, row in zip(values, rows, strict=True) if v not in (MISSING, None)
         ]
@@ -226,6 +231,14 @@ def sort_rows(rows: list[dict[str, Any]], keys: list[SortKey]) -> list[dict[str,
         present.sort(key=lambda pair: order_key(pair[0]), reverse=key.desc)
         rows = [row for _, row in present] + absent
     return rows
+
+
+def _sort_value(value: Any, desc: bool) -> Any:
+    if not isinstance(value, list):
+        return value
+    if not value:
+        return MISSING
+    return (max if desc else min)(value, key=order_key)
 
 
 def project_row(

@@ -468,8 +468,9 @@ ROWS: list[dict[str, Any]] = [
            "f": {"x": None}},
           {"n": 10, "rows": 1, "s": ["CRITICAL"], "t": [[]], "x": 1, "a": 10.0, "m": "CRITICAL",
            "f": {"x": 1}}]),
+        # ordered as a sort orders them: a list by its smallest element, an empty one last
         ([{"group": {"keys": [{"key": "tags", "name": "t"}]}}],
-         [{"t": "solo"}, {"t": []}, {"t": ["a", "b"]}, {"t": ["c"]}]),
+         [{"t": ["a", "b"]}, {"t": ["c"]}, {"t": "solo"}, {"t": []}]),
         ([{"group": {"fields": [{"operator": "last", "key": "obj.x", "name": "l"},
                                 {"operator": "min", "key": "n", "name": "lo"}]}}],
          [{"l": None, "lo": 3}]),
@@ -479,6 +480,22 @@ def test_later_stages(raw: list[dict[str, Any]], expected: list[dict[str, Any]])
     before = [dict(row) for row in ROWS]
     assert run_stages(Rows(list(ROWS), ("sev",)), stages(*raw)).rows == expected
     assert before == ROWS  # stages never change the rows they are given
+
+
+def test_a_sort_over_rows_reads_a_list_as_mongodb_does() -> None:
+    """Regression: a sort over rows compared lists element by element, so descending
+    ["b"] came before ["a", "c"]. A list sorts by its smallest element ascending and its
+    largest descending (MongoDB's $sort, and list's sort of a field with several values);
+    an empty list is missing, last both ways."""
+    rows = [{"id": 1, "v": ["a", "c"]}, {"id": 2, "v": ["b"]}, {"id": 3, "v": []},
+            {"id": 4, "v": "bb"}, {"id": 5, "v": [7, "z"]}]  # fmt: skip
+
+    def ids(desc: bool) -> list[int]:
+        sort = Stage.model_validate({"sort": {"key": "v", "desc": desc}})
+        return [row["id"] for row in run_stages(Rows(rows), [sort]).rows]
+
+    assert ids(desc=False) == [5, 1, 2, 4, 3]  # 7 (a number first), "a", "b", "bb", then []
+    assert ids(desc=True) == [5, 1, 4, 2, 3]  # "z", "c", "bb", "b", then []
 
 
 @pytest.mark.parametrize(
