@@ -32,11 +32,14 @@ filters agree:
   `null` group. Whole objects (`resource`, `additional_info`, ...) cannot be
   grouped or compared: ERROR_INVALID_ARGUMENT.
 - `sum`, `average` and `add_to_set` list a group's distinct values in a terms
-  aggregation; when a group has more than MAX_SET_VALUES of them the stage is
-  answered by the scan instead (as `push` is), exactly, up to MAX_SCAN_DOCUMENTS.
+  aggregation (`max`/`min` those that may read as numbers, and the first other text);
+  when a group has more than MAX_SET_VALUES of them the stage is answered by the scan
+  instead (as `push` is), exactly, up to MAX_SCAN_DOCUMENTS.
 - `sum`/`average` add the values that read as numbers (`"5"`, `"1.5"`) and skip
   the rest; `sum` is an int when every value is, 0 when none; `average` is a
-  float, `null` when none. `max`/`min` compare strings (dates by instant).
+  float, `null` when none. `max`/`min` put the values that read as numbers first, by
+  value (MongoDB orders numbers before strings), then text by code point (dates by
+  instant); the value comes back as read.
 - `first`, `last`, `push`, `merge_objects` read the field as stored in the
   event (dates formatted as above), in the order the events reach the group: a
   leading sort's, else created_at order, ties by event_id (SPEC §6);
