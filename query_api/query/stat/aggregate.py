@@ -38,11 +38,15 @@ def composite_aggregations(
     return {"groups": groups}
 
 
+# Fields whose values are text, where some may read as numbers (max/min order those by value).
+TEXT_KINDS = ("keyword", "text", "flattened")
+
+
 def _field_aggs(item: FieldPlan, name: str, id_field: str = "event_id") -> dict[str, Any]:
     """The sub-aggregations of one field, by name: `name`, and for max/min over text also
     `name`n, the values that read as numbers (which order by value, not as text)."""
     op = item.operator
-    if op in ("max", "min") and item.kind != "date":
+    if op in ("max", "min") and item.kind in TEXT_KINDS:
         order = "desc" if op == "max" else "asc"
         text = {"field": item.field, "size": 1, "order": {"_key": order}, "exclude": NUMBER_REGEX}
         numbers = {"field": item.field, "size": MAX_SET_VALUES, "order": {"_key": "asc"},
@@ -62,6 +66,9 @@ def _field_agg(item: FieldPlan, id_field: str = "event_id") -> dict[str, Any] | 
                              "sort": [{"created_at": order}, {id_field: order}]}}  # fmt: skip
     if op in ("max", "min") and item.kind == "date":
         return {op: {"field": item.field}}
+    if op in ("max", "min"):  # a number or boolean field: its own order
+        order = "desc" if op == "max" else "asc"
+        return {"terms": {"field": item.field, "size": 1, "order": {"_key": order}}}
     if op in ("add_to_set", "sum", "average"):
         return {"terms": {"field": item.field, "size": MAX_SET_VALUES, "order": {"_key": "asc"}}}
     raise QueryError(INVALID, f"{op} cannot be aggregated")  # push/merge_objects scan

@@ -46,7 +46,7 @@ def format_stored_date(value: Any) -> Any:
     return format_timestamp(instant if instant.tzinfo else instant.replace(tzinfo=UTC))
 
 
-def value_order(value: str) -> tuple[int, int | float, str]:
+def value_order(value: Any) -> tuple[int, int | float, Any]:
     """Where an indexed value stands for max and min over events: values that read as
     numbers first, by value (MongoDB orders numbers before strings), then text by code point."""
     number = read_number(value)
