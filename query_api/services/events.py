@@ -8,7 +8,7 @@ missing index or alias reads as "no events yet". Pages past Elasticsearch's from
 window (10,000) are walked in a point in time (`query_api.query.scan`), so any page is
 served exactly, consistently with its total_count. Stat runs the requests
 `query_api.query.stat` plans, paged to completion, and the rows go through
-`query_api.query.stages` for the rest. A request Elasticsearch refuses for what the
+`query_api.query.stat.rows` for the rest. A request Elasticsearch refuses for what the
 caller asked is ERROR_INVALID_ARGUMENT naming the condition, never a 5xx.
 """
 
@@ -30,7 +30,6 @@ from query_api.query.elastic import (
     search_or_empty,
 )
 from query_api.query.scan import point_in_time
-from query_api.query.stages import Rows, run_stages, too_large
 from query_api.query.stat import (
     COMPOSITE_PAGE_SIZE,
     MAX_GROUPS,
@@ -40,6 +39,7 @@ from query_api.query.stat import (
     GroupPlan,
     GroupTable,
     KeyPlan,
+    Rows,
     SetOverflow,
     StatPlan,
     composite_aggregations,
@@ -51,7 +51,9 @@ from query_api.query.stat import (
     groups_from_hits,
     page_result,
     plan_stat,
+    run_stages,
     sort_hits,
+    too_large,
 )
 from query_api.query.translate import (
     EVENTS,

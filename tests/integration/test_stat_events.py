@@ -29,7 +29,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from query_api.query import stages as pipeline
+from query_api.query.stat import rows as pipeline
 from query_api.rest.app import create_app
 from query_api.services import events as stat_search
 from query_api.services.apikeys import ApiKeyStore
@@ -251,6 +251,26 @@ async def test_sum_and_average_by_hand(seeded: Seeded) -> None:
     assert prod["s"] == sum(numbers) and isinstance(prod["s"], int)
     assert math.isclose(prod["a"], sum(scores) / len(scores))
     assert [r["env"] for r in result["results"]] == ["dev", "prod", "staging", None]
+
+
+async def test_max_and_min_compare_numbers_as_numbers(seeded: Seeded) -> None:
+    """Regression: max/min over an event field compared the indexed text, so the min of
+    additional_info.n (numbers, numeric text and "n/a") was "-2" where -5 was there. Values
+    that read as numbers compare by value and come before text (MongoDB's order of types),
+    on the composite path and on the scan path alike."""
+    fields = [{"operator": "max", "key": "additional_info.score", "name": "hi"},
+              {"operator": "min", "key": "additional_info.score", "name": "lo"},
+              {"operator": "max", "key": "additional_info.n", "name": "n_hi"},
+              {"operator": "min", "key": "additional_info.n", "name": "n_lo"}]  # fmt: skip
+    infos = [d.get("additional_info", {}) for d in in_domain(seeded)]
+    scores = [info["score"] for info in infos if "score" in info]
+    numbers = [float(info["n"]) for info in infos if str(info.get("n", "x")).lstrip("-").isdigit()]
+    scanned = [{"operator": "push", "key": "event_id", "name": "ids"}]  # push reads every event
+    for extra in ([], scanned):
+        result = await check(seeded, {"aggregate": [{"group": {"fields": fields + extra}}]})
+        row = result["results"][0]
+        assert (float(row["hi"]), float(row["lo"])) == (max(scores), min(scores)), row
+        assert (row["n_hi"], float(row["n_lo"])) == ("n/a", min(numbers)), row
 
 
 # A severity is never a number, nor is a date: their sum is 0 and their average null.

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from query_api.query.stages import Rows, read_number, run_stages
 from query_api.query.stat import (
     MAX_SET_VALUES,
     GroupTable,
+    Rows,
     StatPlan,
     Window,
     composite_aggregations,
@@ -22,8 +22,11 @@ from query_api.query.stat import (
     pattern_granularity,
     plan_group,
     plan_stat,
+    read_number,
+    run_stages,
     sort_hits,
 )
+from query_api.query.stat.rows import NUMBER_REGEX
 from schemas.query import Group, Page, QueryError, SortKey, Stage, StatisticsQuery
 
 MAY_1 = 1714521600000  # 2024-05-01T00:00:00Z in epoch millis
@@ -119,9 +122,11 @@ def test_pattern_granularity(pattern: str, granularity: str) -> None:
         ({"operator": "max", "key": "created_at", "name": "x"},
          {"max": {"field": "created_at"}}),
         ({"operator": "min", "key": "title", "name": "x"},
-         {"terms": {"field": "title.keyword", "size": 1, "order": {"_key": "asc"}}}),
+         {"terms": {"field": "title.keyword", "size": 1, "order": {"_key": "asc"},
+                    "exclude": NUMBER_REGEX}}),
         ({"operator": "max", "key": "provider", "name": "x"},
-         {"terms": {"field": "provider", "size": 1, "order": {"_key": "desc"}}}),
+         {"terms": {"field": "provider", "size": 1, "order": {"_key": "desc"},
+                    "exclude": NUMBER_REGEX}}),
         ({"operator": "first", "key": "resource", "name": "x"},
          {"top_hits": {"size": 1, "_source": {"includes": ["resource"]},
                        "sort": [{"created_at": "asc"}, {"event_id": "asc"}]}}),
@@ -311,6 +316,46 @@ def test_strftime_buckets_merge_exactly() -> None:
     assert isinstance(table.rows()[1]["sum"], int)
 
 
+def test_max_and_min_over_events_compare_numbers_as_numbers() -> None:
+    """Regression: max/min over an event field compared its indexed text, so over the
+    numbers 5, 30 and -5 max was "5" and min "-5" only by chance of the text. Values that
+    read as numbers now compare by value and come before text (MongoDB's order of types)."""
+    fields = [{"operator": "max", "key": "additional_info.n", "name": "hi"},
+              {"operator": "min", "key": "additional_info.n", "name": "lo"}]  # fmt: skip
+    plan = plan_group(group([{"key": "severity"}], fields))
+    aggs = composite_aggregations(plan)["groups"]["aggs"]
+    numbers_agg = {"field": "additional_info.n", "size": MAX_SET_VALUES,
+                   "order": {"_key": "asc"}, "include": NUMBER_REGEX}  # fmt: skip
+    assert aggs["f0n"] == {"terms": numbers_agg}
+
+    def terms(*keys: str) -> dict[str, Any]:
+        return {"sum_other_doc_count": 0, "buckets": [{"key": k, "doc_count": 1} for k in keys]}
+
+    numbers = terms("-10", "-5", "1e999", "30", "5")  # text order, as Elasticsearch lists them
+    page = {"groups": {"buckets": [
+        {"key": {"k0": "INFO"}, "doc_count": 5, "f0": terms(), "f0n": numbers,
+         "f1": terms(), "f1n": numbers},
+        {"key": {"k0": "ERROR"}, "doc_count": 3, "f0": terms("n/a"), "f0n": terms("7", "12"),
+         "f1": terms("n/a"), "f1n": terms("7", "12")},
+    ]}}  # fmt: skip
+    table = GroupTable(plan)
+    for key, states in groups_from_aggregations(plan, page)[0]:
+        table.add(key, states)
+    # "1e999" matches the pattern but is no finite number: it is text, after every number.
+    assert table.rows() == [{"severity": "ERROR", "hi": "n/a", "lo": "7"},
+                            {"severity": "INFO", "hi": "1e999", "lo": "-10"}]  # fmt: skip
+    hits = [{"fields": {"severity": ["INFO"], "additional_info.n": v}}
+            for v in (["30"], ["5", "-5"], ["n/a"], ["100"])]  # fmt: skip
+    scanned = GroupTable(plan)
+    for key, states in groups_from_hits(plan, hits):
+        scanned.add(key, states)
+    assert scanned.rows() == [{"severity": "INFO", "hi": "n/a", "lo": "-5"}]
+    only_numbers = GroupTable(plan)
+    for key, states in groups_from_hits(plan, hits[:2] + hits[3:]):
+        only_numbers.add(key, states)
+    assert only_numbers.rows() == [{"severity": "INFO", "hi": "100", "lo": "-5"}]
+
+
 def test_a_set_too_big_for_one_request_is_refused() -> None:
     plan = plan_group(group([{"key": "severity"}],
                             [{"operator": "add_to_set", "key": "title", "name": "s"}]))  # fmt: skip
@@ -423,8 +468,9 @@ ROWS: list[dict[str, Any]] = [
            "f": {"x": None}},
           {"n": 10, "rows": 1, "s": ["CRITICAL"], "t": [[]], "x": 1, "a": 10.0, "m": "CRITICAL",
            "f": {"x": 1}}]),
+        # ordered as a sort orders them: a list by its smallest element, an empty one last
         ([{"group": {"keys": [{"key": "tags", "name": "t"}]}}],
-         [{"t": "solo"}, {"t": []}, {"t": ["a", "b"]}, {"t": ["c"]}]),
+         [{"t": ["a", "b"]}, {"t": ["c"]}, {"t": "solo"}, {"t": []}]),
         ([{"group": {"fields": [{"operator": "last", "key": "obj.x", "name": "l"},
                                 {"operator": "min", "key": "n", "name": "lo"}]}}],
          [{"l": None, "lo": 3}]),
@@ -434,6 +480,22 @@ def test_later_stages(raw: list[dict[str, Any]], expected: list[dict[str, Any]])
     before = [dict(row) for row in ROWS]
     assert run_stages(Rows(list(ROWS), ("sev",)), stages(*raw)).rows == expected
     assert before == ROWS  # stages never change the rows they are given
+
+
+def test_a_sort_over_rows_reads_a_list_as_mongodb_does() -> None:
+    """Regression: a sort over rows compared lists element by element, so descending
+    ["b"] came before ["a", "c"]. A list sorts by its smallest element ascending and its
+    largest descending (MongoDB's $sort, and list's sort of a field with several values);
+    an empty list is missing, last both ways."""
+    rows = [{"id": 1, "v": ["a", "c"]}, {"id": 2, "v": ["b"]}, {"id": 3, "v": []},
+            {"id": 4, "v": "bb"}, {"id": 5, "v": [7, "z"]}]  # fmt: skip
+
+    def ids(desc: bool) -> list[int]:
+        sort = Stage.model_validate({"sort": {"key": "v", "desc": desc}})
+        return [row["id"] for row in run_stages(Rows(rows), [sort]).rows]
+
+    assert ids(desc=False) == [5, 1, 2, 4, 3]  # 7 (a number first), "a", "b", "bb", then []
+    assert ids(desc=True) == [5, 1, 4, 2, 3]  # "z", "c", "bb", "b", then []
 
 
 @pytest.mark.parametrize(

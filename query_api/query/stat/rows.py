@@ -15,7 +15,8 @@ Here the stages follow MongoDB's aggregation pipeline over documents:
   No rows in, no rows out.
 - `count` gives `{name: n}`, or no row at all for no rows.
 - `sort`: stable, missing or null last whichever the direction; values order as
-  numbers < strings < objects < lists < booleans.
+  numbers < strings < objects < lists < booleans; a list sorts by its smallest element
+  ascending, its largest descending, an empty one as missing.
 - `project`: the current group keys plus each field (`size`: the length of a
   list), unless `exclude_keys`; a missing value is left out.
 - `unwind`: one row per element of the list at `path`; a missing, null or empty
@@ -34,13 +35,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from schemas.query import Group, GroupKey, ProjectStage, QueryError, SortKey, Stage
+from query_api.query.stat.limits import MAX_ROWS, too_large
+from schemas.query import Group, GroupKey, Page, ProjectStage, SortKey, Stage
 
-TOO_LARGE = "ERROR_STAT_TOO_LARGE"
-MAX_ROWS = 200_000
 NAMED_FORMATS = {"year": "%Y", "month": "%Y-%m", "day": "%Y-%m-%d"}
-_INTEGER = re.compile(r"[+-]?\d+")
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+# The same text as a Lucene regular expression (always anchored), for a terms aggregation's
+# include/exclude: which indexed values may read as numbers (`read_number` decides).
+NUMBER_REGEX = r"(\+|-)?([0-9]+\.?[0-9]*|\.[0-9]+)([eE](\+|-)?[0-9]+)?"
 MISSING: Any = object()
 
 
@@ -50,11 +53,6 @@ class Rows:
 
     rows: list[dict[str, Any]]
     group_keys: tuple[str, ...] = ()
-
-
-def too_large(what: str, cap: int) -> QueryError:
-    return QueryError(TOO_LARGE, f"this stat reads more than {cap:,} {what}; narrow the filter "
-                                 "or group by fewer keys")  # fmt: skip
 
 
 def run_stages(current: Rows, stages: Iterable[Stage]) -> Rows:
@@ -219,9 +217,13 @@ def _operate(op: str, path: str, rows: list[dict[str, Any]]) -> Any:
 
 
 def sort_rows(rows: list[dict[str, Any]], keys: list[SortKey]) -> list[dict[str, Any]]:
-    """Stable sort by several keys; a missing or null value goes last whichever the direction."""
+    """Stable sort by several keys; a missing or null value goes last whichever the direction.
+
+    A list sorts by its smallest element ascending and its largest descending (MongoDB's
+    `$sort`, and what Elasticsearch does with a field of several values); an empty list
+    is no value."""
     for key in reversed(keys):
-        values = [lookup(row, key.key) for row in rows]
+        values = [_sort_value(lookup(row, key.key), key.desc) for row in rows]
         present = [
             (v, row) for v, row in zip(values, rows, strict=True) if v not in (MISSING, None)
         ]
@@ -229,6 +231,14 @@ def sort_rows(rows: list[dict[str, Any]], keys: list[SortKey]) -> list[dict[str,
         present.sort(key=lambda pair: order_key(pair[0]), reverse=key.desc)
         rows = [row for _, row in present] + absent
     return rows
+
+
+def _sort_value(value: Any, desc: bool) -> Any:
+    if not isinstance(value, list):
+        return value
+    if not value:
+        return MISSING
+    return (max if desc else min)(value, key=order_key)
 
 
 def project_row(
@@ -280,3 +290,11 @@ def _replace(row: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
             return row
     row[path] = value
     return row
+
+
+def page_result(rows: list[Any], page: Page) -> dict[str, Any]:
+    """`{results, total_count?}`: total_count (rows before paging) only when page.limit > 0."""
+    if not page.limit:
+        return {"results": rows}
+    start = page.start - 1
+    return {"results": rows[start : start + page.limit], "total_count": len(rows)}
