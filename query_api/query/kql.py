@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
@@ -876,28 +876,39 @@ MERGED = {"eq": "in", "in": "in", "contain": "contain_in", "contain_in": "contai
           "regex": "regex_in", "regex_in": "regex_in"}  # fmt: skip
 
 
-def _merge(clause: Clause, target: Target) -> Clause:
-    """An OR of conditions with values of one field folded into one list condition."""
+def _fold(
+    lits: Iterable[Lit], groups: dict[str, str], always: str, target: Target, earliest: bool
+) -> list[Lit]:
+    """Conditions on one field whose operators share a group folded into one list condition
+    of that group (`groups`; `always` may fold even where the target has no list operators
+    but `in`/`not_in`). `earliest`: the folded condition points at the earliest position."""
     out: list[Lit] = []
-    seen: set[tuple[str, str, str]] = set()
-    for lit in clause:
-        if lit.ident in seen:
-            continue
-        seen.add(lit.ident)
-        group = MERGED.get(lit.op)
-        if group is None or (group != "in" and not target.list_operators):
+    for lit in lits:
+        group = groups.get(lit.op)
+        if group is None or (group != always and not target.list_operators):
             out.append(lit)
             continue
         values = lit.value if isinstance(lit.value, list) else [lit.value]
         for i, other in enumerate(out):
-            if other.key == lit.key and MERGED.get(other.op) == group:
+            if other.key == lit.key and groups.get(other.op) == group:
                 known = other.value if isinstance(other.value, list) else [other.value]
                 merged = known + [v for v in values if v not in known]
-                out[i] = Lit(other.key, group, merged, min(other.position, lit.position) or
-                             other.position or lit.position, other.source)  # fmt: skip
+                position = other.position
+                if earliest:
+                    position = min(other.position, lit.position) or other.position or lit.position
+                out[i] = Lit(other.key, group, merged, position, other.source)
                 break
         else:
             out.append(lit)
+    return out
+
+
+def _merge(clause: Clause, target: Target) -> Clause:
+    """An OR of conditions with values of one field folded into one list condition."""
+    firsts: dict[tuple[str, str, str], Lit] = {}
+    for lit in clause:
+        firsts.setdefault(lit.ident, lit)  # a condition said twice counts once
+    out = _fold(firsts.values(), MERGED, "in", target, earliest=True)
     return tuple(
         Lit(lit.key, lit.op.removesuffix("_in") if lit.op in ("contain_in", "regex_in") else "eq",
             lit.value[0], lit.position, lit.source)
@@ -927,22 +938,7 @@ NEGATIONS_MERGED = {
 
 def _merge_negations(lits: list[Lit], target: Target) -> list[Lit]:
     """ANDed negations of one field as one condition: `not a and not b` is `not_in [a, b]`."""
-    out: list[Lit] = []
-    for lit in lits:
-        group = NEGATIONS_MERGED.get(lit.op)
-        if group is None or (group != "not_in" and not target.list_operators):
-            out.append(lit)
-            continue
-        values = lit.value if isinstance(lit.value, list) else [lit.value]
-        for i, other in enumerate(out):
-            if other.key == lit.key and NEGATIONS_MERGED.get(other.op) == group:
-                known = other.value if isinstance(other.value, list) else [other.value]
-                merged = known + [v for v in values if v not in known]
-                out[i] = Lit(other.key, group, merged, other.position, other.source)
-                break
-        else:
-            out.append(lit)
-    return out
+    return _fold(lits, NEGATIONS_MERGED, "not_in", target, earliest=False)
 
 
 def _describe(clause: Clause) -> str:
