@@ -111,36 +111,21 @@ class ClusterPlan:
 def render_kafka_properties(plan: ClusterPlan, node: int, data_dir: Path) -> str:
     """server.properties of broker `node`: broker and controller, a static quorum of all."""
     voters = ",".join(f"{i}@127.0.0.1:{plan.controller_port(i)}" for i in range(plan.nodes))
-    replicas, min_isr = str(plan.replication_factor), str(plan.min_insync_replicas)
     port, controller = plan.kafka_port(node), plan.controller_port(node)
-    lines = {
-        "process.roles": "broker,controller",
-        "node.id": str(node),
+    lines = kafka.broker_properties(
+        node, port, controller, data_dir, plan.replication_factor, plan.min_insync_replicas
+    )
+    lines.update({
         "controller.quorum.voters": voters,
-        "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}",
-        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
-        "controller.listener.names": "CONTROLLER",
-        "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-        "log.dirs": str(data_dir),
-        "num.partitions": "1",
         # Topics made by others (faust's, Kafka's own) are replicated like eventpipe's.
-        "default.replication.factor": replicas,
-        "min.insync.replicas": min_isr,
-        "offsets.topic.replication.factor": replicas,
-        "offsets.topic.num.partitions": "10",
-        "transaction.state.log.replication.factor": replicas,
-        "transaction.state.log.min.isr": min_isr,
-        "share.coordinator.state.topic.replication.factor": replicas,
-        "share.coordinator.state.topic.min.isr": min_isr,
-        "group.initial.rebalance.delay.ms": "0",
-        "auto.create.topics.enable": "true",
+        "default.replication.factor": str(plan.replication_factor),
+        "min.insync.replicas": str(plan.min_insync_replicas),
         "unclean.leader.election.enable": "false",
         # A dead broker is fenced (its partitions get new leaders) after 5 s, not 9.
         "broker.session.timeout.ms": "5000",
         "broker.heartbeat.interval.ms": "1000",
-    }
-    return "".join(f"{key}={value}\n" for key, value in lines.items())
+    })  # fmt: skip
+    return kafka.render_properties(lines)
 
 
 def render_elasticsearch_config(

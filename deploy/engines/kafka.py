@@ -50,13 +50,15 @@ class KafkaLayout:
         )
 
 
-def render_server_properties(engines: EngineSettings, data_dir: Path) -> str:
-    """A single-node KRaft broker+controller bound to 127.0.0.1, replication 1 everywhere."""
-    port, controller = engines.kafka_port, engines.kafka_controller_port
-    lines = {
+def broker_properties(
+    node_id: int, port: int, controller: int, data_dir: Path, replicas: int = 1, min_isr: int = 1
+) -> dict[str, str]:
+    """What every KRaft broker+controller eventpipe runs has: bound to 127.0.0.1, plaintext
+    inside the machine, Kafka's own topics replicated `replicas` times (the quorum is the
+    caller's: one node bootstraps itself, a cluster names its voters)."""
+    return {
         "process.roles": "broker,controller",
-        "node.id": "1",
-        "controller.quorum.bootstrap.servers": f"127.0.0.1:{controller}",
+        "node.id": str(node_id),
         "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}",
         "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
         "controller.listener.names": "CONTROLLER",
@@ -64,16 +66,27 @@ def render_server_properties(engines: EngineSettings, data_dir: Path) -> str:
         "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
         "log.dirs": str(data_dir),
         "num.partitions": "1",
-        "offsets.topic.replication.factor": "1",
+        "offsets.topic.replication.factor": str(replicas),
         "offsets.topic.num.partitions": "10",
-        "transaction.state.log.replication.factor": "1",
-        "transaction.state.log.min.isr": "1",
-        "share.coordinator.state.topic.replication.factor": "1",
-        "share.coordinator.state.topic.min.isr": "1",
+        "transaction.state.log.replication.factor": str(replicas),
+        "transaction.state.log.min.isr": str(min_isr),
+        "share.coordinator.state.topic.replication.factor": str(replicas),
+        "share.coordinator.state.topic.min.isr": str(min_isr),
         "group.initial.rebalance.delay.ms": "0",
         "auto.create.topics.enable": "true",
     }
+
+
+def render_properties(lines: dict[str, str]) -> str:
     return "".join(f"{key}={value}\n" for key, value in lines.items())
+
+
+def render_server_properties(engines: EngineSettings, data_dir: Path) -> str:
+    """A single-node KRaft broker+controller bound to 127.0.0.1, replication 1 everywhere."""
+    port, controller = engines.kafka_port, engines.kafka_controller_port
+    lines = broker_properties(1, port, controller, data_dir)
+    lines["controller.quorum.bootstrap.servers"] = f"127.0.0.1:{controller}"
+    return render_properties(lines)
 
 
 def render_secure_server_properties(
