@@ -31,6 +31,7 @@ from ingest.kafka.topics import describe, ensure_topics, wanted_topics
 from query_api.services.apikeys import ApiKeyStore
 from schemas.settings import Settings
 from tests.integration.cluster_instance import LocalCluster, local_cluster
+from tests.integration.faults import group_members_are, indexed_keys
 from tests.integration.kafka_instance import free_port
 from tests.integration.pipeline import (
     ROOT,
@@ -38,7 +39,6 @@ from tests.integration.pipeline import (
     pipeline_settings,
     settings_environment,
 )
-from tests.integration.test_pipeline_faults import group_members_are
 
 RATE = 200  # new payloads a second
 CONNECTIONS = 200  # keep-alive connections per intake: requests in flight at once
@@ -231,23 +231,6 @@ def longest_spell(times: list[float], gap: float = 1.0) -> float:
         assert start is not None
         longest = max(longest, last - start)
     return longest
-
-
-async def indexed_keys(es: AsyncElasticsearch, index: str) -> Counter[str]:
-    """Every indexed event_key with how many events carry it (search_after, in full)."""
-    await es.indices.refresh(index=index)
-    keys: Counter[str] = Counter()
-    after = None
-    while True:
-        page = await es.search(
-            index=index, size=5000, sort=[{"event_key": "asc"}, {"event_id": "asc"}],
-            source=["event_key"], search_after=after,
-        )  # fmt: skip
-        hits = page["hits"]["hits"]
-        if not hits:
-            return keys
-        keys.update(hit["_source"]["event_key"] for hit in hits)
-        after = hits[-1]["sort"]
 
 
 async def supervise(workers: list[WorkerProcess], restarts: list[tuple[int, int]]) -> None:

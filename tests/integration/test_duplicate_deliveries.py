@@ -20,18 +20,18 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from ingest.kafka.topics import ensure_topics
 from schemas.settings import Settings
+from tests.integration.faults import (
+    distinct_event_keys,
+    group_members_are,
+    wait_indexed,
+    worker_joined,
+)
 from tests.integration.kafka_instance import SeparateKafka
 from tests.integration.pipeline import (
     Pipeline,
     WorkerProcess,
     produce_standard_events,
     running_pipeline,
-)
-from tests.integration.test_kafka_outage import worker_joined
-from tests.integration.test_pipeline_faults import (
-    distinct_event_keys,
-    group_members_are,
-    wait_indexed,
 )
 
 WINDOW = 20.0  # seconds: long enough for a worker restart, short enough to wait out

@@ -23,8 +23,8 @@ import httpx
 
 from query_api.rest.app import create_app
 from schemas.settings import Settings
+from tests.integration.faults import at_rate, distinct_event_keys, wait_indexed
 from tests.integration.pipeline import Pipeline, TcpProxy, running_pipeline
-from tests.integration.test_pipeline_faults import distinct_event_keys, wait_indexed
 
 RATE = 220  # requests per second
 OUTAGE_SECONDS = 60.0
@@ -44,7 +44,6 @@ async def steady_load(
     intakes: list[httpx.AsyncClient], url: str, seconds: float, answers: dict[int, int]
 ) -> None:
     """POST one standard event per request at RATE/s for `seconds`, round-robin over intakes."""
-    pending: set[asyncio.Task[None]] = set()
 
     async def post(i: int) -> None:
         response = await intakes[i % len(intakes)].post(
@@ -52,15 +51,7 @@ async def steady_load(
         )
         answers[i] = response.status_code
 
-    started = time.monotonic()
-    for i in range(int(RATE * seconds)):
-        delay = started + i / RATE - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        task = asyncio.create_task(post(i))
-        pending.add(task)
-        task.add_done_callback(pending.discard)
-    await asyncio.gather(*pending)
+    await at_rate(RATE, post, count=int(RATE * seconds))
 
 
 async def refused_within(intake: httpx.AsyncClient, url: str, started: float) -> float:

@@ -16,17 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from aiokafka.errors import KafkaError
 
 from ingest.kafka.identity import read_cluster_id
 from schemas.settings import Settings
+from tests.integration.faults import at_rate, distinct_event_keys, wait_indexed, worker_joined
 from tests.integration.kafka_instance import SeparateKafka, free_port
 from tests.integration.pipeline import running_pipeline
-from tests.integration.test_pipeline_faults import (
-    distinct_event_keys,
-    group_members_are,
-    wait_indexed,
-)
 
 RATE = 100  # requests per second
 BEFORE, DOWN, AFTER = 5.0, 12.0, 10.0  # seconds of load around the outage
@@ -38,19 +33,11 @@ IN_FLIGHT = 64  # the retrying sender's requests at a time
 RETRY_RATE, MAX_BACKOFF = 50, 8.0
 
 
-async def worker_joined(settings: Settings) -> bool:
-    try:
-        return await group_members_are(settings, 1)
-    except KafkaError:  # a fresh broker: no coordinator yet
-        return False
-
-
 async def load(
     http: httpx.AsyncClient, url: str, stop: asyncio.Event, answers: dict[int, tuple[int, float]]
 ) -> None:
     """One standard event per request (key k<i>) at RATE/s until `stop`: answers[i] =
     (status, seconds)."""
-    pending: set[asyncio.Task[None]] = set()
 
     async def post(i: int) -> None:
         started = time.monotonic()
@@ -61,17 +48,7 @@ async def load(
             status = -1
         answers[i] = (status, time.monotonic() - started)
 
-    started = time.monotonic()
-    i = -1
-    while not stop.is_set():
-        i += 1
-        delay = started + i / RATE - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        task = asyncio.create_task(post(i))
-        pending.add(task)
-        task.add_done_callback(pending.discard)
-    await asyncio.gather(*pending)
+    await at_rate(RATE, post, stop=stop)
 
 
 async def test_broker_killed_and_restarted_under_load(
@@ -158,7 +135,6 @@ async def retrying_load(
     same body again after a 5xx or a broken connection, backing off from 0.5 s, until a
     2xx (a 4xx other than 429 is not retried); at most IN_FLIGHT requests at a time.
     attempts[i] = every answer's status."""
-    pending: set[asyncio.Task[None]] = set()
     slots = asyncio.Semaphore(IN_FLIGHT)
 
     async def notify(i: int) -> None:
@@ -176,17 +152,7 @@ async def retrying_load(
             await asyncio.sleep(delay)
             delay = min(delay * 2, MAX_BACKOFF)
 
-    started = time.monotonic()
-    i = -1
-    while not stop.is_set():
-        i += 1
-        delay = started + i / RETRY_RATE - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        task = asyncio.create_task(notify(i))
-        pending.add(task)
-        task.add_done_callback(pending.discard)
-    await asyncio.gather(*pending)
+    await at_rate(RETRY_RATE, notify, stop=stop)
 
 
 async def deduplicated(port: int) -> float:

@@ -8,10 +8,10 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 
 from schemas.settings import Settings
+from tests.integration.faults import distinct_event_keys, group_members_are, wait_indexed
 from tests.integration.pipeline import (
     Pipeline,
     TcpProxy,
@@ -19,31 +19,6 @@ from tests.integration.pipeline import (
     produce_standard_events,
     running_pipeline,
 )
-
-
-async def distinct_event_keys(pipeline: Pipeline) -> set[str]:
-    """Every indexed event_key, read in full (search_after over event_key)."""
-    index = pipeline.settings.indices.events
-    await pipeline.es.indices.refresh(index=index)
-    keys: set[str] = set()
-    after = None
-    while True:
-        page = await pipeline.es.search(
-            index=index, size=5000, sort=[{"event_key": "asc"}, {"event_id": "asc"}],
-            source=["event_key"], search_after=after,
-        )  # fmt: skip
-        hits = page["hits"]["hits"]
-        if not hits:
-            return keys
-        keys.update(hit["_source"]["event_key"] for hit in hits)
-        after = hits[-1]["sort"]
-
-
-async def wait_indexed(pipeline: Pipeline, count: int, seconds: float) -> None:
-    async def done() -> bool:
-        return await pipeline.count_indexed() >= count
-
-    await pipeline.wait_for(done, seconds, f"{count} indexed events")
 
 
 async def test_sigkill_twice_loses_and_duplicates_nothing(
@@ -129,18 +104,6 @@ async def test_sigterm_stops_quickly_and_commits_what_was_indexed(
         await produce_standard_events(pipeline.settings, webhook, 3000, 1000)
         await wait_indexed(pipeline, 4000, 240)
         assert await pipeline.count_indexed() == 4000
-
-
-async def group_members_are(settings: Settings, count: int) -> bool:
-    """True when the worker group is stable with `count` members holding partitions."""
-    admin = AIOKafkaAdminClient(**settings.kafka.client_options())
-    await admin.start()
-    try:
-        [response] = await admin.describe_consumer_groups([settings.ingest.worker_group])
-    finally:
-        await admin.close()
-    _error, _group, state, _protocol_type, _protocol, members = response.groups[0]
-    return state == "Stable" and len(members) == count
 
 
 async def test_two_workers_share_the_work_and_the_correlation_state(
