@@ -6,7 +6,7 @@ alert is not RESOLVED; a RECOVERY then resolves the alert. Otherwise a RECOVERY
 gets no alert (kept, not dropped: SPEC §8) and anything else opens a new alert,
 whose id derives from the event that opened it, so a replay opens the same one. An alert
 is opened whole (AlertInfo's fields from its first event, SPEC §9), with alert_number 0:
-the index stage gives it its number (`ingest.elasticsearch.alert_numbers`). Events never
+the index stage gives it its number (`ingest.elasticsearch.alerts.number_alerts`). Events never
 move an alert backwards: they attach to it in any state but RESOLVED and leave that state,
 except that a RECOVERY resolves it.
 
