@@ -15,6 +15,8 @@ What is assumed:
 - the aiokafka consumer's offset bookkeeping (`_acked`, `_acked_index`,
   `_committed_offset`, `_add_gap`, `_new_offset`, `perform_seek`) and the transport's
   `Consumer` class attribute (`DenseOffsetConsumer` below);
+- the consumer thread's synchronous `seek` and its `call_thread`, so a seek runs where
+  aiokafka fetches (`DenseOffsetConsumer._seek`);
 - the monitor's per-message hooks (`LeanMonitor`) and the recovery's
   `active_remaining()` / `in_recovery` (`recovery_remaining`).
 
@@ -160,6 +162,15 @@ class DenseOffsetConsumer(Consumer):
 
     async def seek(self, partition: TP, offset: int) -> None:
         await super().seek(partition, _from_start(partition, offset))
+
+    # faust 0.15.3 calls aiokafka's seek from its own thread while aiokafka fetches in the
+    # consumer's thread: the seek drops the partition's fetched records as the fetcher is
+    # handing them out, and the fetcher crashes with KeyError (seen: a worker exiting right
+    # after "Worker ready", when the fresh partitions above were sought). The seek runs in
+    # the consumer's thread, as faust's own seek_wait does.
+
+    async def _seek(self, partition: TP, offset: int) -> None:
+        await self._thread.call_thread(self._thread.seek, partition, offset)
 
     # A pause outranks back-pressure (the table recovery that never ended: see
     # docs/faust-recovery-stall.md). faust 0.15.3 lets a pressure drop registered before a

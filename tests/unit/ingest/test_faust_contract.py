@@ -53,7 +53,7 @@ def test_dense_offset_consumer_overrides_exactly_those_methods() -> None:
     }  # fmt: skip
     expected = {
         "__post_init__", "_add_gap", "_new_offset", "on_partitions_revoked", "perform_seek",
-        "on_buffer_drop", "pause_partitions", "seek", "seek_wait",
+        "on_buffer_drop", "pause_partitions", "seek", "seek_wait", "_seek",
     }  # fmt: skip
     assert overridden == expected
 
@@ -131,3 +131,12 @@ def test_faust_producer_settings_merge_settings_extra_last() -> None:
     producer = app.transport.create_producer()
     options = {**producer._settings_default(), **producer._settings_extra()}
     assert options["acks"] == "all" and options["enable_idempotence"] is True
+
+
+def test_the_consumer_thread_seeks_synchronously_and_takes_calls() -> None:
+    """DenseOffsetConsumer._seek hands the thread's synchronous seek to call_thread."""
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+    assert not inspect.iscoroutinefunction(AIOKafkaConsumerThread.seek)
+    assert params(AIOKafkaConsumerThread.seek) == ["self", "partition", "offset"]
+    assert inspect.iscoroutinefunction(AIOKafkaConsumerThread.call_thread)

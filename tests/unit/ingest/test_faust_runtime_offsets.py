@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import faust
 import pytest
 from faust.types import TP
@@ -128,6 +130,11 @@ class RecordingThread:
 
     def __init__(self) -> None:
         self.seeks: list[tuple[TP, int]] = []
+        self.on_thread: list[str] = []
+
+    async def call_thread(self, fun: Any, *args: Any) -> Any:
+        self.on_thread.append(fun.__name__)
+        return fun(*args)
 
     def seek(self, tp: TP, offset: int) -> None:
         self.seeks.append((tp, offset))
@@ -147,3 +154,11 @@ async def test_a_negative_offset_from_a_failover_is_read_from_the_start(
     await consumer.seek_wait({TOPIC_TP: -2, other: 7})
     await consumer.seek(TOPIC_TP, -1)
     assert thread.seeks == [(TOPIC_TP, 0), (other, 7), (TOPIC_TP, 0)]
+
+
+async def test_a_seek_runs_in_the_consumers_thread(consumer: DenseOffsetConsumer) -> None:
+    # From faust's thread it raced the fetcher (KeyError in aiokafka's fetched_records).
+    thread = RecordingThread()
+    consumer._thread = thread  # type: ignore[assignment]
+    await consumer.seek(TOPIC_TP, 12)
+    assert thread.seeks == [(TOPIC_TP, 12)] and thread.on_thread == ["seek"]
