@@ -4,16 +4,18 @@ and what reached Elasticsearch, counted in full."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from elasticsearch import AsyncElasticsearch
 
 from schemas.settings import Settings
-from tests.integration.pipeline import Pipeline
+from tests.integration.pipeline import Pipeline, WorkerProcess
 
 
 async def at_rate(
@@ -86,3 +88,18 @@ async def worker_joined(settings: Settings) -> bool:
         return await group_members_are(settings, 1)
     except KafkaError:
         return False
+
+
+@contextlib.asynccontextmanager
+async def second_worker(pipeline: Pipeline, tmp_path: Path) -> AsyncIterator[WorkerProcess]:
+    """A second worker process beside the pipeline's, both in the group with partitions;
+    stopped at the end (killing it is the test's to do)."""
+    second = WorkerProcess(pipeline.worker.settings, tmp_path / "second-worker.log")
+    await second.start()
+    try:
+        await pipeline.wait_for(
+            lambda: group_members_are(pipeline.settings, 2), 120, "two workers in the group"
+        )
+        yield second
+    finally:
+        await second.stop()

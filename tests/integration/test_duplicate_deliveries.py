@@ -22,14 +22,13 @@ from ingest.kafka.topics import ensure_topics
 from schemas.settings import Settings
 from tests.integration.faults import (
     distinct_event_keys,
-    group_members_are,
+    second_worker,
     wait_indexed,
     worker_joined,
 )
 from tests.integration.kafka_instance import SeparateKafka
 from tests.integration.pipeline import (
     Pipeline,
-    WorkerProcess,
     produce_standard_events,
     running_pipeline,
 )
@@ -193,12 +192,7 @@ async def test_retries_are_caught_by_the_worker_a_key_moved_to(
     makes a second event, and new payloads for the same keys still do."""
     keys = 40
     async with running_pipeline(settings, unique_name, tmp_path) as pipeline:
-        second = WorkerProcess(pipeline.worker.settings, tmp_path / "second-worker.log")
-        await second.start()
-        try:
-            await pipeline.wait_for(
-                lambda: group_members_are(pipeline.settings, 2), 120, "two workers in the group"
-            )
+        async with second_worker(pipeline, tmp_path) as second:
             webhook = await pipeline.create_webhook("standard")
             url = f"/monitoring/v1/webhook/{webhook['webhook_id']}/{webhook['access_key']}/events"
 
@@ -215,8 +209,6 @@ async def test_retries_are_caught_by_the_worker_a_key_moved_to(
                 await send(i, f"first {i}")  # the sender's retry
                 await send(i, f"second {i}")  # a new payload for the same key
             await wait_titles(pipeline, {f"second {i}": 1 for i in range(keys)}, 240)
-        finally:
-            await second.stop()
         await asyncio.sleep(2)  # a late duplicate would show up here
         found = await titles(pipeline)
         assert sum(found.values()) == 2 * keys and set(found.values()) == {1}, found

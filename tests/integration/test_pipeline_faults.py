@@ -11,11 +11,10 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
 from schemas.settings import Settings
-from tests.integration.faults import distinct_event_keys, group_members_are, wait_indexed
+from tests.integration.faults import distinct_event_keys, second_worker, wait_indexed
 from tests.integration.pipeline import (
     Pipeline,
     TcpProxy,
-    WorkerProcess,
     produce_standard_events,
     running_pipeline,
 )
@@ -113,20 +112,13 @@ async def test_two_workers_share_the_work_and_the_correlation_state(
     dies: its partitions, and their correlation state, move to the other."""
     keys = 400
     async with running_pipeline(settings, unique_name, tmp_path) as pipeline:
-        second = WorkerProcess(pipeline.worker.settings, tmp_path / "second-worker.log")
-        await second.start()
-        try:
-            await pipeline.wait_for(
-                lambda: group_members_are(pipeline.settings, 2), 120, "two workers in the group"
-            )
+        async with second_worker(pipeline, tmp_path) as second:
             webhook = await pipeline.create_webhook("standard")
             await produce_standard_events(pipeline.settings, webhook, 0, keys)
             await wait_indexed(pipeline, keys, 180)
             await second.kill()  # its partitions and their table state must move over
             await produce_standard_events(pipeline.settings, webhook, 0, keys, "RECOVERY")
             await wait_indexed(pipeline, 2 * keys, 240)
-        finally:
-            await second.stop()
         index = pipeline.settings.indices.events
         await pipeline.es.indices.refresh(index=index)
         found = await pipeline.es.search(
