@@ -36,6 +36,11 @@ def test_kafka_cluster_id_is_16_bytes_base64url() -> None:
     assert kafka.new_cluster_id() != cluster_id
 
 
+def test_kafka_cluster_id_never_starts_with_a_dash() -> None:
+    # About one id in 64 would; the storage tool then refused `--cluster-id -…` as an option.
+    assert not any(kafka.new_cluster_id().startswith("-") for _ in range(2000))
+
+
 def test_elasticsearch_is_single_loopback_node_with_security(tmp_path: Path) -> None:
     engines = EngineSettings(cache_dir=tmp_path, elasticsearch_port=19200)
     layout = elasticsearch.ElasticsearchLayout.of(engines)
